@@ -1,0 +1,56 @@
+"""Command-line entry point ``fem-electrode``.
+
+Exit codes: 0 success, 1 a run failed (the reason is printed and logged), 2 bad input
+(invalid case file or arguments; nothing was created).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from fem_electrode import __version__
+from fem_electrode.commands import check, keys
+from fem_electrode.config import ConfigError
+from fem_electrode.log import get_logger, setup_logging
+
+#: Only commands that work are listed here.
+COMMANDS = (check, keys)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fem-electrode",
+        description="FE microstructure solver for infiltrated vs co-sintered NVP|NZSP electrodes.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(-1 if args.quiet else args.verbose)
+    log = get_logger()
+    try:
+        return args._run(args)
+    except ConfigError as exc:
+        log.error("error: %s", exc)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per case-file section; :mod:`fem_electrode.config.schema` assembles them."""

@@ -1,0 +1,77 @@
+"""[geometry]: the representative volume element (lengths in µm)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from fem_electrode.config.spec import Key, Section
+
+KINDS = ("infiltrated", "cosintered", "sphere_inclusion", "coated_cavity", "film", "column")
+
+
+def _composition(v: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if v["kind"] in ("infiltrated", "cosintered") and v["nvp_fraction"] >= v["porosity"]:
+        problems.append(
+            f"nvp_fraction = {v['nvp_fraction']} must be below porosity = {v['porosity']} "
+            "(residual pore = porosity - nvp_fraction must be >= 0; targets do not add up)"
+        )
+    if v["pore_radius_min"] > v["pore_radius_mean"] or v["pore_radius_mean"] > v["pore_radius_max"]:
+        problems.append(
+            "pore radii must satisfy pore_radius_min <= pore_radius_mean <= pore_radius_max, got "
+            f"{v['pore_radius_min']} / {v['pore_radius_mean']} / {v['pore_radius_max']} µm"
+        )
+    if v["pore_radius_max"] * 2 > min(v["box"]):
+        problems.append(
+            f"pore_radius_max = {v['pore_radius_max']} µm: a pore larger than the box "
+            f"{v['box']} µm (diameter must be below the smallest box edge)"
+        )
+    t = v["layer_thickness"]
+    if t is not None and t >= v["pore_radius_min"]:
+        problems.append(
+            f"layer_thickness = {t} µm must be below the smallest pore radius "
+            f"pore_radius_min = {v['pore_radius_min']} µm"
+        )
+    if len(v["box"]) != 3:
+        problems.append(f"box = {v['box']}: give three edge lengths [Lx, Ly, Lz] in µm")
+    return problems
+
+
+SECTION = Section(
+    name="geometry",
+    doc="Microstructure of the RVE. z = 0 faces the separator, z = Lz the current collector.",
+    keys=(
+        Key("kind", "str", "infiltrated", "-", "microstructure to build", choices=KINDS),
+        Key("box", "list[float]", [10.0, 10.0, 10.0], "µm", "RVE edge lengths [Lx, Ly, Lz]",
+            lo=0.5, hi=1000.0),
+        Key("seed", "int", 1, "-", "random seed for pore / grain placement", lo=0),
+        Key("porosity", "float", 0.20, "-",
+            "scaffold porosity (pore-former volume / box); NVP + residual pore share it",
+            lo=0.0, hi=0.6, lo_open=True, source="paper: NZSP:NVP:pore = 80:15.5:4.5 vol%"),
+        Key("nvp_fraction", "float", 0.155, "-", "target NVP volume fraction of the box",
+            lo=0.0, hi=0.6, lo_open=True, source="paper: NZSP:NVP:pore = 80:15.5:4.5 vol%"),
+        Key("layer_thickness", "float", None, "µm",
+            "NVP layer thickness on infiltrated pore walls; absent = solved from nvp_fraction",
+            lo=0.0, lo_open=True, optional=True),
+        Key("pore_radius_mean", "float", 1.0, "µm",
+            "median radius of the log-normal pore-former (infiltrated) or NVP grain "
+            "(co-sintered) distribution", lo=0.05, lo_open=False),
+        Key("pore_radius_sigma", "float", 0.2, "-", "log-normal shape parameter of the radii",
+            lo=0.0, hi=1.5),
+        Key("pore_radius_min", "float", 0.6, "µm", "radii are clipped below at this value",
+            lo=0.05),
+        Key("pore_radius_max", "float", 1.6, "µm", "radii are clipped above at this value",
+            lo=0.05),
+        Key("residual_pore_radius", "float", 0.5, "µm",
+            "radius of the small residual pores of the co-sintered electrode", lo=0.05),
+        Key("inclusion_radius", "float", 2.0, "µm",
+            "radius of the sphere (sphere_inclusion) or cavity (coated_cavity)", lo=0.05),
+        Key("outer_radius", "float", None, "µm",
+            "sphere_inclusion: radius of an outer spherical shell instead of the box",
+            lo=0.05, optional=True),
+        Key("film_thickness", "float", 1.0, "µm",
+            "NVP thickness of the film / column (film on top of an NZSP substrate)", lo=0.01),
+        Key("coating_thickness", "float", 0.5, "µm", "coated_cavity: NVP coating thickness",
+            lo=0.01),
+    ),
+    checks=(_composition,),
+)

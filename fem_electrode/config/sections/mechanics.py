@@ -1,0 +1,33 @@
+"""[mechanics]: chemo-mechanical coupling and boundary conditions."""
+
+from fem_electrode.config.spec import Key, Section
+
+SECTION = Section(
+    name="mechanics",
+    doc="Linear elasticity on NZSP ∪ NVP with the NVP Vegard strain (Ω/3)(c - c_ref) I.",
+    keys=(
+        Key("coupling", "str", "one_way", "-",
+            "off, one_way (c -> strain each output step) or two_way (stress in mu and eta)",
+            choices=("off", "one_way", "two_way")),
+        Key("degree", "int", 1, "-", "Lagrange degree of the displacement", lo=1, hi=2),
+        Key("y_ref", "float", 1.0, "-",
+            "stress-free filling y_ref = c_ref/c_max (1 = sintered Na3V2(PO4)3)", lo=0.0, hi=1.0),
+        Key("prescribed_y", "float", None, "-",
+            "solve mechanics alone for a uniform NVP filling y (no electrochemistry)",
+            lo=0.0, hi=1.0, optional=True),
+        Key("separator_bc", "str", "fixed_z", "-", "separator face: u_z = 0 or clamped",
+            choices=("fixed_z", "clamped", "free")),
+        Key("lateral_bc", "str", "rollers", "-", "lateral faces", choices=("rollers", "free")),
+        Key("collector_bc", "str", "free", "-", "current-collector face",
+            choices=("free", "rollers")),
+        Key("strain_model", "str", "isotropic", "-",
+            "isotropic Vegard strain, or anisotropic from the end-member lattice strains",
+            choices=("isotropic", "anisotropic")),
+        Key("lattice_strain_a", "float", -0.0107, "-",
+            "anisotropic: linear strain along a (x, y) from y = 1 to y = 0",
+            source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)"),
+        Key("lattice_strain_c", "float", -0.0626, "-",
+            "anisotropic: linear strain along c (z) from y = 1 to y = 0",
+            source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)"),
+    ),
+)

@@ -1,0 +1,20 @@
+"""[mesh]: element sizes (µm) and the refinement knob."""
+
+from fem_electrode.config.spec import Key, Section
+
+SECTION = Section(
+    name="mesh",
+    doc="Mesh size control. `refinement` divides every size (convergence studies).",
+    keys=(
+        Key("refinement", "float", 1.0, "-", "divides every element size below", lo=0.1, hi=16.0),
+        Key("size_max", "float", 1.0, "µm", "element size in the bulk of the scaffold",
+            lo=0.01, lo_open=True),
+        Key("elements_across_layer", "int", 2, "-",
+            "target number of elements across the NVP layer thickness", lo=1, hi=20),
+        Key("algorithm", "str", "hxt", "-", "gmsh 3D algorithm", choices=("hxt", "delaunay")),
+        Key("threads", "int", 2, "-", "gmsh threads (0 = all cores)", lo=0, hi=256),
+        Key("max_retries", "int", 5, "-",
+            "re-placements with a new sub-seed when an OCC boolean or meshing fails", lo=0, hi=50),
+        Key("directory", "str", "meshes", "-", "where `mesh` writes <name>.msh and <name>.json"),
+    ),
+)

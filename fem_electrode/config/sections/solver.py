@@ -1,0 +1,20 @@
+"""[solver]: Newton and linear-solver settings; PETSc options under a prefix."""
+
+from fem_electrode.config.spec import Key, Section
+
+SECTION = Section(
+    name="solver",
+    doc="Solver settings. `petsc` entries override the defaults (keys without the '-').",
+    keys=(
+        Key("linear", "str", "iterative", "-",
+            "iterative (Krylov + AMG / field-split, scales) or direct (MUMPS, small cases)",
+            choices=("iterative", "direct")),
+        Key("rtol", "float", 1e-10, "-", "Newton relative tolerance", lo=0.0, lo_open=True,
+            hi=1.0),
+        Key("atol", "float", 1e-12, "-", "Newton absolute tolerance", lo=0.0, lo_open=True),
+        Key("max_it", "int", 25, "-", "Newton iterations per step", lo=1, hi=1000),
+        Key("quadrature_degree", "int", 2, "-",
+            "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8),
+        Key("petsc", "table", {}, "-", "extra PETSc options, e.g. ksp_rtol = 1e-9"),
+    ),
+)
