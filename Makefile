@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml scripts/setup-venv.sh
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/fem-electrode demo
+	$(BIN)/fem-electrode mesh examples/infiltrated.toml
+	$(BIN)/fem-electrode mesh examples/cosintered.toml
 
 test: setup lint test-serial test-mpi
 

@@ -100,3 +100,10 @@ def test_cli_help_and_version():
     proc = subprocess.run([sys.executable, "-m", "fem_electrode.cli", "--version"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "0.1.0" in proc.stdout
+
+
+def test_key_docs_file_is_current():
+    """docs/case-keys.md is generated from the schema; regenerate with `fem-electrode keys`."""
+    from conftest import ROOT
+
+    assert (ROOT / "docs" / "case-keys.md").read_text() == markdown() + "\n"
