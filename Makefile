@@ -21,7 +21,7 @@ demo: setup
 test: setup lint test-serial test-mpi
 
 lint: setup
-	$(BIN)/ruff check fem_electrode tests benchmarks
+	$(BIN)/ruff check .
 
 test-serial: setup
 	$(BIN)/python -m pytest -q
