@@ -1,0 +1,140 @@
+"""Gather a sweep: ``results.csv`` (one row per case: swept values + metrics) and plots.
+
+Metrics come from each case's ``metrics.json``, nested tables flattened with dots
+(``stress.von_mises.max``); lists are left out (time series live in ``timeseries.csv``).
+Each numeric metric is plotted against each numeric swept parameter, one line per
+combination of the other swept values, as ``plots/<metric>--vs--<parameter>.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fem_electrode import atomic
+from fem_electrode.sweep import format_value
+from fem_electrode.sweepdir import CaseState, read_info, states
+
+METRICS_FILE = "metrics.json"
+MAX_LEGEND = 12
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalars of a nested mapping under dotted names; lists and None are skipped."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        elif isinstance(value, bool | int | float | str):
+            out[name] = value
+    return out
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return float(v) if math.isfinite(v) else None
+
+
+@dataclass
+class Results:
+    """The collected table: swept keys, metric names and one row per case."""
+
+    swept: list[str]
+    metrics: list[str]
+    rows: list[dict[str, Any]]
+    csv_path: Path
+    plots: list[Path]
+
+
+def _read_metrics(row: CaseState) -> tuple[dict[str, Any], str]:
+    path = row.dir / METRICS_FILE
+    if row.state != "done":
+        return {}, ""
+    try:
+        return flatten(json.loads(path.read_text())), ""
+    except FileNotFoundError:
+        return {}, f"no {METRICS_FILE}"
+    except (OSError, json.JSONDecodeError) as exc:
+        return {}, f"unreadable {METRICS_FILE}: {exc}"
+
+
+def collect(sweep_dir: str | os.PathLike[str], metrics: Sequence[str] = (), plots: bool = True) -> Results:
+    """Write ``results.csv`` (and plots) in ``sweep_dir``; ``metrics`` are glob patterns to keep."""
+    sweep_dir = Path(sweep_dir)
+    cases = states(sweep_dir)
+    swept = list((read_info(sweep_dir) or {}).get("swept", []))
+    rows, names = [], {}
+    for case in cases:
+        found, note = _read_metrics(case)
+        if metrics:
+            found = {k: v for k, v in found.items() if any(fnmatch.fnmatch(k, m) for m in metrics)}
+        names.update(dict.fromkeys(found))
+        rows.append({"case": case.id, "state": case.state, "note": note or (
+            case.reason if case.state != "done" else ""), **{k: case.values.get(k) for k in swept},
+            **found})
+    metric_names = list(names)
+    header = ["case", "state", *swept, *metric_names, "note"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if row.get(h) is None else format_value(row[h]) if h in swept else row[h]
+                         for h in header])
+    csv_path = atomic.write_text(sweep_dir / "results.csv", buf.getvalue())
+    made = plot(sweep_dir / "plots", swept, metric_names, rows) if plots else []
+    return Results(swept, metric_names, rows, csv_path, made)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def plot(folder: Path, swept: list[str], metrics: list[str], rows: list[dict[str, Any]]) -> list[Path]:
+    """One PNG per (varying numeric metric, numeric swept parameter with >1 value), done cases."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["state"] == "done"]
+    varied = [p for p in swept if len({format_value(r.get(p)) for r in done}) > 1]
+    params = [p for p in varied if len({_number(r.get(p)) for r in done} - {None}) > 1]
+    made = []
+    for metric in metrics:
+        if len({_number(r.get(metric)) for r in done} - {None}) < 2:  # constant or not numeric
+            continue
+        for param in params:
+            others = [p for p in varied if p != param]
+            groups: dict[tuple, list[tuple[float, float]]] = {}
+            for r in done:
+                x, y = _number(r.get(param)), _number(r.get(metric))
+                if x is not None and y is not None:
+                    groups.setdefault(tuple(format_value(r.get(o)) for o in others), []).append((x, y))
+            fig, ax = plt.subplots(figsize=(5.0, 3.6), layout="constrained")
+            for label, pts in groups.items():
+                pts.sort()
+                text = ", ".join(f"{o.split('.')[-1]}={v}" for o, v in zip(others, label, strict=True))
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=text or None)
+            ax.set_xlabel(param)
+            ax.set_ylabel(metric)
+            ax.set_title(f"{metric} vs {param.split('.')[-1]}", fontsize=10)
+            ax.grid(alpha=0.3)
+            if 1 < len(groups) <= MAX_LEGEND:
+                ax.legend(fontsize=7)
+            target = folder / f"{_slug(metric)}--vs--{_slug(param)}.png"
+            with atomic.atomic_path(target) as tmp:
+                fig.savefig(tmp, dpi=110)
+            plt.close(fig)
+            made.append(target)
+    return made
