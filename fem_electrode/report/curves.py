@@ -62,8 +62,9 @@ def half_cycles(ts: dict[str, np.ndarray]) -> list[HalfCycle]:
         if start is not None and (i == sign.size or s != sign[start]):
             kind = "charge" if sign[start] > 0 else "discharge"
             counts[kind] += 1
-            seg = slice(max(start - 1, 0), i)  # include the point the segment started from
-            xs = np.abs(x[seg] - x[seg][0])
+            seg = slice(start, i)
+            x0 = x[start - 1] if start > 0 else x[start]  # capacity where the segment began
+            xs = np.abs(x[seg] - x0)
             out.append(HalfCycle(kind, counts[kind], xs, voltage[seg]))
             start = None
         if start is None and i < sign.size and s != 0:

@@ -75,7 +75,7 @@ def to_markdown(blocks: list[Block], figure_dir: str = "figures") -> str:
                 lines = [f"*{b.caption}*", "", *lines]
             out.append("\n".join(lines))
         elif isinstance(b, Figure):
-            out.append(f"![{b.caption}]({figure_dir}/{b.name}.png)\n\n*{b.caption}*")
+            out.append(f"![{b.name}]({figure_dir}/{b.name}.png)\n\n*{b.caption}*")
     return "\n\n".join(out) + "\n"
 
 

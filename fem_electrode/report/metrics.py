@@ -78,6 +78,10 @@ _UNIT_SUFFIXES = (  # key suffix -> (display unit, scale to display)
 )
 
 
+#: Units of informational leaves (SI -> display).
+_INFO_UNITS = {"strength": ("MPa", 1e-6), "volume": ("µm³", 1e18), "area": ("µm²", 1e12)}
+
+
 def _words(key: str) -> str:
     return key.lower().replace("-", "_")
 
@@ -97,7 +101,7 @@ def _pretty(key: str) -> str:
                     p = p[: -len(suffix)]
                     break
             parts.append(p.replace("_", " "))
-    return ", ".join(x for x in parts if x != "mechanics")
+    return ", ".join(x for x in parts if x not in ("mechanics", "phases"))
 
 
 def _unit(key: str, default: tuple[str, float]) -> tuple[str, float]:
@@ -119,6 +123,8 @@ def classify(key: str) -> MetricSpec:
     if re.match(r"^(solver|conservation|timing|wall|runtime|steps|newton|mesh|dofs)", k) or any(
             w in k for w in ("wall_time", "newton", "iterations", "n_steps", "dofs", "error")):
         return MetricSpec(label, *_unit(key, ("", 1.0)), group="run")
+    if k.startswith("units.") or ".units." in k:
+        return MetricSpec(label, group="other")
     if "capacity" in k:
         return MetricSpec(label, *_unit(key, ("mAh/g", 1.0)), better=HIGHER, group="electrochemistry")
     if "coulombic" in k:
@@ -127,15 +133,30 @@ def classify(key: str) -> MetricSpec:
         return MetricSpec(label, *_unit(key, ("mV", 1e3)), better=LOWER, group="electrochemistry")
     if "accommodation" in k:
         return MetricSpec(label, "", 1.0, better=HIGHER, group="energy")
+    if "thin_film" in k or "energy_release" in k:
+        if leaf.startswith("g_") or leaf == "g":
+            return MetricSpec(label, *_unit(key, ("J/m²", 1.0)), better=LOWER, group="fracture")
+        if leaf.endswith("ratio"):
+            return MetricSpec(label, "", 1.0, better=LOWER, group="fracture")
+        if leaf == "h":
+            return MetricSpec(label, "µm", 1e6, group="fracture")
+        if leaf.startswith("sigma"):
+            return MetricSpec(label, "MPa", 1e-6, group="fracture")
+        if leaf.startswith("gc"):
+            return MetricSpec(label, "J/m²", 1.0, group="fracture")
+        return MetricSpec(label, *_unit(key, ("", 1.0)), group="fracture")
     if "fraction" in k and any(w in k for w in ("above", "exceed", "strength", "fail")):
-        return MetricSpec(label, "%", 100.0, better=LOWER, group="fracture", atol=1e-3)
-    if "thin_film" in k or "energy_release" in k or leaf in ("g", "g_over_gc", "g_ratio"):
-        unit = ("", 1.0) if "over" in k or "ratio" in k else ("J/m²", 1.0)
-        return MetricSpec(label, *_unit(key, unit), better=LOWER, group="fracture")
+        duplicate = "max_principal" in k  # = the phase's fraction_above_strength
+        return MetricSpec(label, "%", 100.0, better=LOWER, group="fracture", atol=1e-3,
+                          verdict=not duplicate)
     if "energy" in k:
         per_volume = any(w in k for w in ("per_volume", "density", "per_nvp", "per_m3"))
         unit = ("MJ/m³", 1e-6) if per_volume else ("J", 1.0)
         return MetricSpec(label, *_unit(key, unit), better=LOWER, group="energy")
+    if leaf in _INFO_UNITS:
+        return MetricSpec(label, *_INFO_UNITS[leaf], group="other")
+    if "trace" in k:
+        return MetricSpec(label, group="other")
     stressy = any(w in k for w in ("von_mises", "max_principal", "traction", "shear", "hydrostatic",
                                     "stress"))
     if stressy and not any(w in k for w in ("count", "area", "volume")):

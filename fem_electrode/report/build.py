@@ -1,0 +1,284 @@
+"""Assemble the comparison report: ``report.md``, ``report.html``, ``comparison.json``.
+
+Input: one :class:`Pair` per protocol (e.g. 0.1 C, 0.6 C), each with a finished run of both
+designs. The report has the generated conclusion first, then the microstructures and their
+measured descriptors, electrochemistry, mechanics, the ParaView views and the table of
+every metric with its ratio (infiltrated / co-sintered).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fem_electrode import __version__, atomic
+from fem_electrode.log import get_logger
+from fem_electrode.report import conclusion, document, figures, metrics
+from fem_electrode.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
+from fem_electrode.report.metrics import DESIGN_LABELS, DESIGNS, MetricSpec, Row
+from fem_electrode.report.rundata import RunData
+
+log = get_logger("report")
+
+#: Words that mark a mesh-provenance number as a microstructure descriptor.
+DESCRIPTOR_WORDS = ("fraction", "area", "pore", "cluster", "connect", "element", "cells", "tets", "quality",
+                    "thickness", "porosity", "radius", "volume", "percolat", "tortuos")
+VIEW_TITLES = {"microstructure": "phases (clip through the RVE)",
+               "von_mises": "von Mises stress, clip through the RVE",
+               "c": "Na concentration in NVP", "interface_current": "interface current density"}
+
+
+@dataclass
+class Pair:
+    """Both designs run under one protocol."""
+
+    label: str
+    runs: dict[str, RunData]
+    protocol: str = ""
+    rows: list[Row] = field(default_factory=list)
+    descriptors: list[Row] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        missing = [d for d in DESIGNS if d not in self.runs]
+        if missing:
+            raise ValueError(f"pair {self.label!r} lacks the run(s) of {', '.join(missing)}")
+        self.rows = metrics.compare(self.runs["infiltrated"].metrics, self.runs["cosintered"].metrics)
+        self.descriptors = descriptor_rows(self.runs["infiltrated"].mesh_info,
+                                           self.runs["cosintered"].mesh_info)
+
+
+def descriptor_rows(inf: dict[str, Any], co: dict[str, Any]) -> list[Row]:
+    """Measured microstructure numbers of both meshes (informational: no winner)."""
+    fi, fc = metrics.flatten(inf), metrics.flatten(co)
+    rows = []
+    for key in dict.fromkeys([*fi, *fc]):
+        if not any(w in key.lower() for w in DESCRIPTOR_WORDS) or key.lower().startswith("parameters"):
+            continue
+        a, b = fi.get(key), fc.get(key)
+        ratio = a / b if a is not None and b not in (None, 0.0) else None
+        rows.append(Row(key, MetricSpec(metrics.classify(key).label), a, b, ratio, None, None))
+    return rows
+
+
+def metric_table(rows: Sequence[Row], caption: str) -> Table:
+    """Every metric of both designs with ratio, better direction and winner."""
+    body = []
+    for r in rows:
+        winner = DESIGN_LABELS.get(r.winner, r.winner or "") if r.spec.verdict else f"({r.winner or ''})"
+        body.append([r.spec.label, r.spec.unit, metrics.fmt(r.infiltrated, r.spec),
+                     metrics.fmt(r.cosintered, r.spec), metrics.fmt_ratio(r.ratio), r.spec.better or "—",
+                     winner or "—"])
+    return Table(["metric", "unit", "infiltrated", "co-sintered", "ratio inf./co.", "better is", "better"],
+                 body, caption, align_right={2, 3, 4})
+
+
+def _elastic(case_dict: dict[str, Any] | None) -> conclusion.Elastic | None:
+    if not case_dict or "materials" not in case_dict:
+        return None
+    try:
+        return conclusion.Elastic.from_case(case_dict["materials"], case_dict.get("mechanics", {}))
+    except KeyError:
+        return None
+
+
+def _y_snapshot(pair: Pair) -> float | None:
+    for run in pair.runs.values():
+        if "y_mean" in run.stress_meta:
+            return run.stress_meta["y_mean"]
+        mech = run.metrics.get("mechanics", {})
+        for key in ("y_mean", "y_snapshot", "snapshot_y"):
+            if isinstance(mech, dict) and isinstance(mech.get(key), int | float):
+                return float(mech[key])
+    return None
+
+
+def conclusion_blocks(pairs: Sequence[Pair], el: conclusion.Elastic | None) -> list[Block]:
+    """The generated conclusion (first protocol in detail, the others by rate)."""
+    main = pairs[0]
+    y = _y_snapshot(main)
+    blocks: list[Block] = [Heading("Conclusion"), Paragraph(
+        f"Generated from the numbers of the {main.label} runs (ratio = infiltrated / co-sintered; a "
+        f"difference below {100 * metrics.TIE_RTOL:.0f} % counts as a tie). "
+        + conclusion.summary(main.rows))]
+    for title, lines in conclusion.by_group(main.rows):
+        blocks += [Heading(title, 3), Bullets(lines)]
+    rate_lines = conclusion.rates([(p.label, p.rows) for p in pairs])
+    if rate_lines:
+        blocks += [Heading("Across protocols", 3), Bullets(rate_lines)]
+    blocks += [Heading("What the paper's claim rests on", 3),
+               Bullets(conclusion.paper_claims(main.rows, main.descriptors)),
+               Heading("Where linear elasticity agrees or disagrees", 3),
+               Bullets(conclusion.elasticity_limits(main.rows, el, y))]
+    return blocks
+
+
+def microstructure_blocks(pair: Pair) -> list[Block]:
+    blocks: list[Block] = [Heading("Microstructures")]
+    meshes = {}
+    for design, run in pair.runs.items():
+        if run.msh_path is not None and run.msh_path.is_file():
+            try:
+                from fem_electrode.report.microstructure import TetMesh
+
+                meshes[design] = TetMesh.read(run.msh_path)
+            except (ValueError, OSError) as exc:  # a mesh we cannot read must not sink the report
+                log.warning("cannot draw %s: %s", run.msh_path, exc)
+    if len(meshes) == len(pair.runs):
+        from fem_electrode.report.microstructure import figure
+
+        blocks.append(Figure("microstructures", figure(meshes, DESIGN_LABELS),
+                             "The two RVEs: the cube seen from outside (each phase on the outer faces, "
+                             "pores as holes) and sections across (z = mid) and along (y = mid) the "
+                             "thickness; z = 0 faces the separator. Grey NZSP, orange NVP, white pore."))
+    else:
+        blocks.append(Paragraph("No `.msh` of both meshes was found beside the runs: no pictures."))
+    if pair.descriptors:
+        blocks.append(metric_table(pair.descriptors, "Measured descriptors of the meshes (from the mesh "
+                                                     "provenance JSON)"))
+    return blocks
+
+
+def electrochemistry_blocks(pairs: Sequence[Pair]) -> list[Block]:
+    blocks: list[Block] = [Heading("Electrochemistry")]
+    blocks.append(Figure("voltage_capacity", figures.voltage_capacity([(p.label, p.runs) for p in pairs]),
+                         "Cell voltage against capacity per half-cycle (solid: charge, dashed: "
+                         "discharge); blue infiltrated, orange co-sintered."))
+    for p in pairs:
+        rows = [r for r in p.rows if r.spec.group == "electrochemistry"]
+        if rows:
+            blocks.append(Figure(f"electrochemistry_{_slug(p.label)}",
+                                 figures.bar_panels(rows, f"Capacity, efficiency, polarization ({p.label})"),
+                                 f"Electrochemical metrics at {p.label}, both designs."))
+    return blocks
+
+
+def mechanics_blocks(pair: Pair, el: conclusion.Elastic | None) -> list[Block]:
+    blocks: list[Block] = [Heading("Mechanics")]
+    y = _y_snapshot(pair)
+    have_samples = all(run.stress for run in pair.runs.values())
+    if have_samples:
+        yy = 0.0 if y is None else y
+        refs = {}
+        if el is not None:
+            refs = {"von_mises": {"film": (abs(el.film_stress(yy)), "bonded film (closed form)")},
+                    "hydrostatic": {"sphere": (el.eshelby_stress(yy), "Eshelby sphere (closed form)")},
+                    "max_principal": {"film": (el.film_stress(yy), "bonded film (closed form)")}}
+        strengths = {"NVP": el.strength_nvp, "NZSP": el.strength_nzsp} if el else {}
+        blocks.append(Figure("stress_cdf", figures.stress_cdfs(pair.runs, ("NVP", "NZSP"), strengths, refs),
+                             "Volume-weighted cumulative distributions of the cell stresses per phase; "
+                             "dotted red: fracture strength; grey: closed-form levels for a bonded film "
+                             "and an Eshelby sphere at the same chemical strain."))
+        if any(run.stress.get("interface") for run in pair.runs.values()):
+            blocks.append(Figure("interface_tractions", figures.traction_cdfs(
+                pair.runs, el.strength_interface if el else None),
+                "Area-weighted distributions of the NVP|NZSP interface tractions; a positive normal "
+                "traction opens the interface (debonding), dotted red: interface strength."))
+    else:
+        stress_rows = [r for r in pair.rows if r.spec.group in ("stress", "interface")]
+        if stress_rows:
+            blocks.append(Figure("stress_percentiles", figures.percentile_ladders(
+                stress_rows, "Stress statistics per phase"),
+                "Mean, 95th and 99th percentile and maximum of each stress measure (no per-cell "
+                "samples were written, so no full distributions)."))
+        else:
+            blocks.append(Paragraph("The runs report no mechanics metrics."))
+    rows = [r for r in pair.rows
+            if r.spec.group in ("energy", "fracture") and r.spec.better and r.spec.verdict]
+    if rows:
+        blocks.append(Figure("accommodation_fracture", figures.bar_panels(
+            rows, "Strain accommodation, stored energy and fracture indicators"),
+            "Accommodation index (1 = free expansion, 0 = clamped), stored elastic energy, fraction of "
+            "each phase above its strength and the thin-film energy release rate."))
+    return blocks
+
+
+def paraview_blocks(screenshot_dir: Path | None, views_script: Path | None) -> list[Block]:
+    blocks: list[Block] = [Heading("ParaView views")]
+    if views_script is not None:
+        blocks.append(Paragraph(f"Open both electrodes in ParaView with `pvpython {views_script.name}` "
+                                f"(or `pvpython {views_script.name} --screenshot DIR` for PNGs); each run "
+                                "folder holds its XDMF fields."))
+    if screenshot_dir is None or not screenshot_dir.is_dir():
+        return blocks
+    import matplotlib.image as mpimg
+
+    for view, title in VIEW_TITLES.items():
+        files = [screenshot_dir / f"{d}_{view}.png" for d in DESIGNS]
+        if not all(f.is_file() for f in files):
+            continue
+        fig, axes = figures.plt.subplots(1, 2, figsize=(12, 4.9))
+        for ax, f in zip(axes, files, strict=True):
+            ax.imshow(mpimg.imread(f))
+            ax.axis("off")
+        fig.tight_layout()
+        blocks.append(Figure(f"paraview_{view}", figures.png(fig),
+                             f"ParaView, {title}: infiltrated (left), co-sintered (right), "
+                             "same colour scale."))
+    return blocks
+
+
+def provenance_blocks(pairs: Sequence[Pair], out_dir: Path) -> list[Block]:
+    rows = []
+    for p in pairs:
+        for design, run in p.runs.items():
+            rows.append([p.label, DESIGN_LABELS[design], os.path.relpath(run.run_dir, out_dir),
+                         p.protocol or "—"])
+    return [Heading("Provenance"), Table(["protocol", "design", "run folder", "description"], rows),
+            Paragraph(f"fem_electrode {__version__}. Each run folder holds its resolved case, mesh "
+                      "provenance, metrics.json, timeseries.csv and ParaView files.")]
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_").lower() or "run"
+
+
+def comparison_json(pairs: Sequence[Pair], title: str) -> dict[str, Any]:
+    """Both metric sets, every row with ratio and winner, and the tally per protocol."""
+    return {
+        "title": title, "ratio": "infiltrated / cosintered", "tie_rtol": metrics.TIE_RTOL,
+        "fem_electrode_version": __version__,
+        "protocols": [{
+            "label": p.label, "description": p.protocol,
+            "runs": {d: {"run_dir": str(r.run_dir), "metrics": r.metrics, "mesh": r.mesh_info}
+                     for d, r in p.runs.items()},
+            "metrics": [r.to_json() for r in p.rows],
+            "descriptors": [r.to_json() for r in p.descriptors],
+            "tally": {k: [r.key for r in v] for k, v in conclusion.tally(p.rows).items()},
+        } for p in pairs],
+    }
+
+
+def build_report(out_dir: str | os.PathLike[str], pairs: Sequence[Pair], case: dict[str, Any] | None = None,
+                 title: str = "Infiltrated vs co-sintered NVP|NZSP electrode", intro: str = "",
+                 screenshot_dir: Path | None = None, views_script: Path | None = None) -> dict[str, Path]:
+    """Write report.md (+ figures/), report.html and comparison.json into ``out_dir``."""
+    if not pairs:
+        raise ValueError("nothing to report: no pair of runs")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    el = _elastic(case)
+    blocks: list[Block] = [Heading(title, 1)]
+    if intro:
+        blocks.append(Paragraph(intro))
+    blocks += conclusion_blocks(pairs, el)
+    blocks += microstructure_blocks(pairs[0])
+    blocks += electrochemistry_blocks(pairs)
+    blocks += mechanics_blocks(pairs[0], el)
+    blocks += paraview_blocks(screenshot_dir, views_script)
+    blocks.append(Heading("All metrics"))
+    for p in pairs:
+        blocks.append(metric_table(p.rows, f"{p.label}: every metric of both electrodes. 'better' is decided "
+                                           "from the two numbers; in parentheses: shown but not used for "
+                                           "the verdict."))
+    blocks += provenance_blocks(pairs, out_dir)
+    document.write_figures(blocks, out_dir / "figures")
+    paths = {
+        "markdown": atomic.write_text(out_dir / "report.md", document.to_markdown(blocks)),
+        "html": atomic.write_text(out_dir / "report.html", document.to_html(blocks, title)),
+        "json": atomic.write_json(out_dir / "comparison.json", comparison_json(pairs, title)),
+    }
+    log.info("report written: %s", paths["html"])
+    return paths
