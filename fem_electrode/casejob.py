@@ -119,15 +119,21 @@ def run_case(case_dir: str | os.PathLike[str], spec: RunSpec) -> int:
     case_dir = Path(case_dir).resolve()
     previous = casestatus.read(case_dir)
     attempt = int(previous.get("attempt", 0)) + 1
-    history = list(previous.get("history", []))
-    if previous.get("started"):
-        history.append({k: previous.get(k) for k in ("state", "exit_code", "reason", "started", "ended")})
+    history = list(previous.get("history", []))[-19:]  # earlier finished attempts
     argv = build_argv(case_dir, spec)
     resumed = bool(spec.resume_flag) and spec.resume_flag in argv
     base = {"attempt": attempt, "started": casestatus.now(), "host": socket.gethostname(),
             "pid": os.getpid(), "command": shlex.join(argv), "resumed": resumed,
-            **_slurm_fields(), "history": history[-20:]}
-    casestatus.write(case_dir, "running", **base)
+            **_slurm_fields()}
+    casestatus.write(case_dir, "running", **base, history=history)
+
+    def finish(state: str, exit_code: int, reason: str) -> int:
+        ended = casestatus.now()
+        entry = {"attempt": attempt, "state": state, "exit_code": exit_code, "reason": reason,
+                 "started": base["started"], "ended": ended, **_slurm_fields()}
+        casestatus.write(case_dir, state, **base, ended=ended, exit_code=exit_code, reason=reason,
+                         history=[*history, entry])
+        return exit_code
 
     log_path = case_dir / casestatus.JOB_LOG
     received: list[int] = []
@@ -151,9 +157,7 @@ def run_case(case_dir: str | os.PathLike[str], spec: RunSpec) -> int:
             except OSError as exc:
                 reason = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
                 log.write(reason + "\n")
-                casestatus.write(case_dir, "failed", **base, ended=casestatus.now(),
-                                 exit_code=EXIT_CANNOT_START, reason=reason)
-                return EXIT_CANNOT_START
+                return finish("failed", EXIT_CANNOT_START, reason)
             if received:  # a signal arrived while starting: pass it on now
                 children[0].send_signal(signal.SIGTERM)
             rc = children[0].wait()
@@ -161,21 +165,17 @@ def run_case(case_dir: str | os.PathLike[str], spec: RunSpec) -> int:
         for s, handler in saved.items():
             signal.signal(s, handler)
 
-    ended = casestatus.now()
     if rc == 0:
-        casestatus.write(case_dir, "done", **base, ended=ended, exit_code=0, reason="")
-        return 0
+        return finish("done", 0, "")
     exit_code = rc if rc > 0 else 128 - rc
     if received:
         name = signal.Signals(received[0]).name
-        casestatus.write(case_dir, "interrupted", **base, ended=ended, exit_code=exit_code,
-                         reason=f"{name} received; resumes from the last checkpoint when resubmitted")
-        return exit_code
+        return finish("interrupted", exit_code,
+                      f"{name} received; resumes from the last checkpoint when resubmitted")
     with open(log_path) as fh:
         fh.seek(offset)
         reason = casestatus.last_error_line(fh.read()) or f"exit code {exit_code}"
-    casestatus.write(case_dir, "failed", **base, ended=ended, exit_code=exit_code, reason=reason)
-    return exit_code
+    return finish("failed", exit_code, reason)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,7 +54,7 @@ class LocalExecutor:
         record_submission(sweep.directory, {"executor": "local", "host": socket.gethostname(),
                                             "pid": os.getpid(), "cases": [p.id for p in points]})
         for p in points:
-            casestatus.update(sweep.directory / p.dir, "queued", queued=casestatus.now())
+            casestatus.update(sweep.directory / p.dir, "queued", queued=casestatus.now(), reason="")
         worst = 0
         for i, p in enumerate(points, 1):
             cdir = sweep.directory / p.dir
@@ -109,7 +109,7 @@ class SlurmExecutor:
         atomic.write_text(cases_file, "".join(f"{(sweep.directory / p.dir).resolve()}\n" for p in points))
         atomic.write_text(script, self.script(sweep, points, cases_file, number))
         for p in points:
-            casestatus.update(sweep.directory / p.dir, "queued", queued=casestatus.now())
+            casestatus.update(sweep.directory / p.dir, "queued", queued=casestatus.now(), reason="")
         try:
             job_id = slurm.submit(script)
         except slurm.SlurmError as exc:
