@@ -131,12 +131,3 @@ def read_stress_samples(path: Path) -> tuple[dict[str, dict[str, Samples]], dict
             values)
         out.setdefault(group, {})[qty] = Samples(values, weights)
     return out, meta
-
-
-def weighted_quantile(samples: Samples, q: np.ndarray | float) -> np.ndarray:
-    """Weighted quantiles (0..1) of the samples (piecewise-linear weighted CDF)."""
-    order = np.argsort(samples.values)
-    v, w = samples.values[order], samples.weights[order]
-    cdf = np.cumsum(w) - 0.5 * w
-    cdf /= w.sum()
-    return np.interp(q, cdf, v)

@@ -1,0 +1,269 @@
+"""Infiltrated vs co-sintered: one case, both designs, same composition and protocol, one report.
+
+From a case, :func:`variants` makes the two designs (``geometry.kind`` replaced; everything
+else, composition and protocol included, is shared) for each protocol of a preset. A
+*runner* turns a case and a run folder into ``metrics.json``, ``timeseries.csv``, fields and
+mesh; the default, :func:`job_runner`, runs ``fem-electrode run`` in a child process through
+the sweep's job step (status.json, job.log, checkpoints) so both designs can run side by side.
+Then :func:`report` loads the runs, writes the ParaView script ``views.py``, renders its
+screenshots when ``pvpython`` is available, and builds ``report.md``/``report.html``/
+``comparison.json``.
+
+Folder layout of ``compare -o OUT``::
+
+    OUT/case.toml               the resolved input case
+    OUT/meshes/                 <name>-<design>[-<rate>].msh + .json
+    OUT/<design>[-<rate>]/      one run folder per design and protocol
+    OUT/views.py, OUT/views/    ParaView script and its screenshots
+    OUT/report.md, report.html, comparison.json, figures/
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fem_electrode import casestatus
+from fem_electrode.config import Case, dumps_case, write_case
+from fem_electrode.log import get_logger
+from fem_electrode.report import build, pvrun, views
+from fem_electrode.report.curves import columns
+from fem_electrode.report.metrics import DESIGN_LABELS, DESIGNS
+from fem_electrode.report.rundata import RunData, find_column
+
+log = get_logger("compare")
+
+#: A runner produces run_dir/metrics.json, timeseries.csv, the XDMF fields and the mesh.
+Runner = Callable[[Case, Path], None]
+
+
+class CompareError(RuntimeError):
+    """A run of the comparison failed or left no results."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One protocol of a comparison: a label and overrides of the case."""
+
+    label: str
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suffix: str = ""  #: run-folder suffix ("" when there is only one protocol)
+
+
+#: Presets: protocols and case overrides. ``default`` keeps the case as it is.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"protocols": None, "overrides": {}},
+    "paper": {  # the paper's protocol: 0.1 C and 0.6 C with 20 min holds at the cut-offs
+        "protocols": [
+            Protocol("0.1 C", {"protocol": {"c_rate": 0.1, "hold_minutes": 20.0}}, "0.1C"),
+            Protocol("0.6 C", {"protocol": {"c_rate": 0.6, "hold_minutes": 20.0}}, "0.6C"),
+        ],
+        # a larger RVE (about 4x the volume of the demo), meant for a cluster allocation
+        "overrides": {"geometry": {"box": [20.0, 20.0, 20.0]}},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One design under one protocol."""
+
+    design: str
+    protocol: Protocol
+    case: Case
+    folder: str
+
+
+def protocols_of(case: Case, preset: str) -> list[Protocol]:
+    """The protocols of ``preset`` (the case's own protocol for ``default``)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    found = PRESETS[preset]["protocols"]
+    if found:
+        return list(found)
+    p = case.protocol
+    hold = f", {p.hold_minutes:g} min holds" if p.hold_minutes else ""
+    return [Protocol(f"{p.c_rate:g} C{hold}")]
+
+
+def variants(case: Case, out_dir: Path, preset: str = "default") -> list[Variant]:
+    """Both designs for every protocol of ``preset``, meshes written under ``out_dir/meshes``."""
+    base = case.replace(**PRESETS[preset]["overrides"]) if PRESETS[preset]["overrides"] else case
+    out = []
+    for proto in protocols_of(base, preset):
+        for design in DESIGNS:
+            folder = design + (f"-{proto.suffix}" if proto.suffix else "")
+            name = f"{base.case.name}-{folder}"
+            overrides = {sec: dict(v) for sec, v in proto.overrides.items()}
+            overrides.setdefault("geometry", {})["kind"] = design
+            overrides["case"] = {"name": name,
+                                 "description": f"{DESIGN_LABELS[design]} variant of {base.case.name} "
+                                                f"({proto.label})"}
+            overrides["mesh"] = {"directory": str(Path(out_dir).resolve() / "meshes")}
+            out.append(Variant(design, proto, base.replace(**overrides), folder))
+    return out
+
+
+# ---- running ------------------------------------------------------------------------------------
+def job_runner(ntasks: int = 1, launcher: str | None = None,
+               command: str = "{python} -m fem_electrode.cli run {case} -o {dir} {resume}") -> Runner:
+    """Run ``fem-electrode run`` in a child process via the sweep's job step."""
+    from fem_electrode import casejob
+
+    if launcher is None:
+        launcher = "" if ntasks == 1 else "mpiexec -n {ntasks}"
+    spec = casejob.RunSpec(command=command, launcher=launcher, ntasks=ntasks)
+
+    def run(case: Case, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_case(case, run_dir / "case.toml")
+        rc = casejob.run_case(run_dir, spec)
+        if rc != 0:
+            status = casestatus.read(run_dir)
+            raise CompareError(f"the run in {run_dir} failed (exit {rc}): {status.get('reason', '?')}; "
+                               f"see {run_dir / casestatus.JOB_LOG}")
+
+    return run
+
+
+def is_done(variant: Variant, run_dir: Path) -> bool:
+    """True when ``run_dir`` holds finished results of exactly this case."""
+    case_file = run_dir / "case.toml"
+    return ((run_dir / "metrics.json").is_file() and case_file.is_file()
+            and _body(case_file.read_text()) == _body(dumps_case(variant.case)))
+
+
+def _body(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def run_variants(items: Sequence[Variant], out_dir: Path, runner: Runner, jobs: int = 2,
+                 force: bool = False) -> None:
+    """Run every variant not already done (``jobs`` at a time); raise if any failed."""
+    todo = [v for v in items if force or not is_done(v, out_dir / v.folder)]
+    for v in items:
+        if v not in todo:
+            log.info("%s: finished results found, not re-run (use --force to re-run)", v.folder)
+    errors: list[str] = []
+
+    def one(v: Variant) -> None:
+        log.info("running %s (%s) in %s", DESIGN_LABELS[v.design], v.protocol.label, out_dir / v.folder)
+        try:
+            runner(v.case, out_dir / v.folder)
+        except Exception as exc:  # collect, so the other design still finishes
+            errors.append(f"{v.folder}: {exc}")
+            return
+        if not (out_dir / v.folder / "metrics.json").is_file():
+            errors.append(f"{v.folder}: the run finished but wrote no metrics.json")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, todo))
+    if errors:
+        raise CompareError("run(s) failed:\n  " + "\n  ".join(errors))
+
+
+# ---- report -------------------------------------------------------------------------------------
+def snapshot_time(run: RunData) -> float | None:
+    """Time (s) to show in ParaView: the mechanics snapshot, else the most charged state."""
+    if "time" in run.stress_meta:
+        return run.stress_meta["time"]
+    ts = run.timeseries
+    t = columns(ts).time
+    if t is None:
+        return None
+    soc = find_column(ts, "soc")
+    if soc is not None:
+        return float(ts[t][ts[soc].argmax()])
+    y = find_column(ts, "y", "mean") or find_column(ts, "c", "mean")
+    if y is not None:
+        return float(ts[t][ts[y].argmin()])
+    return float(ts[t][-1])
+
+
+def load_pairs(items: Sequence[Variant], out_dir: Path) -> list[build.Pair]:
+    """One :class:`~fem_electrode.report.build.Pair` per protocol from the run folders."""
+    from fem_electrode.geometry import output_paths
+
+    pairs: dict[str, dict[str, RunData]] = {}
+    protos: dict[str, Protocol] = {}
+    for v in items:
+        msh, js = output_paths(v.case, v.case.mesh.directory)
+        run = RunData.load(v.design, out_dir / v.folder, mesh_json=js if js.is_file() else None,
+                           msh_path=msh if msh.is_file() else None)
+        pairs.setdefault(v.protocol.label, {})[v.design] = run
+        protos[v.protocol.label] = v.protocol
+    return [build.Pair(label, runs, _describe(items, label)) for label, runs in pairs.items()]
+
+
+def _describe(items: Sequence[Variant], label: str) -> str:
+    case = next(v.case for v in items if v.protocol.label == label)
+    p, g = case.protocol, case.geometry
+    return (f"{p.cycles} cycle(s) at {p.c_rate:g} C starting with {p.start}, cut-offs "
+            f"{p.cutoff_low:g}/{p.cutoff_high:g} V, holds {p.hold_minutes:g} min; box "
+            f"{' × '.join(f'{x:g}' for x in g.box)} µm, seed {g.seed}")
+
+
+def intro(case: Case, items: Sequence[Variant]) -> str:
+    g = case.geometry
+    return (f"Case **{case.case.name}**: two electrodes with the same composition (target porosity "
+            f"{g.porosity:g}, NVP fraction {g.nvp_fraction:g}, residual pore "
+            f"{g.porosity - g.nvp_fraction:.3g}) "
+            f"in a {' × '.join(f'{x:g}' for x in g.box)} µm RVE (seed {g.seed}), the same materials "
+            f"and the same protocol; only the microstructure differs. Protocols: "
+            + "; ".join(sorted({f"{v.protocol.label} ({_describe(items, v.protocol.label)})" for v in items}))
+            + ". Ratios are infiltrated / co-sintered.")
+
+
+def render_views(out_dir: Path, pairs: Sequence[build.Pair], screenshots: bool = True,
+                 timeout: float = 600.0) -> tuple[Path, Path | None]:
+    """Write ``views.py`` for the first protocol and, with pvpython, its screenshots."""
+    electrodes = {d: {"label": DESIGN_LABELS[d], "run_dir": r.run_dir, "time": snapshot_time(r)}
+                  for d, r in pairs[0].runs.items()}
+    script = views.write_views(out_dir, electrodes, title=pairs[0].label)
+    if not screenshots:
+        return script, None
+    if pvrun.pvpython() is None:
+        log.info("pvpython not found: no ParaView screenshots (the report uses matplotlib figures)")
+        return script, None
+    shots = out_dir / "views"
+    try:
+        pvrun.run_script(script, ["--screenshot", str(shots)], timeout=timeout)
+    except pvrun.ParaViewError as exc:
+        log.warning("ParaView screenshots failed, the report goes on without them: %s", exc)
+        return script, None
+    return script, shots
+
+
+def report(case: Case, items: Sequence[Variant], out_dir: Path, screenshots: bool = True) -> dict[str, Path]:
+    """Build the report of finished variants into ``out_dir``."""
+    pairs = load_pairs(items, out_dir)
+    script, shots = render_views(out_dir, pairs, screenshots)
+    return build.build_report(out_dir, pairs, case=items[0].case.to_dict(),
+                              title=f"Infiltrated vs co-sintered NVP|NZSP electrode: {case.case.name}",
+                              intro=intro(case, items), screenshot_dir=shots, views_script=script)
+
+
+def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default",
+            runner: Runner | None = None, jobs: int = 2, force: bool = False, report_only: bool = False,
+            screenshots: bool = True) -> dict[str, Path]:
+    """Run both designs (unless ``report_only``) and build the report; returns the report paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_case(case, out_dir / "case.toml")
+    items = variants(case, out_dir, preset)
+    if not report_only:
+        run_variants(items, out_dir, runner or job_runner(), jobs=jobs, force=force)
+    missing = [v.folder for v in items if not (out_dir / v.folder / "metrics.json").is_file()]
+    if missing:
+        raise CompareError(f"no results in {', '.join(missing)} under {out_dir} (run without --report-only)")
+    return report(case, items, out_dir, screenshots=screenshots)
+
+
+def default_jobs() -> int:
+    """Designs run side by side: one per core, at most two."""
+    return max(1, min(2, os.cpu_count() or 1))
+

@@ -1,0 +1,134 @@
+"""The report machinery on SYNTHETIC inputs (made-up metrics, curves and stress samples from
+``tests/report_synthetic.py``, tiny hand-built gmsh meshes): tables, ratios, winners, the
+generated conclusion flipping with the numbers, self-contained HTML, comparison.json, and the
+comparison orchestration with a fake runner. Nothing here is a simulation result.
+
+Serial: no MPI in these functions; under mpiexec every rank would just repeat the work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from report_synthetic import toy_msh, toy_run
+
+from fem_electrode.config import validate
+from fem_electrode.report import build, conclusion, curves, metrics, microstructure
+from fem_electrode.report.rundata import RunData, read_csv
+
+pytestmark = pytest.mark.serial
+
+
+def _pair(tmp: Path, inf: dict, co: dict, msh: bool = False) -> build.Pair:
+    runs = {}
+    for design, kw in (("infiltrated", inf), ("cosintered", co)):
+        mesh = toy_msh(tmp / f"{design}_src.msh", design) if msh else None
+        toy_run(tmp / design, design, msh=mesh, **kw)
+        runs[design] = RunData.load(design, tmp / design)
+    return build.Pair("0.1 C", runs, "synthetic")
+
+
+GOOD = {"capacity": 95.0, "gap": 0.030, "nvp_vm_p95": 2.5e9, "accommodation": 0.6}
+BAD = {"capacity": 80.0, "gap": 0.050, "nvp_vm_p95": 1.5e9, "accommodation": 0.4}
+
+
+def test_flatten_and_classify_mechanics_layout():
+    flat = metrics.flatten({"a": {"b": 1, "c": {"d": 2.5}}, "s": "text", "flag": True, "l": [1, 2]})
+    assert flat == {"a.b": 1.0, "a.c.d": 2.5}
+    spec = metrics.classify("mechanics.phases.NVP.von_mises.p95")
+    assert (spec.better, spec.unit, spec.scale, spec.group) == (metrics.LOWER, "MPa", 1e-6, "stress")
+    assert spec.label == "NVP, von mises, 95th pct."
+    assert not metrics.classify("mechanics.phases.NVP.von_mises.max").verdict  # singular corners
+    assert metrics.classify("mechanics.strain_accommodation_index").better == metrics.HIGHER
+    assert metrics.classify("mechanics.thin_film.G_channeling").unit == "J/m²"
+    assert metrics.classify("mechanics.thin_film.h").better is None
+    assert metrics.classify("polarization_V").unit == "mV"
+    assert metrics.classify("capacity_discharge_mAh_per_g").better == metrics.HIGHER
+    assert metrics.classify("solver.newton_iterations").better is None
+
+
+@pytest.mark.parametrize(("better", "a", "b", "winner"), [
+    (metrics.HIGHER, 95.0, 80.0, "infiltrated"), (metrics.HIGHER, 80.0, 95.0, "cosintered"),
+    (metrics.LOWER, 1.0, 2.0, "infiltrated"), (metrics.LOWER, 2.0, 1.0, "cosintered"),
+    (metrics.SMALLER_MAGNITUDE, -3.0, 2.0, "cosintered"), (metrics.LOWER, 1.0, 1.01, "tie"),
+])
+def test_judge_follows_the_numbers(better, a, b, winner):
+    spec = metrics.MetricSpec("x", better=better)
+    assert metrics.judge(spec, a, b)[0] == winner
+
+
+def test_margin_words():
+    row = metrics.compare({"capacity_mAh_per_g": 90.0}, {"capacity_mAh_per_g": 60.0})[0]
+    assert row.ratio == pytest.approx(1.5)
+    assert conclusion.margin(row) == "50.0 % higher"
+    row = metrics.compare({"x_von_mises_Pa": 1e9}, {"x_von_mises_Pa": 3e9})[0]
+    assert conclusion.margin(row) == "3.00× lower"
+    row = metrics.compare({"fraction_above_strength": 0.1}, {"fraction_above_strength": 0.3})[0]
+    assert conclusion.margin(row) == "lower by 20 percentage points"
+
+
+def test_conclusion_flips_when_numbers_flip(tmp_path):
+    case = validate({}).to_dict()
+    texts = {}
+    for name, (inf, co) in {"ab": (GOOD, BAD), "ba": (BAD, GOOD)}.items():
+        pair = _pair(tmp_path / name, inf, co)
+        blocks = build.conclusion_blocks([pair], build._elastic(case))
+        texts[name] = "\n".join(b.text if hasattr(b, "text") else "\n".join(getattr(b, "items", []))
+                                for b in blocks)
+    cap = re.compile(r"\*\*capacity discharge\*\*.*?— \*\*(\S+)\*\* better")
+    assert cap.search(texts["ab"]).group(1) == "infiltrated"
+    assert cap.search(texts["ba"]).group(1) == "co-sintered"
+    assert "does **not** support 'minimized stress'" in texts["ab"]  # infiltrated NVP stress is higher
+    assert "agrees with 'minimized stress'" in texts["ba"]
+    assert "The model agrees with the paper on this measure" in texts["ab"]
+    assert "The model disagrees with the paper on this measure" in texts["ba"]
+
+
+def test_report_files_are_self_contained(tmp_path):
+    pair = _pair(tmp_path, GOOD, BAD, msh=True)
+    paths = build.build_report(tmp_path / "out", [pair], case=validate({}).to_dict())
+    html = paths["html"].read_text()
+    assert html.count("data:image/png;base64,") >= 5
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html), "external reference in HTML"
+    assert "<link" not in html and "<script" not in html
+    md = paths["markdown"].read_text()
+    for ref in re.findall(r"\]\((figures/[^)]+\.png)\)", md):
+        assert (tmp_path / "out" / ref).stat().st_size > 5000
+    assert "microstructures" in md and "## Conclusion" in md and "## All metrics" in md
+    data = json.loads(paths["json"].read_text())
+    rows = {r["key"]: r for r in data["protocols"][0]["metrics"]}
+    cap = rows["capacity_discharge_mAh_per_g"]
+    assert cap["ratio_infiltrated_over_cosintered"] == pytest.approx(95.0 / 80.0)
+    assert cap["winner"] == "infiltrated"
+    assert data["protocols"][0]["runs"]["cosintered"]["metrics"]["capacity_discharge_mAh_per_g"] == 80.0
+    assert "capacity_discharge_mAh_per_g" in data["protocols"][0]["tally"]["infiltrated"]
+
+
+def test_half_cycles_and_gap(tmp_path):
+    toy_run(tmp_path / "r", "infiltrated", **GOOD)
+    ts = read_csv(tmp_path / "r" / "timeseries.csv")
+    hc = curves.half_cycles(ts)
+    assert [h.kind for h in hc] == ["charge", "discharge"]
+    assert hc[0].capacity.max() == pytest.approx(95.0)
+    assert hc[1].capacity.max() == pytest.approx(95.0, rel=0.05)
+    assert curves.voltage_gap(ts) == pytest.approx(GOOD["gap"], rel=0.1)
+
+
+@pytest.mark.parametrize("design", ["infiltrated", "cosintered"])
+def test_sections_cover_the_solid(tmp_path, design):
+    """Section polygons tile the solid: their area is the box face minus the pores it cuts."""
+    mesh = microstructure.TetMesh.read(toy_msh(tmp_path / "m.msh", design))
+    fr = microstructure.phase_fractions(mesh)
+    assert sum(fr.values()) == pytest.approx(1.0)
+    assert 0.02 < fr["NVP"] < 0.2
+    p, ids = microstructure.section(mesh, 2, 2.0)
+    x, y = p[:, :, 0], p[:, :, 1]
+    area = 0.5 * np.abs(np.sum(x * np.roll(y, -1, 1) - np.roll(x, -1, 1) * y, axis=1))  # shoelace
+    lo, hi = mesh.bounds
+    face = (hi[0] - lo[0]) * (hi[1] - lo[1])
+    assert 0.85 * face < area.sum() <= face * (1 + 1e-9)
+    assert set(mesh.phase[ids]) == {"NZSP", "NVP"}
