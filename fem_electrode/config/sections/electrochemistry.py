@@ -4,12 +4,45 @@ from collections.abc import Mapping
 from typing import Any
 
 from fem_electrode.config.spec import Key, Section
+from fem_electrode.physics import ocv as ocv_laws
 
 
 def _checks(v: Mapping[str, Any]) -> list[str]:
     problems = []
-    if v["ocv"] == "table" and not v["ocv_table"]:
-        problems.append("ocv = 'table' needs ocv_table = 'path/to/ocv.csv' (columns y, U in V)")
+    if v["ocv"] == "table":
+        if not v["ocv_table"]:
+            problems.append("ocv = 'table' needs ocv_table = 'path/to/ocv.csv' (columns y, U in V)")
+        else:
+            try:
+                ocv_laws.load_table(v["ocv_table"])
+            except ValueError as exc:
+                problems.append(f"ocv_table = {v['ocv_table']!r}: {exc}")
+    return problems
+
+
+def check_cutoffs_against_ocv(case: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Cross-section check: [protocol] cut-offs inside the OCV range, start not beyond its cut-off."""
+    e, p = case["electrochemistry"], case["protocol"]
+    try:
+        law = ocv_laws.from_config(dict(e))
+    except ValueError:
+        return []  # reported by the section check
+    lo, hi = law.voltage_range()
+    where = f"the OCV range {lo:.4g} ... {hi:.4g} V (electrochemistry.ocv = {e['ocv']!r})"
+    problems = []
+    if p["cutoff_low"] < lo:
+        problems.append(f"protocol.cutoff_low = {p['cutoff_low']} V lies below {where}")
+    if p["cutoff_high"] > hi:
+        problems.append(f"protocol.cutoff_high = {p['cutoff_high']} V lies above {where}")
+    u0 = float(law.value(e["initial_y"]))
+    if p["start"] == "charge" and u0 >= p["cutoff_high"]:
+        problems.append(f"the run starts with a charge but the initial OCV U(initial_y = "
+                        f"{e['initial_y']}) = {u0:.4f} V is not below protocol.cutoff_high = "
+                        f"{p['cutoff_high']} V")
+    if p["start"] == "discharge" and u0 <= p["cutoff_low"]:
+        problems.append(f"the run starts with a discharge but the initial OCV U(initial_y = "
+                        f"{e['initial_y']}) = {u0:.4f} V is not above protocol.cutoff_low = "
+                        f"{p['cutoff_low']} V")
     return problems
 
 
@@ -19,7 +52,8 @@ SECTION = Section(
     keys=(
         Key("temperature", "float", 298.15, "K", "cell temperature", lo=200.0, hi=500.0),
         Key("i0_ref", "float", 1.0, "A/m^2",
-            "exchange current density at half filling (y = 0.5)", lo=0.0, lo_open=True,
+            "exchange current density at half filling: i0(y) = i0_ref (y/0.5)^alpha_c "
+            "((1-y)/0.5)^alpha_a", lo=0.0, lo_open=True,
             source="estimate, 0.1 ... 10 A/m^2"),
         Key("alpha_a", "float", 0.5, "-", "anodic transfer coefficient", lo=0.0, hi=1.0,
             lo_open=True, hi_open=True),
@@ -28,7 +62,9 @@ SECTION = Section(
         Key("ocv", "str", "default", "-",
             "open-circuit voltage: the smooth plateau of design §5, or a CSV table",
             choices=("default", "table")),
-        Key("ocv_table", "str", "", "-", "CSV with columns y, U [V]; y = (x-1)/2 in Na_xV2(PO4)3"),
+        Key("ocv_table", "str", "", "-",
+            "CSV with columns y, U [V] (path relative to the working directory); y = (x-1)/2 in "
+            "Na_xV2(PO4)3 increasing, U strictly decreasing; linear between rows"),
         Key("ocv_U0", "float", 3.37, "V", "plateau voltage vs Na/Na+ of the default OCV",
             lo=0.0, hi=10.0, source="paper: plateau at ~3.37 V"),
         Key("ocv_slope", "float", 0.05, "V", "linear tilt of the default OCV plateau",

@@ -4,14 +4,20 @@ from fem_electrode.config.spec import Key, Section
 
 SECTION = Section(
     name="solver",
-    doc="Solver settings. `petsc` entries override the defaults (keys without the '-').",
+    doc="Solver settings. `petsc` entries override the defaults (keys without the '-'): keys starting "
+        "with 'mechanics_' go to the mechanics KSP, all others to the electrochemistry SNES "
+        "(an optional 'echem_' prefix is removed), e.g. ksp_rtol = 1e-9, "
+        "fieldsplit_c_pc_type = 'jacobi', mechanics_ksp_rtol = 1e-8.",
     keys=(
         Key("linear", "str", "iterative", "-",
-            "iterative (Krylov + AMG / field-split, scales) or direct (MUMPS, small cases)",
+            "iterative (GMRES + block Gauss-Seidel field-split with GAMG per field, scales) or "
+            "direct (MUMPS LU, below ~1.5e5 dofs)",
             choices=("iterative", "direct")),
         Key("rtol", "float", 1e-10, "-", "Newton relative tolerance", lo=0.0, lo_open=True,
             hi=1.0),
-        Key("atol", "float", 1e-12, "-", "Newton absolute tolerance", lo=0.0, lo_open=True),
+        Key("atol", "float", 1e-12, "-",
+            "Newton absolute tolerance (residual in units of the RVE's 1 C current)", lo=0.0,
+            lo_open=True),
         Key("max_it", "int", 25, "-", "Newton iterations per step", lo=1, hi=1000),
         Key("quadrature_degree", "int", 2, "-",
             "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8),

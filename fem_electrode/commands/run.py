@@ -1,0 +1,58 @@
+"""`fem-electrode run CASE.toml [-o runs/NAME] [--mesh FILE.msh] [--resume]`: run the protocol.
+
+Meshes the case (or reuses its mesh in ``mesh.directory``, or reads ``--mesh``), solves the
+electrochemistry through the cycling protocol and writes the run folder (resolved case,
+timeseries.csv, metrics.json, ParaView fields, run.log, checkpoint.npz). SIGTERM writes a
+checkpoint and exits 143; ``--resume`` continues from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+from fem_electrode.config import load_case
+from fem_electrode.log import get_logger
+
+NAME = "run"
+HELP = "mesh (or reuse a mesh) and run the cycling protocol of a case"
+
+#: Exit codes (as in :mod:`fem_electrode.cli`) and the usual code after SIGTERM.
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 143
+
+log = get_logger("run")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("case", help="case file (TOML)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="run folder (default: <output.directory>/<case.name>)")
+    parser.add_argument("--mesh", default=None, help="use this .msh instead of building the case's mesh")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+
+
+def run(args: argparse.Namespace) -> int:
+    case = load_case(args.case)  # ConfigError -> exit 2 before anything is created
+    from fem_electrode import simulation
+
+    simulation.check_case(case)
+    out = Path(args.output) if args.output else Path(case.output.directory) / case.case.name
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: simulation.request_stop(signum))
+    try:
+        result = simulation.run(case, out, mesh=args.mesh, resume=args.resume)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if result.status == "completed":
+        m = result.metrics
+        log.info("done: %s", out)
+        for key in ("capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g", "coulombic_efficiency",
+                    "polarization_V"):
+            if m.get(key) is not None:
+                log.info("  %-30s %.6g", key, m[key])
+        return EXIT_OK
+    if result.status == "interrupted":
+        log.warning("interrupted: checkpoint in %s; continue with --resume", out)
+        return EXIT_INTERRUPTED
+    log.error("failed: %s (partial results in %s)", result.reason, out)
+    return EXIT_FAILED

@@ -1,0 +1,310 @@
+"""The coupled electrochemical problem: spaces, residuals, one blocked Newton per time step.
+
+Unknowns, each on its own phase submesh (no phantom dofs), P1:
+
+- φ_e (V), ionic potential in NZSP: ∇·(σ_e ∇φ_e) = 0, φ_e = 0 on the separator face;
+- c (mol/m³), Na in NVP: ∂c/∂t = ∇·(D ∇c) (backward Euler);
+- φ_s (V), electronic potential in NVP: ∇·(σ_s ∇φ_s) = 0.
+
+On the interface Γ (NVP "+", NZSP "−") Butler–Volmer gives i (A/m², > 0 anodic, Na leaves
+NVP: charge), η = φ_s − φ_e − U(c/c_max). The current i leaves the solid (electrons) and
+enters the electrolyte (Na⁺); the Na flux into NVP is −i/F. NZSP is electronically blocking.
+
+Current collector (NVP side of z = Lz), two modes switched by constants (no recompilation):
+
+- galvanostatic: a uniform electronic current density I/A_cc enters φ_s (I > 0 charge);
+- potentiostatic (CV hold at V_hold): a Robin condition j = g (V_hold − φ_s) with
+  g = A_proj/(A_cc r_series), so that the cell voltage φ̄_s + I r_series/A_proj equals V_hold
+  (the lumped separator and Na|NZSP resistance stays in series, no global constraint).
+
+The reported cell voltage is V = φ̄_s(collector) − φ_e(separator) + I r_series/A_proj with
+φ_e(separator) = 0 and r_series = L_sep/σ_e + ASR_Na|NZSP (Ω m² of projected area
+A_proj = Lx·Ly).
+
+Residual rows are in amperes (the c row is multiplied by F) and divided by the 1 C current
+of the RVE, so the Newton tolerances are relative to the 1 C current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fem_electrode.domain import Domain
+from fem_electrode.fenicsx import MPI, dolfinx, ufl
+from fem_electrode.physics import transport
+from fem_electrode.physics.constants import (
+    FARADAY,
+    SECONDS_PER_HOUR,
+    capacity_coulomb_per_kg,
+    thermal_voltage,
+)
+from fem_electrode.physics.kinetics import ButlerVolmer
+from fem_electrode.physics.ocv import OCV, SmoothOCV
+from fem_electrode.physics.ocv import from_config as ocv_from_config
+from fem_electrode.physics.ops import ufl_ops
+from fem_electrode.solver import ECHEM_PREFIX, BlockedNewton, NewtonResult, SolverSettings
+
+#: Field names, in block order.
+FIELDS = ("phi_e", "c", "phi_s")
+#: Smallest series resistance used by the potentiostatic Robin condition (Ω m²): with no
+#: separator and no Na|NZSP resistance the hold is a stiff penalty instead of a Dirichlet row.
+R_SERIES_FLOOR = 1e-9
+_COUNT = [0]  # problems created in this process (option prefixes)
+
+
+@dataclass(frozen=True)
+class ElectroParams:
+    """Material and kinetic parameters of the electrochemical problem (SI)."""
+
+    sigma_e: float = 0.5  #: NZSP ionic conductivity, S/m
+    sigma_s: float = 1e-2  #: NVP electronic conductivity, S/m
+    D: float = 1e-16  #: Na diffusivity in NVP, m²/s
+    c_max: float = 13850.0  #: cyclable Na concentration, mol/m³
+    kinetics: ButlerVolmer = ButlerVolmer()
+    ocv: OCV = SmoothOCV()
+    initial_y: float = 0.99  #: initial filling c/c_max
+    r_series: float = 0.0  #: lumped separator + Na|NZSP resistance, Ω m² (projected area)
+    density: float = 3156.0  #: NVP density, kg/m³
+    capacity: float = 117.6  #: NVP theoretical capacity, mAh/g
+
+    def __post_init__(self) -> None:
+        for name in ("sigma_e", "sigma_s", "D", "c_max", "density", "capacity"):
+            if not getattr(self, name) > 0.0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 < self.initial_y < 1.0:
+            raise ValueError(f"initial_y must lie in (0, 1), got {self.initial_y!r}")
+        if not self.r_series >= 0.0:
+            raise ValueError(f"r_series must be >= 0 Ohm m^2, got {self.r_series!r}")
+
+    @classmethod
+    def from_case(cls, case: Any) -> ElectroParams:
+        m, e = case.materials, case.electrochemistry
+        return cls(
+            sigma_e=m.sigma_e_nzsp, sigma_s=m.sigma_s_nvp, D=m.D_nvp, c_max=m.c_max,
+            kinetics=ButlerVolmer(e.i0_ref, e.alpha_a, e.alpha_c, e.temperature),
+            ocv=ocv_from_config(e), initial_y=e.initial_y,
+            r_series=e.separator_thickness / m.sigma_e_nzsp + e.asr_na_nzsp,
+            density=m.density_nvp, capacity=m.capacity_nvp,
+        )
+
+
+@dataclass(frozen=True)
+class StepState:
+    """Global quantities of the current (converged) state; all ranks hold the same values."""
+
+    current: float  #: collector current I (A), > 0 charge
+    interface_current: float  #: ∫ i dA over the interface (A)
+    voltage: float  #: cell voltage (V)
+    phi_s_collector: float  #: mean φ_s on the collector (V)
+    sodium: float  #: ∫ c dV over NVP (mol)
+    sodium_change: float  #: ∫ (c − c_old) dV (mol)
+    c_mean: float  #: mol/m³
+    c_min: float
+    c_max: float
+    soc: float  #: state of charge 1 − ⟨y⟩ (y = 1 discharged)
+
+
+def bounding_box(mesh: dolfinx.mesh.Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """Global (min, max) corner of the mesh geometry (m)."""
+    x = mesh.geometry.x
+    lo = x.min(axis=0) if x.size else np.full(3, np.inf)
+    hi = x.max(axis=0) if x.size else np.full(3, -np.inf)
+    mesh.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
+    mesh.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+    return lo, hi
+
+
+class ElectrochemistryProblem:
+    """φ_e (NZSP), c and φ_s (NVP) coupled by Butler–Volmer, one SNES per time step.
+
+    ``extra`` (verification only) returns three additional residual forms in amperes
+    (rows φ_e, c, φ_s; ``None`` for none) built from this problem's fields and test functions,
+    e.g. manufactured sources.
+    """
+
+    def __init__(self, domain: Domain, params: ElectroParams, settings: SolverSettings = SolverSettings(),
+                 *, prefix: str | None = None,
+                 extra: Callable[[ElectrochemistryProblem], Sequence[Any]] | None = None):
+        self.domain = domain
+        self.params = params
+        self.settings = settings
+        self.nzsp = domain.submesh("NZSP")
+        self.nvp = domain.submesh("NVP")
+        self.entity_maps = [self.nzsp.entity_map, self.nvp.entity_map]
+        self.V_e = dolfinx.fem.functionspace(self.nzsp.mesh, ("Lagrange", 1))
+        self.V_c = dolfinx.fem.functionspace(self.nvp.mesh, ("Lagrange", 1))
+        self.V_s = dolfinx.fem.functionspace(self.nvp.mesh, ("Lagrange", 1))
+        self.phi_e = dolfinx.fem.Function(self.V_e, name="phi_e")
+        self.c = dolfinx.fem.Function(self.V_c, name="c")
+        self.phi_s = dolfinx.fem.Function(self.V_s, name="phi_s")
+        self.c_old = dolfinx.fem.Function(self.V_c, name="c_old")
+        self.unknowns = [self.phi_e, self.c, self.phi_s]
+        self.v_e = ufl.TestFunction(self.V_e)
+        self.q = ufl.TestFunction(self.V_c)
+        self.w = ufl.TestFunction(self.V_s)
+
+        # ---- geometry ---------------------------------------------------------------------
+        lo, hi = bounding_box(domain.mesh)
+        self.projected_area = float((hi[0] - lo[0]) * (hi[1] - lo[1]))  # m², Lx·Ly
+        self.volume_nvp = domain.volume("NVP")
+        self.interface_area = self._integrate(self._const(1.0) * domain.dS())
+        self.collector_area = self._integrate(self._const(1.0) * domain.ds("current_collector", "NVP"))
+        if not self.collector_area > 0.0:
+            raise ValueError("NVP does not touch the current collector: no electronic path to the cell")
+        if not self.interface_area > 0.0:
+            raise ValueError("the mesh has no NVP|NZSP interface (interface_nvp_nzsp)")
+        self.mass_nvp = params.density * self.volume_nvp  # kg
+        #: 1 C current of the RVE (A): NVP mass × theoretical capacity per hour.
+        self.current_1c = self.mass_nvp * capacity_coulomb_per_kg(params.capacity) / SECONDS_PER_HOUR
+
+        # ---- time-stepping and protocol constants ------------------------------------------
+        self.dt_inv = self._const(1.0)  # 1/s
+        self.flux_on = self._const(1.0)  # 0 freezes c (steady states at fixed filling)
+        self.j_app = self._const(0.0)  # A/m² over the NVP collector area
+        self.hold_on = self._const(0.0)  # 1: potentiostatic
+        self.v_hold = self._const(0.0)  # V
+        self.g_hold = self._const(self.projected_area
+                                  / (self.collector_area * max(params.r_series, R_SERIES_FLOOR)))
+
+        # ---- residuals -----------------------------------------------------------------------
+        p = params
+        ops = ufl_ops()
+        dS = domain.dS().reconstruct(metadata={"quadrature_degree": settings.quadrature_degree})
+        self.interface_measure = dS
+        ds_cc = domain.ds("current_collector", "NVP")
+        dx_e, dx_s = domain.dx("NZSP"), domain.dx("NVP")
+        y = self.c("+") / p.c_max
+        self.eta = self.phi_s("+") - self.phi_e("-") - p.ocv.value(y, ops)
+        self.i = p.kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
+        self.j_collector = ((1.0 - self.hold_on) * self.j_app
+                            + self.hold_on * self.g_hold * (self.v_hold - self.phi_s))
+        F_e = transport.conduction(p.sigma_e, self.phi_e, self.v_e, dx_e) - self.i * self.v_e("-") * dS
+        F_c = (FARADAY * transport.diffusion(self.c, self.c_old, self.dt_inv, p.D, self.q, dx_s, self.flux_on)
+               + self.flux_on * self.i * self.q("+") * dS)
+        F_s = (transport.conduction(p.sigma_s, self.phi_s, self.w, dx_s) + self.i * self.w("+") * dS
+               - self.j_collector * self.w * ds_cc)
+        residuals = [F_e, F_c, F_s]
+        if extra is not None:
+            residuals = [r if x is None else r + x for r, x in zip(residuals, extra(self), strict=True)]
+        scale = 1.0 / self.current_1c
+        residuals = [scale * r for r in residuals]
+        self.bcs = [dolfinx.fem.dirichletbc(0.0, self._separator_dofs(), self.V_e)]
+        if prefix is None:  # unique per problem: closing one must not remove another's options
+            _COUNT[0] += 1
+            prefix = ECHEM_PREFIX if _COUNT[0] == 1 else f"{ECHEM_PREFIX}{_COUNT[0]}_"
+        self.prefix = prefix
+        v_ref = thermal_voltage(p.kinetics.temperature)
+        self.newton = BlockedNewton(residuals, self.unknowns, FIELDS, settings, prefix,
+                                    bcs=self.bcs, entity_maps=self.entity_maps,
+                                    scales=(v_ref, p.c_max, v_ref))
+
+        # ---- diagnostics (compiled once) ----------------------------------------------------------
+        form = lambda expr: dolfinx.fem.form(expr, entity_maps=self.entity_maps)  # noqa: E731
+        self._f_interface = form(self.i * dS)
+        self._f_collector = form(self.j_collector * ds_cc)
+        self._f_phi_cc = form(self.phi_s * ds_cc)
+        dx_sub = ufl.dx(domain=self.nvp.mesh)
+        self._f_sodium = dolfinx.fem.form(self.c * dx_sub)
+        self._f_sodium_change = dolfinx.fem.form((self.c - self.c_old) * dx_sub)
+        self.initialise()
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _const(self, value: float) -> dolfinx.fem.Constant:
+        return dolfinx.fem.Constant(self.domain.mesh, dolfinx.default_scalar_type(value))
+
+    def _integrate(self, expr: Any) -> float:
+        form = dolfinx.fem.form(expr, entity_maps=getattr(self, "entity_maps", None))
+        return self._sum(dolfinx.fem.assemble_scalar(form))
+
+    def _sum(self, local: float) -> float:
+        return float(self.domain.mesh.comm.allreduce(local, op=MPI.SUM))
+
+    def _separator_dofs(self) -> np.ndarray:
+        """φ_e dofs on the separator face (through parent vertices -> NZSP submesh vertices)."""
+        topo = self.domain.mesh.topology
+        topo.create_connectivity(topo.dim - 1, 0)
+        f2v = topo.connectivity(topo.dim - 1, 0)
+        facets = self.domain.facets("separator")
+        verts = np.unique(np.concatenate([f2v.links(f) for f in facets])) if facets.size else \
+            np.zeros(0, np.int32)
+        sub = np.asarray(self.nzsp.vertex_map.sub_topology_to_topology(verts.astype(np.int32), True))
+        sub = sub[sub >= 0].astype(np.int32)
+        self.nzsp.mesh.topology.create_connectivity(0, topo.dim)
+        dofs = dolfinx.fem.locate_dofs_topological(self.V_e, 0, sub)
+        if self._sum(float(dofs.size)) == 0:
+            raise ValueError("no NZSP degrees of freedom on the separator face: no reference for φ_e")
+        return dofs
+
+    # ---- state ---------------------------------------------------------------------------------
+    def initialise(self, y: float | None = None) -> None:
+        """Uniform filling ``y`` (default: the initial one), φ_e = 0, φ_s = U(y) (open circuit)."""
+        y = self.params.initial_y if y is None else y
+        self.c.x.array[:] = y * self.params.c_max
+        self.c_old.x.array[:] = self.c.x.array
+        self.phi_e.x.array[:] = 0.0
+        self.phi_s.x.array[:] = float(self.params.ocv.value(y))
+
+    def snapshot(self) -> list[np.ndarray]:
+        """Copies of every unknown and of c_old (to restore after a rejected step)."""
+        return [u.x.array.copy() for u in (*self.unknowns, self.c_old)]
+
+    def restore(self, snap: Sequence[np.ndarray]) -> None:
+        for u, a in zip((*self.unknowns, self.c_old), snap, strict=True):
+            u.x.array[:] = a
+
+    def set_galvanostatic(self, current: float) -> None:
+        """Collector current I (A, > 0 charge, 0 open circuit)."""
+        self.hold_on.value = 0.0
+        self.j_app.value = current / self.collector_area
+
+    def set_potentiostatic(self, voltage: float) -> None:
+        """Hold the cell voltage at ``voltage`` (V) through the series resistance."""
+        self.hold_on.value = 1.0
+        self.v_hold.value = voltage
+
+    def set_frozen_concentration(self, frozen: bool) -> None:
+        """Freeze c (no diffusion, no interface flux): steady states at fixed filling."""
+        self.flux_on.value = 0.0 if frozen else 1.0
+
+    def solve(self, dt: float) -> NewtonResult:
+        """Advance c by ``dt`` (s) from c_old; on failure the previous iterate is restored."""
+        if not dt > 0.0:
+            raise ValueError(f"time step must be > 0 s, got {dt!r}")
+        snap = self.snapshot()
+        self.dt_inv.value = 1.0 / dt
+        result = self.newton.solve()
+        if not result.converged:
+            self.restore(snap)
+        return result
+
+    def accept(self) -> None:
+        """Make the converged state the old state of the next step."""
+        self.c_old.x.array[:] = self.c.x.array
+
+    # ---- diagnostics -----------------------------------------------------------------------------
+    def state(self) -> StepState:
+        """Global quantities of the current state (collective)."""
+        p = self.params
+        asm = dolfinx.fem.assemble_scalar
+        current = self._sum(asm(self._f_collector))
+        phi_cc = self._sum(asm(self._f_phi_cc)) / self.collector_area
+        sodium = self._sum(asm(self._f_sodium))
+        n_owned = self.V_c.dofmap.index_map.size_local
+        owned = self.c.x.array[:n_owned]
+        comm = self.domain.mesh.comm
+        c_min = comm.allreduce(float(owned.min()) if n_owned else np.inf, op=MPI.MIN)
+        c_max = comm.allreduce(float(owned.max()) if n_owned else -np.inf, op=MPI.MAX)
+        c_mean = sodium / self.volume_nvp
+        return StepState(
+            current=current, interface_current=self._sum(asm(self._f_interface)),
+            voltage=phi_cc + current * p.r_series / self.projected_area, phi_s_collector=phi_cc,
+            sodium=sodium, sodium_change=self._sum(asm(self._f_sodium_change)),
+            c_mean=c_mean, c_min=c_min, c_max=c_max, soc=1.0 - c_mean / p.c_max,
+        )
+
+    def close(self) -> None:
+        self.newton.close()

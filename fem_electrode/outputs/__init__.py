@@ -1,0 +1,1 @@
+"""Outputs: derived fields for ParaView and scalar metrics reduced over MPI."""

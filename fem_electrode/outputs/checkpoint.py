@@ -1,0 +1,83 @@
+"""Restart checkpoints: the fields (c, φ_e, φ_s), the protocol state and the time, in one file.
+
+``checkpoint.npz`` is written atomically by rank 0 (gathered values keyed by their dof
+coordinates, so a run may resume on another number of ranks with the same mesh) and holds
+a JSON string with the protocol state. A crash while writing leaves the previous
+checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fem_electrode import atomic
+from fem_electrode.fenicsx import MPI, dolfinx
+
+FILENAME = "checkpoint.npz"
+#: Coordinates are matched after rounding to this fraction of the bounding-box size.
+MATCH_RESOLUTION = 1e-9
+
+
+def _owned(f: dolfinx.fem.Function) -> tuple[np.ndarray, np.ndarray]:
+    V = f.function_space
+    n = V.dofmap.index_map.size_local
+    return V.tabulate_dof_coordinates()[:n].copy(), f.x.array[:n].copy()
+
+
+def _keys(x: np.ndarray, lo: np.ndarray, size: float) -> np.ndarray:
+    q = np.rint((x - lo) / (size * MATCH_RESOLUTION)).astype(np.int64)
+    return np.ascontiguousarray(q).view([("x", np.int64), ("y", np.int64), ("z", np.int64)]).ravel()
+
+
+def write(path: str | os.PathLike[str], functions: Sequence[dolfinx.fem.Function],
+          state: Mapping[str, Any], comm: MPI.Comm) -> Path | None:
+    """Gather ``functions`` and write them with ``state`` to ``path`` (collective)."""
+    arrays: dict[str, np.ndarray] = {}
+    for f in functions:
+        x, v = _owned(f)
+        xs, vs = comm.gather(x, root=0), comm.gather(v, root=0)
+        if comm.rank == 0:
+            arrays[f"{f.name}.x"] = np.concatenate(xs)
+            arrays[f"{f.name}.v"] = np.concatenate(vs)
+    if comm.rank != 0:
+        return None
+    arrays["state"] = np.array(json.dumps(dict(state)))
+    with atomic.atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return Path(path)
+
+
+def read(path: str | os.PathLike[str], functions: Sequence[dolfinx.fem.Function],
+         comm: MPI.Comm) -> dict[str, Any]:
+    """Fill ``functions`` from ``path`` (matching dof coordinates); returns the state (collective)."""
+    data = None
+    if comm.rank == 0:
+        with np.load(path) as npz:
+            data = {k: npz[k] for k in npz.files}
+    data = comm.bcast(data, root=0)
+    for f in functions:
+        if f"{f.name}.x" not in data:
+            raise ValueError(f"checkpoint {path} has no field {f.name!r}")
+        xs, vs = data[f"{f.name}.x"], data[f"{f.name}.v"]
+        lo = xs.min(axis=0)
+        size = float(np.max(xs.max(axis=0) - lo)) or 1.0
+        ref = _keys(xs, lo, size)
+        order = np.argsort(ref)
+        x_here = f.function_space.tabulate_dof_coordinates()
+        mine = _keys(x_here, lo, size)
+        pos = np.searchsorted(ref[order], mine)
+        pos = np.minimum(pos, ref.size - 1)
+        found = ref[order][pos] == mine
+        n_missing = comm.allreduce(int(np.count_nonzero(~found)), op=MPI.SUM)
+        if n_missing:
+            raise ValueError(f"checkpoint {path}: {n_missing} dofs of {f.name!r} do not match the mesh "
+                             "(was it written for another mesh?)")
+        f.x.array[:] = vs[order][pos]
+    return json.loads(str(data["state"]))

@@ -1,0 +1,97 @@
+"""``metrics.json``: capacities, Coulombic efficiency, polarization, conservation, solver.
+
+Everything is computed from the time-series rows (so a resumed run gives the same numbers),
+per cycle and for the last complete cycle:
+
+- capacity of a half-cycle (mAh/g of NVP): Σ I·Δt over its galvanostatic and CV-hold steps
+  (backward Euler: the end-of-step current acts over the step, exactly what moved the Na);
+- Coulombic efficiency of a cycle: discharge / charge capacity of that cycle;
+- polarization (V): charge minus discharge voltage, each at half of its own galvanostatic
+  capacity (the plateau gap of the paper).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fem_electrode import atomic
+from fem_electrode.physics.constants import mah_per_g
+
+HALVES = ("charge", "discharge")
+
+
+def half_of(segment: str) -> str | None:
+    """The half-cycle a segment label belongs to (``charge_hold`` -> ``charge``; rest -> None)."""
+    for half in HALVES:
+        if segment == half or segment == f"{half}_hold":
+            return half
+    return None
+
+
+def _gap_voltage(rows: Sequence[Mapping[str, Any]]) -> float | None:
+    """Voltage at half the galvanostatic capacity of ``rows`` (one half-cycle, in order)."""
+    q = np.array([r["capacity_mAh_per_g"] for r in rows], dtype=float)
+    v = np.array([r["voltage_V"] for r in rows], dtype=float)
+    if q.size < 2 or q[-1] <= 0.0:
+        return None
+    keep = np.concatenate([[True], np.diff(q) > 0.0])
+    return float(np.interp(0.5 * q[-1], q[keep], v[keep]))
+
+
+def cycle_summary(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> list[dict[str, Any]]:
+    """Per cycle: charge/discharge capacity (mAh/g), Coulombic efficiency, polarization (V)."""
+    cycles: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        half = half_of(str(r["segment"]))
+        if half is None:
+            continue
+        c = cycles.setdefault(int(r["cycle"]), {h: {"charge_C": 0.0, "galv": []} for h in HALVES})
+        sign = 1.0 if half == "charge" else -1.0
+        c[half]["charge_C"] += sign * float(r["current_A"]) * float(r["dt_s"])
+        if r["segment"] == half:
+            c[half]["galv"].append(r)
+    out = []
+    for k in sorted(cycles):
+        c = cycles[k]
+        q_ch = mah_per_g(c["charge"]["charge_C"], mass_kg) if c["charge"]["galv"] else None
+        q_dis = mah_per_g(c["discharge"]["charge_C"], mass_kg) if c["discharge"]["galv"] else None
+        v_ch, v_dis = _gap_voltage(c["charge"]["galv"]), _gap_voltage(c["discharge"]["galv"])
+        out.append({
+            "cycle": k,
+            "capacity_charge_mAh_per_g": q_ch,
+            "capacity_discharge_mAh_per_g": q_dis,
+            "coulombic_efficiency": q_dis / q_ch if q_ch and q_dis is not None else None,
+            "polarization_V": v_ch - v_dis if v_ch is not None and v_dis is not None else None,
+        })
+    return out
+
+
+def conservation(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
+    """Largest per-step relative errors of charge and sodium conservation over the run."""
+    ch = [float(r["charge_rel_error"]) for r in rows if r.get("charge_rel_error", "") != ""]
+    na = [float(r["sodium_rel_error"]) for r in rows if r.get("sodium_rel_error", "") != ""]
+    return {"charge": max(ch) if ch else None, "sodium": max(na) if na else None}
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> dict[str, Any]:
+    """The headline metrics: the last cycle with both half-cycles (else the last one)."""
+    cycles = cycle_summary(rows, mass_kg)
+    complete = [c for c in cycles if c["capacity_charge_mAh_per_g"] is not None
+                and c["capacity_discharge_mAh_per_g"] is not None]
+    last = complete[-1] if complete else (cycles[-1] if cycles else {})
+    keys = ("capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g", "coulombic_efficiency",
+            "polarization_V")
+    out: dict[str, Any] = {k: last.get(k) for k in keys}
+    out["cycles"] = cycles
+    out["conservation"] = conservation(rows)
+    return out
+
+
+def write_metrics(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
+    """Write ``metrics.json`` atomically (call on rank 0 only)."""
+    return atomic.write_json(path, dict(data))

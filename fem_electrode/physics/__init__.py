@@ -1,0 +1,1 @@
+"""Physics: UFL forms and constitutive/kinetic laws only (no meshes, no solvers)."""

@@ -1,0 +1,419 @@
+"""One run: case → mesh → domain → electrochemical problem → protocol → outputs.
+
+The run folder receives ``case.toml`` (resolved), ``timeseries.csv`` (a row per accepted
+step, flushed), ``metrics.json`` (atomically, at the end and on failure, with ``status`` and
+``reason``), ParaView fields in ``fields/`` at ``protocol.output_interval``, ``run.log`` and
+``checkpoint.npz`` at ``output.checkpoint_interval`` of simulated time. A run resumes from
+its checkpoint (``resume=True``); SIGTERM (Slurm's time limit, ``scancel``) makes the loop
+write a checkpoint at the next step and return with status ``interrupted``.
+
+Mechanics hook: with ``[mechanics] coupling = "one_way"`` the mechanics problem is solved
+with the current NVP concentration at every field output; with ``"off"`` it is never built.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fem_electrode.config import Case, ConfigError, write_case
+from fem_electrode.domain import Domain
+from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams, StepState
+from fem_electrode.fenicsx import MPI
+from fem_electrode.log import Progress, add_logfile, get_logger
+from fem_electrode.outputs import checkpoint
+from fem_electrode.outputs.fields import FieldWriter
+from fem_electrode.outputs.metrics import half_of, summarize, write_metrics
+from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_rows, truncate_after
+from fem_electrode.physics.constants import FARADAY, mah_per_g
+from fem_electrode.physics.ocv import from_config as ocv_from_config
+from fem_electrode.protocol import (
+    MAX_CUTOFF_RETRIES,
+    ProtocolState,
+    Segment,
+    StepController,
+    build_segments,
+    secant_fraction,
+)
+from fem_electrode.solver import SolverSettings, SolverStatistics
+
+log = get_logger("run")
+
+#: Stop requests (SIGTERM) set this; the loop checks it collectively at each step.
+_STOP: list[int] = []
+
+
+def request_stop(signum: int = 0) -> None:
+    """Ask a running loop to checkpoint and return at its next step (signal-handler safe)."""
+    _STOP.append(signum)
+
+
+@dataclass
+class RunResult:
+    """How a run ended: ``status`` is completed, failed or interrupted."""
+
+    status: str
+    reason: str
+    out_dir: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- set-up -------------------------------------------------------------------------------------
+def check_case(case: Case) -> None:
+    """Checks that need files or physics, done before any meshing (raise ConfigError)."""
+    problems = []
+    try:
+        ocv_from_config(case.electrochemistry)
+    except ValueError as exc:
+        problems.append(f"electrochemistry.ocv_table: {exc}")
+    if case.mechanics.coupling == "two_way":
+        problems.append("mechanics.coupling = 'two_way' is not implemented by the electrochemistry yet; "
+                        "use 'one_way' or 'off'")
+    if problems:
+        raise ConfigError(problems, case.source)
+
+
+def _mesh_matches(case: Case, json_path: Path) -> bool:
+    """True when the provenance file records the geometry and mesh parameters of ``case``."""
+    try:
+        params = json.loads(json_path.read_text())["parameters"]
+    except (OSError, ValueError, KeyError):
+        return False
+    ignore = ("threads", "directory", "max_retries")
+    want = case.to_dict()
+    mesh_now = {k: v for k, v in want["mesh"].items() if k not in ignore}
+    mesh_then = {k: v for k, v in params.get("mesh", {}).items() if k not in ignore}
+    return params.get("geometry") == want["geometry"] and mesh_then == mesh_now
+
+
+def load_domain(case: Case, comm: MPI.Comm, mesh: str | Path | None = None) -> tuple[Domain, Path]:
+    """The domain from ``mesh`` or from the case's mesh folder (built on rank 0 when missing
+    or made with other parameters)."""
+    if mesh is None:
+        from fem_electrode.geometry import build_mesh, output_paths
+
+        msh, js = output_paths(case, case.mesh.directory)
+        error = None
+        if comm.rank == 0:
+            try:
+                if msh.is_file() and _mesh_matches(case, js):
+                    log.info("reusing mesh %s", msh)
+                else:
+                    log.info("building the %s mesh of case %r", case.geometry.kind, case.case.name)
+                    build_mesh(case, case.mesh.directory)
+            except Exception as exc:  # noqa: BLE001  (re-raised on every rank below)
+                error = f"{type(exc).__name__}: {exc}"
+        error = comm.bcast(error, root=0)
+        if error is not None:
+            raise RuntimeError(f"meshing failed: {error}")
+        mesh = msh
+    return Domain.from_msh(mesh, comm), Path(mesh)
+
+
+# ---- the run -----------------------------------------------------------------------------------------
+class Simulation:
+    """The time loop of one case on one domain."""
+
+    def __init__(self, case: Case, domain: Domain, out_dir: str | Path, mesh_path: Path | None = None):
+        self.case = case
+        self.domain = domain
+        self.comm = domain.mesh.comm
+        self.out_dir = Path(out_dir)
+        self.mesh_path = mesh_path
+        self.params = ElectroParams.from_case(case)
+        self.problem = ElectrochemistryProblem(domain, self.params, SolverSettings.from_case(case.solver))
+        pr = case.protocol
+        self.segments = build_segments(pr)
+        self.controller = StepController(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
+        self.state = ProtocolState()
+        self.stats = SolverStatistics()
+        self.current_1c = self.problem.current_1c
+        self.current = pr.c_rate * self.current_1c  # A, magnitude of the galvanostatic current
+        self.half: tuple[int, str] | None = None  # (cycle, half-cycle) being counted
+        self.q_half = 0.0  # C passed in the current half-cycle
+        self.next_output = 0.0
+        self.next_checkpoint = case.output.checkpoint_interval
+        self.sodium0 = 0.0
+        self.flux_integral = 0.0  # ∫ I_interface dt (C)
+        self.last: StepState | None = None
+        self.mechanics = None
+        self.mechanics_metrics: dict[str, Any] | None = None
+        self._mech_strain = -1.0
+        self.last_output_time: float | None = None
+        self.wall0 = time.perf_counter()
+
+    # ---- paths ---------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / checkpoint.FILENAME
+
+    @property
+    def rank0(self) -> bool:
+        return self.comm.rank == 0
+
+    # ---- protocol application ---------------------------------------------------------------------
+    def apply(self, seg: Segment) -> None:
+        if seg.potentiostatic:
+            self.problem.set_potentiostatic(seg.voltage)
+        else:
+            self.problem.set_galvanostatic(seg.current_sign * self.current)
+
+    @staticmethod
+    def segment_label(seg: Segment) -> str:
+        return f"{seg.half_cycle}_hold" if seg.potentiostatic else seg.kind
+
+    def conservation(self, st: StepState, dt: float) -> tuple[float, float]:
+        """Relative errors of charge (collector vs interface current) and sodium (∫ Δc dV vs
+        −Δt ∫ i dA / F) of one step, relative to the run's current (rests carry none)."""
+        ref = self.current
+        charge = abs(st.current - st.interface_current) / max(abs(st.current), abs(st.interface_current), ref)
+        moved = dt * st.interface_current / FARADAY  # mol that left NVP
+        sodium = abs(st.sodium_change + moved) / max(abs(st.sodium_change), abs(moved), ref * dt / FARADAY)
+        return charge, sodium
+
+    def row(self, st: StepState, seg: Segment | None, dt: float, its: int,
+            errors: tuple[float, float] | None) -> dict[str, Any]:
+        cycle = seg.cycle if seg is not None else 1
+        return {
+            "time_s": self.state.time, "cycle": cycle,
+            "segment": self.segment_label(seg) if seg is not None else "initial",
+            "current_A": st.current, "current_density_A_per_m2": st.current / self.problem.projected_area,
+            "voltage_V": st.voltage, "soc": st.soc,
+            "capacity_mAh_per_g": mah_per_g(self.q_half, self.problem.mass_nvp),
+            "c_mean_mol_per_m3": st.c_mean, "c_min_mol_per_m3": st.c_min, "c_max_mol_per_m3": st.c_max,
+            "interface_current_A": st.interface_current, "dt_s": dt, "newton_iterations": its,
+            "charge_rel_error": errors[0] if errors else "", "sodium_rel_error": errors[1] if errors else "",
+        }
+
+    # ---- outputs -------------------------------------------------------------------------------------
+    def write_fields(self) -> None:
+        t = self.state.time
+        self.last_output_time = t
+        self.fields.write(t)
+        if self.mechanics is not None:
+            self.mechanics.solve(self.problem.c)
+            self.mechanics.write_fields(self.mech_writer, t)
+            strain = abs(self.case.mechanics.y_ref - (1.0 - self.last.soc))
+            if strain >= self._mech_strain:  # keep the most strained state's metrics
+                self._mech_strain = strain
+                self.mechanics_metrics = {**self.mechanics.metrics(), "time_s": t,
+                                          "y_mean": 1.0 - self.last.soc}
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "protocol": self.state.as_dict(), "controller": self.controller.as_dict(),
+            "half": list(self.half) if self.half else None, "q_half": self.q_half,
+            "next_output": self.next_output, "next_checkpoint": self.next_checkpoint,
+            "sodium0": self.sodium0, "flux_integral": self.flux_integral,
+            "stats": vars(self.stats), "mechanics_metrics": self.mechanics_metrics,
+            "mech_strain": self._mech_strain,
+        }
+        p = self.problem
+        checkpoint.write(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], state, self.comm)
+        log.debug("checkpoint at t = %.6g s", self.state.time)
+
+    def load_checkpoint(self) -> None:
+        p = self.problem
+        state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], self.comm)
+        p.accept()
+        self.state = ProtocolState(**state["protocol"])
+        self.controller = StepController(**state["controller"])
+        self.half = tuple(state["half"]) if state["half"] else None
+        self.q_half = state["q_half"]
+        self.next_output, self.next_checkpoint = state["next_output"], state["next_checkpoint"]
+        self.sodium0, self.flux_integral = state["sodium0"], state["flux_integral"]
+        self.stats = SolverStatistics(**state["stats"])
+        self.mechanics_metrics = state["mechanics_metrics"]
+        self._mech_strain = state["mech_strain"]
+        log.info("resumed from %s at t = %.6g s (%s)", self.checkpoint_path, self.state.time,
+                 self.segments[min(self.state.segment, len(self.segments) - 1)].label)
+
+    def metrics(self, status: str, reason: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        p = self.problem
+        out: dict[str, Any] = {"status": status, "reason": reason}
+        out.update(summarize(rows, p.mass_nvp))
+        final = self.last
+        if final is not None:
+            moved = self.flux_integral / FARADAY
+            change = final.sodium - self.sodium0
+            out["conservation"]["sodium_cumulative"] = abs(change + moved) / max(abs(change), abs(moved))
+        out["time_s"] = self.state.time
+        out["steps"] = self.state.steps
+        out["solver"] = {**self.stats.as_dict(), "linear": p.settings.linear,
+                         "wall_time_s": time.perf_counter() - self.wall0,
+                         "dofs": {name: u.function_space.dofmap.index_map.size_global
+                                  for name, u in zip(("phi_e", "c", "phi_s"), p.unknowns, strict=True)},
+                         "ranks": self.comm.size}
+        out["cell"] = {"mass_nvp_kg": p.mass_nvp, "volume_nvp_m3": p.volume_nvp,
+                       "interface_area_m2": p.interface_area, "collector_area_nvp_m2": p.collector_area,
+                       "projected_area_m2": p.projected_area, "current_1C_A": self.current_1c,
+                       "series_resistance_ohm_m2": self.params.r_series,
+                       "mesh": str(self.mesh_path) if self.mesh_path else None}
+        if self.mechanics_metrics is not None:
+            out["mechanics"] = self.mechanics_metrics
+        return out
+
+    # ---- loop ------------------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> RunResult:
+        case, p = self.case, self.problem
+        if self.rank0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_case(case, self.out_dir / "case.toml")
+        self.comm.Barrier()
+        handler = add_logfile(self.out_dir / "run.log")
+        resumed = resume and self.comm.bcast(self.checkpoint_path.is_file() if self.rank0 else None, root=0)
+        if resume and not resumed:
+            log.warning("no checkpoint in %s: starting from the beginning", self.out_dir)
+        if resumed:
+            self.load_checkpoint()
+            rows = truncate_after(self.out_dir / "timeseries.csv", self.state.time) if self.rank0 else []
+            self.last = p.state()
+        else:
+            rows = []
+        self.series = TimeseriesWriter(self.out_dir / "timeseries.csv", self.comm, COLUMNS, append=resumed)
+        self.fields = FieldWriter(p, self.out_dir / "fields", case.output.fields, append=resumed)
+        if case.mechanics.coupling == "one_way":
+            from fem_electrode.mechanics import MechanicsProblem
+            from fem_electrode.outputs import stress
+
+            self.mechanics = MechanicsProblem(self.domain, case)
+            self.mech_writer = stress.FieldWriter(self.mechanics, self.out_dir / "fields")
+        status, reason = "failed", "unexpected error"
+        try:
+            if not resumed:
+                self.last = p.state()
+                self.sodium0 = self.last.sodium
+                first = self.row(self.last, None, 0.0, 0, None)
+                self.series.write(first)
+                rows.append(first)
+                self.write_fields()
+                self.next_output = case.protocol.output_interval
+            status, reason = self._loop(rows)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("run failed: %s", reason)
+            raise
+        finally:
+            if status != "interrupted":
+                rows = read_rows(self.out_dir / "timeseries.csv") if self.rank0 else []
+                data = self.metrics(status, reason, rows) if self.rank0 else {}
+                if self.rank0:
+                    write_metrics(self.out_dir / "metrics.json", data)
+            else:
+                data = {}
+            self.close()
+            get_logger().removeHandler(handler)
+            handler.close()
+        data = self.comm.bcast(data, root=0)
+        return RunResult(status, reason, self.out_dir, data)
+
+    def _loop(self, rows: list[dict[str, Any]]) -> tuple[str, str]:
+        p, pr, st = self.problem, self.case.protocol, self.state
+        tol = pr.cutoff_tolerance
+        total = sum(s.duration if not s.galvanostatic_to_cutoff else s.duration / 1.5 for s in self.segments)
+        progress = Progress(total, "run", lambda: (
+            f"t {st.time / 3600:7.3f} h  V {self.last.voltage:.4f} V  SOC {self.last.soc:.3f}  "
+            f"{self.segments[min(st.segment, len(self.segments) - 1)].label}"))
+        applied = -1
+        try:
+            while st.segment < len(self.segments):
+                if self.comm.allreduce(len(_STOP), op=MPI.MAX):
+                    self.save_checkpoint()
+                    log.warning("stop requested: checkpoint written at t = %.6g s", st.time)
+                    return "interrupted", "stop requested (signal)"
+                seg = self.segments[st.segment]
+                if applied != st.segment:
+                    self.apply(seg)
+                    applied = st.segment
+                    log.info("t = %.6g s: %s", st.time, seg.label)
+                dt = self.controller.propose(st.remaining(seg))
+                snap = p.snapshot()
+                result = p.solve(dt)
+                self.stats.record(result)
+                if not result.converged:
+                    log.warning("t = %.6g s, %s: Newton failed (%s, %d its) with dt = %.4g s; retrying "
+                                "with a smaller step", st.time, seg.label, result.reason, result.iterations,
+                                dt)
+                    if not self.controller.failed(dt):
+                        reason = (f"Newton failed at t = {st.time:.6g} s in {seg.label} with dt = {dt:.4g} s "
+                                  f"({result.reason}); the next step would be below dt_min = "
+                                  f"{self.controller.dt_min:g} s")
+                        log.error("run stopped: %s", reason)
+                        return "failed", reason
+                    continue
+                new = p.state()
+                end_segment = False
+                if seg.crossed(new.voltage):
+                    before = self.last.voltage
+                    over = abs(new.voltage - seg.cutoff)
+                    if (over > tol and st.cutoff_retries < MAX_CUTOFF_RETRIES and not seg.crossed(before)
+                            and self.controller.land_on_cutoff(dt, secant_fraction(before, new.voltage,
+                                                                                   seg.cutoff))):
+                        p.restore(snap)
+                        st.cutoff_retries += 1
+                        continue
+                    end_segment = True
+                self.accept(seg, new, dt, result.iterations, rows)
+                progress.update(st.time)
+                if end_segment or st.segment_time_done(seg):
+                    if seg.galvanostatic_to_cutoff and not end_segment:
+                        log.warning("%s: cut-off %.4g V not reached after %.4g h; going on", seg.label,
+                                    seg.cutoff, seg.duration / 3600)
+                    log.info("t = %.6g s: %s ends at %.4f V, %.4g mAh/g", st.time, seg.label, new.voltage,
+                             mah_per_g(self.q_half, p.mass_nvp))
+                    st.advance_segment()
+                    self.controller.dt = pr.dt_initial  # the current switches: start afresh
+        finally:
+            progress.close()
+        if self.last_output_time != st.time:
+            self.write_fields()
+        return "completed", "protocol finished"
+
+    def accept(self, seg: Segment, new: StepState, dt: float, its: int, rows: list[dict[str, Any]]) -> None:
+        p, st = self.problem, self.state
+        errors = self.conservation(new, dt)
+        p.accept()
+        st.time += dt
+        st.steps += 1
+        half = half_of(self.segment_label(seg))
+        if half is not None and (seg.cycle, half) != self.half:
+            self.half, self.q_half = (seg.cycle, half), 0.0
+        if half is not None:
+            self.q_half += (1.0 if half == "charge" else -1.0) * new.current * dt
+        self.flux_integral += new.interface_current * dt
+        self.controller.succeeded(dt, its)
+        self.last = new
+        row = self.row(new, seg, dt, its, errors)
+        self.series.write(row)
+        rows.append(row)
+        if st.time >= self.next_output * (1.0 - 1e-12):
+            self.write_fields()
+            while self.next_output <= st.time * (1.0 + 1e-12):
+                self.next_output += self.case.protocol.output_interval
+        if st.time >= self.next_checkpoint * (1.0 - 1e-12):
+            self.save_checkpoint()
+            while self.next_checkpoint <= st.time * (1.0 + 1e-12):
+                self.next_checkpoint += self.case.output.checkpoint_interval
+
+    def close(self) -> None:
+        for name in ("series", "fields", "mech_writer"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                obj.close()
+        self.problem.close()
+
+
+def run(case: Case, out_dir: str | Path, *, mesh: str | Path | None = None, domain: Domain | None = None,
+        comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False) -> RunResult:
+    """Run ``case`` into ``out_dir``; the domain is ``domain``, or read from ``mesh``, or built."""
+    check_case(case)
+    mesh_path = None
+    if domain is None:
+        domain, mesh_path = load_domain(case, comm, mesh)
+    sim = Simulation(case, domain, out_dir, mesh_path)
+    return sim.run(resume=resume)
+
+

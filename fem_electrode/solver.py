@@ -1,0 +1,252 @@
+"""Blocked Newton (PETSc SNES) for the coupled fields: options, defaults, failure handling.
+
+Defaults (``[solver] linear``):
+
+- ``iterative`` (scales to 10⁶ dofs on a few cores): Newton with a backtracking line search
+  (``bt``: full Butler–Volmer steps can overflow exp), right-preconditioned GMRES (so the
+  Krylov residual is the true residual) with a multiplicative (block Gauss–Seidel)
+  field-split preconditioner, one block per field, each block one V-cycle of PETSc's GAMG
+  (the wheel has no hypre). The fields couple only through interface terms, which are small
+  against the bulk blocks at the mesh scale, so block Gauss–Seidel is a good approximation
+  of the inverse and GMRES converges in a few tens of iterations.
+- ``direct``: MUMPS LU on the monolithic matrix; only sane below ≈1.5·10⁵ dofs (design §9).
+
+Convergence (a custom SNES test, because the c row's round-off floor grows like 1/Δt and no
+fixed residual tolerance fits every step): converged when the residual norm is below
+``snes_atol`` or ``snes_rtol`` times the first one, or when the Newton update is below
+``snes_stol`` in scaled units, max over fields of ‖δu‖∞ / scale (scale RT/F for potentials,
+c_max for c): the state no longer changes at the 1e-9 level of its natural scale.
+
+User options (``[solver] petsc``) are merged over the defaults under the problem's prefix.
+Options are put into PETSc's global database *and kept there* until :meth:`BlockedNewton.close`:
+the field-split sub-solvers are created at the first solve and read their options then
+(design §9 pitfall: options passed as ``petsc_options`` are deleted after SNES setup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fem_electrode.fenicsx import MPI, PETSc, dolfinx
+from fem_electrode.log import get_logger
+
+log = get_logger("solver")
+
+#: Relative tolerance of each Krylov solve inside Newton (iterative solver).
+KSP_RTOL = 1e-8
+#: Maximum Krylov iterations per Newton iteration.
+KSP_MAX_IT = 400
+#: GMRES restart length.
+GMRES_RESTART = 100
+#: Newton update (in units of each field's scale) below which a solve has converged.
+STEP_TOL = 1e-9
+#: Options prefix of the electrochemistry SNES; ``[solver] petsc`` keys may carry it.
+ECHEM_PREFIX = "echem_"
+#: ``[solver] petsc`` keys with these prefixes belong to other solvers (the mechanics).
+OTHER_PREFIXES = ("mechanics_",)
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Newton and linear-solver settings (the ``[solver]`` section)."""
+
+    linear: str = "iterative"
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    max_it: int = 25
+    quadrature_degree: int = 2
+    petsc: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_case(cls, solver_section: Any) -> SolverSettings:
+        """From ``[solver]``: ``petsc`` keys of other solvers (``mechanics_...``) are left out,
+        a leading ``echem_`` is removed."""
+        s = solver_section
+        petsc = {key.removeprefix(ECHEM_PREFIX): value for key, value in s.petsc.items()
+                 if not key.startswith(OTHER_PREFIXES)}
+        return cls(s.linear, s.rtol, s.atol, s.max_it, s.quadrature_degree, petsc)
+
+
+def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dict[str, Any]:
+    """PETSc options (without prefix) for ``settings``; ``settings.petsc`` overrides them."""
+    opts: dict[str, Any] = {
+        "snes_type": "newtonls",
+        "snes_linesearch_type": "bt",
+        "snes_rtol": settings.rtol,
+        "snes_atol": settings.atol,
+        "snes_stol": STEP_TOL,  # scaled update norm (see the module docstring)
+        "snes_max_it": settings.max_it,
+    }
+    if settings.linear == "direct":
+        opts.update({"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"})
+    else:
+        opts.update({
+            "ksp_type": "gmres", "ksp_pc_side": "right", "ksp_rtol": KSP_RTOL,
+            "ksp_max_it": KSP_MAX_IT, "ksp_gmres_restart": GMRES_RESTART,
+            "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
+        })
+        for name in field_names:
+            opts.update({
+                f"fieldsplit_{name}_ksp_type": "preonly",
+                f"fieldsplit_{name}_pc_type": "gamg",
+            })
+    opts.update(settings.petsc)
+    return opts
+
+
+def block_index_sets(spaces: Sequence[dolfinx.fem.FunctionSpace], comm: MPI.Comm) -> list[PETSc.IS]:
+    """Index sets of each field in a monolithic ("mpi") blocked matrix.
+
+    DOLFINx orders the rows of a rank as [owned dofs of field 0, of field 1, ...]; the rank's
+    first row is the total number of owned dofs on lower ranks.
+    """
+    sizes = [V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in spaces]
+    start = comm.exscan(sum(sizes)) or 0
+    out = []
+    for n in sizes:
+        out.append(PETSc.IS().createStride(n, start, 1, comm=comm))
+        start += n
+    return out
+
+
+@dataclass
+class NewtonResult:
+    """Outcome of one Newton solve."""
+
+    converged: bool
+    iterations: int
+    linear_iterations: int
+    reason: str
+    residual_norm: float
+
+
+@dataclass
+class SolverStatistics:
+    """Counters over a whole run."""
+
+    solves: int = 0
+    failures: int = 0
+    newton_iterations: int = 0
+    linear_iterations: int = 0
+    max_newton_iterations: int = 0
+
+    def record(self, r: NewtonResult) -> None:
+        self.solves += 1
+        self.failures += 0 if r.converged else 1
+        self.newton_iterations += r.iterations
+        self.linear_iterations += r.linear_iterations
+        if r.converged:
+            self.max_newton_iterations = max(self.max_newton_iterations, r.iterations)
+
+    def as_dict(self) -> dict[str, Any]:
+        ok = max(self.solves - self.failures, 1)
+        return {
+            "newton_solves": self.solves, "failed_solves": self.failures,
+            "newton_iterations": self.newton_iterations, "linear_iterations": self.linear_iterations,
+            "mean_newton_iterations": self.newton_iterations / max(self.solves, 1),
+            "max_newton_iterations": self.max_newton_iterations,
+            "mean_linear_iterations_per_newton": self.linear_iterations / max(self.newton_iterations, 1),
+            "accepted_solves": ok if self.solves else 0,
+        }
+
+
+def _reason_name(cls: Any, code: int) -> str:
+    for name in dir(cls):
+        if not name.startswith("_") and getattr(cls, name) == code:
+            return name
+    return str(code)
+
+
+class BlockedNewton:
+    """A :class:`dolfinx.fem.petsc.NonlinearProblem` over several fields with managed options.
+
+    ``residuals`` and ``unknowns`` are lists (one per field, same order); ``names`` name the
+    fields in option prefixes (``<prefix>fieldsplit_<name>_...``); ``scales`` are the natural
+    magnitudes of the fields (the step convergence test divides updates by them).
+    """
+
+    def __init__(self, residuals: Sequence[Any], unknowns: Sequence[dolfinx.fem.Function],
+                 names: Sequence[str], settings: SolverSettings, prefix: str,
+                 bcs: Sequence[dolfinx.fem.DirichletBC] = (),
+                 entity_maps: Sequence[dolfinx.mesh.EntityMap] | None = None,
+                 scales: Sequence[float] | None = None):
+        self.names = list(names)
+        self.scales = list(scales) if scales is not None else [1.0] * len(self.names)
+        self.prefix = prefix
+        self.options = default_options(settings, self.names)
+        self.problem = dolfinx.fem.petsc.NonlinearProblem(
+            list(residuals), list(unknowns), bcs=list(bcs), kind="mpi",
+            petsc_options_prefix=prefix, entity_maps=entity_maps,
+        )
+        snes = self.problem.solver
+        db = PETSc.Options()
+        for key, value in self.options.items():
+            db[f"{prefix}{key}"] = value
+        snes.setFromOptions()
+        comm = unknowns[0].function_space.mesh.comm
+        self._ises = block_index_sets([u.function_space for u in unknowns], comm)
+        pc = snes.getKSP().getPC()
+        if pc.getType() == PETSc.PC.Type.FIELDSPLIT:
+            pc.setFieldSplitIS(*zip(self.names, self._ises, strict=True))
+        snes.setConvergenceTest(self._converged)
+        self._f0 = 0.0
+        self.unknowns = list(unknowns)
+
+    @property
+    def snes(self) -> PETSc.SNES:
+        return self.problem.solver
+
+    def scaled_update(self) -> float:
+        """max over fields of ‖δu‖∞ / scale of the last Newton update."""
+        dx = self.snes.getSolutionUpdate()
+        worst = 0.0
+        for iset, scale in zip(self._ises, self.scales, strict=True):
+            sub = dx.getSubVector(iset)
+            worst = max(worst, sub.norm(PETSc.NormType.NORM_INFINITY) / scale)
+            dx.restoreSubVector(iset, sub)
+        return worst
+
+    def _converged(self, snes: PETSc.SNES, it: int, norms: tuple[float, float, float]) -> int:
+        _, _, fnorm = norms
+        reason = PETSc.SNES.ConvergedReason
+        rtol, atol, stol, _ = snes.getTolerances()
+        if not np.isfinite(fnorm):
+            return reason.DIVERGED_FNORM_NAN
+        if it == 0:
+            self._f0 = fnorm
+        if fnorm <= atol:
+            return reason.CONVERGED_FNORM_ABS
+        if it > 0 and fnorm <= rtol * self._f0:
+            return reason.CONVERGED_FNORM_RELATIVE
+        if it > 0 and self.scaled_update() <= stol:
+            return reason.CONVERGED_SNORM_RELATIVE
+        return reason.CONVERGED_ITERATING
+
+    def solve(self) -> NewtonResult:
+        """One Newton solve from the current state of the unknowns; never raises on divergence."""
+        snes = self.snes
+        try:
+            self.problem.solve()
+        except PETSc.Error as exc:  # e.g. a zero pivot in a factorisation
+            log.debug("PETSc error in the Newton solve: %s", exc)
+            return NewtonResult(False, snes.getIterationNumber(), snes.getLinearSolveIterations(),
+                                f"PETSc error {exc.ierr}", float("nan"))
+        code = snes.getConvergedReason()
+        norm = snes.getFunctionNorm()
+        finite = all(np.all(np.isfinite(u.x.array)) for u in self.unknowns)
+        converged = code > 0 and finite and np.isfinite(norm)
+        reason = _reason_name(PETSc.SNES.ConvergedReason, code) if finite else "non-finite solution"
+        return NewtonResult(bool(converged), snes.getIterationNumber(), snes.getLinearSolveIterations(),
+                            reason, float(norm))
+
+    def close(self) -> None:
+        """Remove this problem's options from PETSc's global database."""
+        db = PETSc.Options()
+        for key in self.options:
+            full = f"{self.prefix}{key}"
+            if db.hasName(full):
+                db.delValue(full)
