@@ -9,6 +9,7 @@ All of them are ``serial``: they drive external processes; no MPI communicator t
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -49,7 +50,7 @@ def test_job_script_has_the_options_and_leaves_out_empty_ones():
                  "module load dolfinx/0.11", "exec python3 -m fem_electrode.casejob"):
         assert line in text, line
     assert "--array" not in text and "activate" not in text
-    subprocess.run(["bash", "-n"], input=text, text=True, check=True)  # valid shell
+    subprocess.run([shutil.which("bash") or "/bin/bash", "-n"], input=text, text=True, check=True)  # valid
 
 
 def test_template_placeholders_must_be_known(tmp_path):

@@ -91,11 +91,16 @@ def test_unknown_keys_suggest_the_closest_and_create_nothing(tmp_path, body, exp
     ("[grid]\ngeometry.porosity = [0.2]", ("--time", "1 hour"), "slurm.time = '1 hour'"),
     ("[grid]\ngeometry.porosity = [0.2]", ("-n", "0"), "run.ntasks = 0: must be >= 1"),
 ])
-def test_bad_sweeps_are_errors_before_any_folder(tmp_path, capsys, body, flags, expected):
+def test_bad_sweeps_are_errors_before_any_folder(tmp_path, body, flags, expected):
     path = write_sweep(tmp_path, body)
     assert cli("sweep", path, *flags) == 2
-    assert expected in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+    over = dict(zip(flags[::2], flags[1::2], strict=True))
+    run = {"command": over["--command"]} if "--command" in over else {}
+    run |= {"ntasks": int(over["-n"])} if "-n" in over else {}
+    with pytest.raises(ConfigError) as err:
+        load_sweep(path, run=run, slurm={"time": over["--time"]} if "--time" in over else {})
+    assert expected in str(err.value)
 
 
 def test_every_expanded_case_is_validated_first(tmp_path):
