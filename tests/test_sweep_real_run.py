@@ -41,7 +41,7 @@ dt_initial = 10.0
 dt_max = 120.0
 
 [grid]
-"protocol.c_rate" = [2.0, 4.0]
+"protocol.c_rate" = [4.0, 8.0]
 """
 
 
@@ -63,6 +63,7 @@ def test_sweep_of_the_real_run_on_a_tiny_case(tmp_path):
         assert st["state"] == "done", f"{case.name}: {st.get('reason')}\n{log}"
         assert (case / "metrics.json").is_file()
     assert rc == 0
-    res = collect(root)
+    res = collect(root, metrics=["capacity*"])
     assert [r["state"] for r in res.rows] == ["done", "done"] and res.metrics
+    assert all(m.startswith("capacity") for m in res.metrics) and res.plots
     assert (root / "results.csv").is_file()
