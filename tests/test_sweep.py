@@ -12,15 +12,19 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from sweep_helpers import checkpoint_step, cli, status, wait_for, write_sweep
 
 from fem_electrode import casestatus
+from fem_electrode.casejob import RunSpec
 from fem_electrode.collect import collect
 from fem_electrode.commands.status import table
 from fem_electrode.config import ConfigError
-from fem_electrode.sweep import case_id, load_sweep
+from fem_electrode.slurm import SlurmOptions
+from fem_electrode.sweep import SweepSettings, case_id, load_sweep
 from fem_electrode.sweepdir import plan, prepare, states
 
 GRID = """
@@ -245,3 +249,10 @@ def test_sigterm_interrupts_and_a_rerun_resumes_with_the_same_metrics(tmp_path):
     reference = tmp_path / "reference"  # the same case, uninterrupted
     assert cli("sweep", path, "-o", reference) == 0
     assert (first / "metrics.json").read_text() == (reference / first.name / "metrics.json").read_text()
+
+
+def test_docs_describe_every_sweep_option():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cluster.md").read_text()
+    missing = [f"{cls.__name__}.{f.name}" for cls in (SweepSettings, RunSpec, SlurmOptions)
+               for f in fields(cls) if f"`{f.name}`" not in text]
+    assert not missing, f"docs/cluster.md does not describe {missing}"
