@@ -24,7 +24,7 @@ from fem_electrode.options import doc
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "slurm"
 DEFAULT_TEMPLATE = "job.sh.tmpl"
-_TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$|^\d+-\d+$")
+_TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -68,8 +68,12 @@ class SlurmOptions:
     def problems(self) -> list[str]:
         """Values sbatch would reject, reported before anything is created."""
         out = []
-        if not _TIME.match(self.time):
+        limit = time_seconds(self.time)
+        if limit is None:
             out.append(f"slurm.time = {self.time!r}: use minutes, HH:MM:SS or D-HH:MM:SS")
+        elif self.signal_seconds >= limit:
+            out.append(f"slurm.signal_seconds = {self.signal_seconds} is not below the time limit "
+                       f"{self.time!r} ({limit} s): the run would be told to stop at once")
         if "SIG" + self.signal.removeprefix("SIG") not in _signal.Signals.__members__:
             out.append(f"slurm.signal = {self.signal!r}: not a signal name (TERM, USR1, ...)")
         if self.template and not self.template_path().is_file():
@@ -85,6 +89,20 @@ class SlurmOptions:
         if self.venv:
             return str(Path(self.venv) / "bin" / "python")
         return "python3" if self.modules else sys.executable
+
+
+def time_seconds(text: str) -> int | None:
+    """Slurm's ``--time`` (``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M``, ``D-H:M:S``) in seconds."""
+    if not _TIME.match(text):
+        return None
+    days, _, rest = text.rpartition("-")
+    parts = [int(x) for x in rest.split(":")]
+    if days:
+        parts += [0] * (3 - len(parts))  # D-H, D-H:M
+        h, m, sec = parts
+    else:
+        h, m, sec = [0, parts[0], 0] if len(parts) == 1 else [0, *parts] if len(parts) == 2 else parts
+    return ((int(days or 0) * 24 + h) * 60 + m) * 60 + sec
 
 
 def render(template: str, values: Mapping[str, str]) -> str:

@@ -178,3 +178,11 @@ def test_submit_runs_one_case_as_a_one_task_job(tmp_path, slurm_up):
     (row,) = states(folder)
     assert row.state == "done" and row.dir == folder and row.status.get("slurm_array_task_id") is None
     assert json.loads((folder / "metrics.json").read_text())["steps"] == 4
+
+
+def test_time_limits_and_the_warning_signal():
+    assert [slurm.time_seconds(t) for t in ("30", "30:15", "01:00:00", "2-12", "1-00:00:05", "1 hour")] == [
+        1800, 1815, 3600, 216000, 86405, None]
+    assert SlurmOptions(time="00:05:00", signal_seconds=60).problems() == []
+    (problem,) = SlurmOptions(time="5", signal_seconds=300).problems()
+    assert "signal_seconds = 300 is not below the time limit '5' (300 s)" in problem
