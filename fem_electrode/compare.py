@@ -171,6 +171,9 @@ def snapshot_time(run: RunData) -> float | None:
     """Time (s) to show in ParaView: the mechanics snapshot, else the most charged state."""
     if "time" in run.stress_meta:
         return run.stress_meta["time"]
+    mech = run.metrics.get("mechanics")
+    if isinstance(mech, dict) and isinstance(mech.get("time_s"), int | float):
+        return float(mech["time_s"])
     ts = run.timeseries
     t = columns(ts).time
     if t is None:
@@ -218,12 +221,39 @@ def intro(case: Case, items: Sequence[Variant]) -> str:
             + ". Ratios are infiltrated / co-sintered.")
 
 
+def ensure_mesh_xdmf(run: RunData) -> Path | None:
+    """The run's mesh + tags as XDMF (for ParaView's phase views); written from the .msh if missing."""
+    found = views.discover(run.run_dir)["mesh"]
+    if found:
+        return Path(found)
+    if run.msh_path is None or not run.msh_path.is_file():
+        return None
+    from fem_electrode.domain import Domain
+    from fem_electrode.fenicsx import MPI
+
+    target = run.run_dir / "fields" / "mesh.xdmf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Domain.from_msh(run.msh_path, MPI.COMM_SELF).write_xdmf(target)
+
+
+def colour_ranges(pair: build.Pair) -> dict[str, tuple[float, float]]:
+    """von Mises colours from 0 to the largest 99th percentile (MPa): the maxima sit at corners."""
+    p99 = []
+    for run in pair.runs.values():
+        phases = run.metrics.get("mechanics", {}).get("phases", {})
+        p99 += [ph.get("von_mises", {}).get("p99") for ph in phases.values() if isinstance(ph, dict)]
+    p99 = [v for v in p99 if isinstance(v, int | float)]
+    return {"von_mises": (0.0, max(p99) * 1e-6)} if p99 else {}
+
+
 def render_views(out_dir: Path, pairs: Sequence[build.Pair], screenshots: bool = True,
                  timeout: float = 600.0) -> tuple[Path, Path | None]:
     """Write ``views.py`` for the first protocol and, with pvpython, its screenshots."""
+    for run in pairs[0].runs.values():
+        ensure_mesh_xdmf(run)
     electrodes = {d: {"label": DESIGN_LABELS[d], "run_dir": r.run_dir, "time": snapshot_time(r)}
                   for d, r in pairs[0].runs.items()}
-    script = views.write_views(out_dir, electrodes, title=pairs[0].label)
+    script = views.write_views(out_dir, electrodes, title=pairs[0].label, ranges=colour_ranges(pairs[0]))
     if not screenshots:
         return script, None
     if pvrun.pvpython() is None:

@@ -79,6 +79,8 @@ def margin(row: Row) -> str:
     """How much better the winner is, in words ("12 % lower", "3.1x higher", "by 150 MPa")."""
     a, b = row.infiltrated, row.cosintered
     if row.winner == "tie" or a is None or b is None:
+        if a is not None and b is not None and abs(a - b) <= row.spec.atol:
+            return f"within {row.spec.atol * row.spec.scale:g} {row.spec.unit}".rstrip()
         return f"within {100 * TIE_RTOL:.0f} %"
     best, worst = (a, b) if row.winner == "infiltrated" else (b, a)
     spec = row.spec
@@ -148,10 +150,12 @@ def by_group(rows: Sequence[Row]) -> list[tuple[str, list[str]]]:
     out = []
     for group, title in GROUP_TITLES.items():
         lines = [sentence(r) for r in rows if r.spec.group == group and r.spec.verdict and r.winner]
-        unjudged = [r.spec.label for r in rows if r.spec.group == group and not r.spec.verdict]
-        if unjudged:
-            lines.append("Not used for the verdict (dominated by mesh-dependent re-entrant corners): "
-                         + ", ".join(unjudged) + ".")
+        notes: dict[str, list[str]] = {}
+        for r in rows:
+            if r.spec.group == group and not r.spec.verdict:
+                notes.setdefault(r.spec.note or "informational", []).append(r.spec.label)
+        for note, labels in notes.items():
+            lines.append(f"Not used for the verdict ({note}): " + "; ".join(labels) + ".")
         if lines:
             out.append((title, lines))
     return out

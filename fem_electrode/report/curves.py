@@ -63,7 +63,8 @@ def half_cycles(ts: dict[str, np.ndarray]) -> list[HalfCycle]:
             kind = "charge" if sign[start] > 0 else "discharge"
             counts[kind] += 1
             seg = slice(start, i)
-            x0 = x[start - 1] if start > 0 else x[start]  # capacity where the segment began
+            # a per-half-cycle column restarts near 0 (count from 0); a cumulative one goes on
+            x0 = x[start - 1] if start > 0 and x[start] >= x[start - 1] else 0.0
             xs = np.abs(x[seg] - x0)
             out.append(HalfCycle(kind, counts[kind], xs, voltage[seg]))
             start = None

@@ -22,6 +22,10 @@ TIE_RTOL = 0.02
 
 HIGHER, LOWER, SMALLER_MAGNITUDE = "higher", "lower", "smaller magnitude"
 
+#: Stresses closer than this (Pa) are a tie whatever their ratio (near-zero means, e.g. the
+#: hydrostatic stress of a matrix in balance, would otherwise give meaningless ratios).
+STRESS_ATOL = 5e6
+
 
 @dataclass(frozen=True)
 class MetricSpec:
@@ -34,6 +38,7 @@ class MetricSpec:
     group: str = "other"  #: electrochemistry, stress, interface, energy, fracture, run, other
     verdict: bool = True  #: False: shown, but not used for the verdict (e.g. singular maxima)
     atol: float = 0.0  #: absolute tolerance (SI) below which a difference is a tie
+    note: str = ""  #: why the metric is not used for the verdict
 
 
 @dataclass(frozen=True)
@@ -71,10 +76,12 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
 _PHASES = {"nvp": "NVP", "nzsp": "NZSP"}
 _STATS = {"mean": "mean", "p95": "95th pct.", "p99": "99th pct.", "max": "max", "min": "min",
           "p05": "5th pct.", "p01": "1st pct.", "median": "median", "p50": "median", "std": "std"}
-_UNIT_SUFFIXES = (  # key suffix -> (display unit, scale to display)
+_UNIT_SUFFIXES = (  # key suffix -> (display unit, scale to display); longest first
     ("_mah_per_g", "mAh/g", 1.0), ("_j_per_m3", "MJ/m³", 1e-6), ("_j_per_m2", "J/m²", 1.0),
+    ("_a_per_m2", "A/m²", 1.0), ("_mol_per_m3", "mol/m³", 1.0), ("_ohm_m2", "Ω cm²", 1e4),
+    ("_m2", "µm²", 1e12), ("_m3", "µm³", 1e18), ("_kg", "pg", 1e15),
     ("_mpa", "MPa", 1.0), ("_gpa", "GPa", 1.0), ("_pa", "MPa", 1e-6), ("_mv", "mV", 1.0),
-    ("_v", "mV", 1e3), ("_j", "J", 1.0), ("_s", "s", 1.0), ("_percent", "%", 1.0),
+    ("_v", "mV", 1e3), ("_j", "J", 1.0), ("_s", "s", 1.0), ("_a", "A", 1.0), ("_percent", "%", 1.0),
 )
 
 
@@ -148,7 +155,8 @@ def classify(key: str) -> MetricSpec:
     if "fraction" in k and any(w in k for w in ("above", "exceed", "strength", "fail")):
         duplicate = "max_principal" in k  # = the phase's fraction_above_strength
         return MetricSpec(label, "%", 100.0, better=LOWER, group="fracture", atol=1e-3,
-                          verdict=not duplicate)
+                          verdict=not duplicate,
+                          note="same as the fraction above strength" if duplicate else "")
     if "energy" in k:
         per_volume = any(w in k for w in ("per_volume", "density", "per_nvp", "per_m3"))
         unit = ("MJ/m³", 1e-6) if per_volume else ("J", 1.0)
@@ -162,8 +170,10 @@ def classify(key: str) -> MetricSpec:
     if stressy and not any(w in k for w in ("count", "area", "volume")):
         group = "interface" if ("traction" in k or "interface" in k) else "stress"
         better = SMALLER_MAGNITUDE if ("hydrostatic" in k or "shear" in k) else LOWER
+        extreme = leaf in ("max", "min")
         return MetricSpec(label, *_unit(key, ("MPa", 1e-6)), better=better, group=group,
-                          verdict=leaf not in ("max", "min"))
+                          verdict=not extreme, atol=STRESS_ATOL,
+                          note="extreme value, set by mesh-dependent re-entrant corners" if extreme else "")
     return MetricSpec(label, *_unit(key, ("", 1.0)), group="other")
 
 

@@ -103,7 +103,8 @@ def draw_section(ax: plt.Axes, mesh: TetMesh, axis: int, value: float) -> None:
     """Fill a 2D axis with the phases cut by the plane ``x[axis] = value``."""
     poly, ids = section(mesh, axis, value)
     colors = [PHASE_COLORS.get(p, "0.5") for p in mesh.phase[ids]]
-    ax.add_collection(PolyCollection(poly, facecolors=colors, edgecolors=colors, linewidths=0.15))
+    ax.add_collection(PolyCollection(poly, facecolors=colors, edgecolors=colors, linewidths=0.3,
+                                     antialiased=False))
     lo, hi = mesh.bounds
     other = [i for i in range(3) if i != axis]
     ax.set_facecolor(PORE_COLOR)
@@ -117,7 +118,7 @@ def draw_section(ax: plt.Axes, mesh: TetMesh, axis: int, value: float) -> None:
 
 
 def draw_cube(ax, mesh: TetMesh, elev: float = 24.0, azim: float = -58.0) -> None:
-    """The RVE cube seen from outside: phases on the three visible faces, pores as holes."""
+    """The RVE cube seen from outside: phases on the three visible faces, pores as dark holes."""
     faces, owner = exterior_faces(mesh)
     lo, hi = mesh.bounds
     tol = 1e-6 * float(np.max(hi - lo))
@@ -133,7 +134,26 @@ def draw_cube(ax, mesh: TetMesh, elev: float = 24.0, azim: float = -58.0) -> Non
         shade[on] = 0.75 + 0.25 * abs(view[axis])
     base = np.array([matplotlib.colors.to_rgb(PHASE_COLORS.get(p, "0.5")) for p in mesh.phase[owner[keep]]])
     colors = np.clip(base * shade[keep, None], 0, 1)
-    ax.add_collection3d(Poly3DCollection(xf[keep], facecolors=colors, edgecolors=colors, linewidths=0.1))
+    # pore walls (boundary faces inside the box), seen through the holes in the outer faces
+    inside = np.ones(len(faces), bool)
+    for axis in range(3):
+        for plane in (lo[axis], hi[axis]):
+            inside &= ~np.all(np.abs(xf[:, :, axis] - plane) < tol, axis=1)
+    walls = xf[inside]
+    normal = np.cross(walls[:, 1] - walls[:, 0], walls[:, 2] - walls[:, 0])
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-300
+    light = np.abs(normal @ (view / np.linalg.norm(view)))
+    wall_colors = np.repeat((0.18 + 0.35 * light)[:, None], 3, axis=1)
+    # the visible outer faces always lie in front of every inner wall: draw walls first
+    ax.computed_zorder = False
+    # no antialiasing: seams between triangles would trace the finer mesh around hidden grains
+    ax.add_collection3d(Poly3DCollection(walls, facecolors=wall_colors, edgecolors=wall_colors,
+                                         linewidths=0.3, antialiased=False, zorder=1))
+    ax.add_collection3d(Poly3DCollection(xf[keep], facecolors=colors, edgecolors=colors, linewidths=0.3,
+                                         antialiased=False, zorder=2))
+    ax.grid(False)
+    for pane in (ax.xaxis.pane, ax.yaxis.pane, ax.zaxis.pane):
+        pane.set_visible(False)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_zlim(lo[2], hi[2])

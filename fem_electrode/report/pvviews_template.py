@@ -131,20 +131,20 @@ def show_view(pv, scene, name, rview):
     if name == "microstructure" or not spec["fields"].get(name):
         for phase, rgb in PHASE_RGB.items():
             if spec.get("mesh"):
-                d = pv.Show(scene.phase(phase), rview)
+                d = lit(pv.Show(scene.phase(phase), rview))
                 d.ColorArrayName = ["POINTS", ""]
                 d.AmbientColor = d.DiffuseColor = rgb
         if name != "microstructure":
             label(pv, rview, f"{spec['label']}: no {view['title']} field found", top=False)
     else:
         if spec.get("mesh") and name in ("c", "interface_current"):
-            d = pv.Show(scene.phase("NZSP", clip=view.get("clip", True)), rview)
+            d = lit(pv.Show(scene.phase("NZSP", clip=view.get("clip", True)), rview))
             d.ColorArrayName = ["POINTS", ""]
             d.AmbientColor = d.DiffuseColor = PHASE_RGB["NZSP"]
             d.Opacity = 0.25 if name == "interface_current" else 1.0
         for entry in spec["fields"][name]:
             src, assoc = scene.field(entry, view, view.get("clip", True))
-            d = pv.Show(src, rview)
+            d = lit(pv.Show(src, rview))
             pv.ColorBy(d, ("CELLS" if assoc == "Cell Data" else "POINTS", name + "_display"))
             colored = name + "_display"
     axes_grid(pv, rview)
@@ -164,9 +164,15 @@ def axes_grid(pv, rview):
     for axis in "XYZ":
         setattr(grid, axis + "TitleColor", [0.1, 0.1, 0.1])
         setattr(grid, axis + "LabelColor", [0.1, 0.1, 0.1])
-        setattr(grid, axis + "TitleFontSize", 13)
-        setattr(grid, axis + "LabelFontSize", 11)
+        setattr(grid, axis + "TitleFontSize", 16)
+        setattr(grid, axis + "LabelFontSize", 14)
     grid.GridColor = [0.55, 0.55, 0.55]
+
+
+def lit(display):
+    """Matte surfaces with some ambient light, so faces turned from the headlight stay readable."""
+    display.Ambient, display.Diffuse, display.Specular = 0.35, 0.7, 0.0
+    return display
 
 
 _labels = {}
@@ -180,7 +186,7 @@ def label(pv, rview, text, top=True):
     t.Text = text
     d = pv.Show(t, rview)
     d.WindowLocation = "Upper Left Corner" if top else "Lower Left Corner"
-    d.FontSize = 14
+    d.FontSize = 22
     d.Color = [0.1, 0.1, 0.1]
 
 
@@ -188,7 +194,7 @@ def style_lut(pv, name, rng, rview):
     view = CONFIG["views"][name]
     lut = pv.GetColorTransferFunction(name + "_display")
     lut.ApplyPreset(view.get("colormap", "Viridis (matplotlib)"), True)
-    lo, hi = rng
+    lo, hi = view.get("range") or rng  # a fixed range (e.g. up to the 99th percentile) wins
     if view.get("symmetric"):
         m = max(abs(lo), abs(hi)) or 1.0
         lo, hi = -m, m
@@ -198,7 +204,8 @@ def style_lut(pv, name, rng, rview):
     bar.Title = f"{view['title']} ({view['unit']})"
     bar.ComponentTitle = ""
     bar.TitleColor = bar.LabelColor = [0.1, 0.1, 0.1]
-    bar.TitleFontSize, bar.LabelFontSize = 14, 12
+    bar.TitleFontSize, bar.LabelFontSize = 20, 17
+    bar.ScalarBarLength = 0.4
     bar.RangeLabelFormat = "%.4g"
     bar.LabelFormat = "%.4g"
     bar.Visibility = 1

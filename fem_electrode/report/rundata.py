@@ -104,6 +104,9 @@ def find_mesh_json(run_dir: Path, metrics: dict[str, Any]) -> Path | None:
             path = Path(value) if Path(value).is_absolute() else run_dir / value
             if path.is_file():
                 return path
+    cell = metrics.get("cell") if isinstance(metrics.get("cell"), dict) else {}
+    if isinstance(cell.get("mesh"), str) and Path(cell["mesh"]).with_suffix(".json").is_file():
+        return Path(cell["mesh"]).with_suffix(".json")
     for msh in sorted(run_dir.rglob("*.msh")):
         if msh.with_suffix(".json").is_file():
             return msh.with_suffix(".json")

@@ -87,10 +87,18 @@ def template_text() -> str:
     return resources.files("fem_electrode.report").joinpath("pvviews_template.py").read_text()
 
 
-def write_views(out_dir: Path, electrodes: dict[str, dict[str, object]], title: str = "") -> Path:
-    """Write ``out_dir/views.py`` for ``{design: {"label", "run_dir", "time"}}``."""
+def write_views(out_dir: Path, electrodes: dict[str, dict[str, object]], title: str = "",
+                ranges: dict[str, tuple[float, float]] | None = None) -> Path:
+    """Write ``out_dir/views.py`` for ``{design: {"label", "run_dir", "time"}}``.
+
+    ``ranges``: fixed colour ranges per view in display units (default: the data range of
+    both electrodes together).
+    """
     out_dir = Path(out_dir)
-    config: dict[str, object] = {"title": title, "views": VIEWS, "electrodes": {}}
+    view_config = {k: dict(v) for k, v in VIEWS.items()}
+    for name, rng in (ranges or {}).items():
+        view_config[name]["range"] = [float(rng[0]), float(rng[1])]
+    config: dict[str, object] = {"title": title, "views": view_config, "electrodes": {}}
     for design, spec in electrodes.items():
         found = discover(Path(spec["run_dir"]))
         rel = (lambda p: os.path.relpath(p, out_dir) if p else None)  # noqa: E731
