@@ -21,8 +21,14 @@ The reported cell voltage is V = φ̄_s(collector) − φ_e(separator) + I r_ser
 φ_e(separator) = 0 and r_series = L_sep/σ_e + ASR_Na|NZSP (Ω m² of projected area
 A_proj = Lx·Ly).
 
-Residual rows are in amperes (the c row is multiplied by F) and divided by the 1 C current
-of the RVE, so the Newton tolerances are relative to the 1 C current.
+The unknown for φ_s is its deviation from a reference potential (a constant, re-centred
+after every accepted step): φ_s ≈ 3.4 V times the large conduction stiffness would otherwise
+put a round-off floor into the φ_s residual far above the Newton tolerance
+(:meth:`ElectrochemistryProblem.phi_s_field` gives the physical φ_s).
+
+Residual rows are in amperes (the c row is multiplied by F) and divided by the run's current
+``c_rate`` × I_1C (I_1C: the 1 C current of the RVE), so the Newton tolerances are relative
+to the current that flows.
 """
 
 from __future__ import annotations
@@ -121,13 +127,14 @@ def bounding_box(mesh: dolfinx.mesh.Mesh) -> tuple[np.ndarray, np.ndarray]:
 class ElectrochemistryProblem:
     """φ_e (NZSP), c and φ_s (NVP) coupled by Butler–Volmer, one SNES per time step.
 
+    ``c_rate`` (1/h) sets the current scale of the residual (see the module docstring).
     ``extra`` (verification only) returns three additional residual forms in amperes
     (rows φ_e, c, φ_s; ``None`` for none) built from this problem's fields and test functions,
     e.g. manufactured sources.
     """
 
     def __init__(self, domain: Domain, params: ElectroParams, settings: SolverSettings = SolverSettings(),
-                 *, prefix: str | None = None,
+                 *, c_rate: float = 1.0, prefix: str | None = None,
                  extra: Callable[[ElectrochemistryProblem], Sequence[Any]] | None = None):
         self.domain = domain
         self.params = params
@@ -140,7 +147,8 @@ class ElectrochemistryProblem:
         self.V_s = dolfinx.fem.functionspace(self.nvp.mesh, ("Lagrange", 1))
         self.phi_e = dolfinx.fem.Function(self.V_e, name="phi_e")
         self.c = dolfinx.fem.Function(self.V_c, name="c")
-        self.phi_s = dolfinx.fem.Function(self.V_s, name="phi_s")
+        self.phi_s = dolfinx.fem.Function(self.V_s, name="phi_s_deviation")  # φ_s − φ_ref
+        self.phi_s_out = dolfinx.fem.Function(self.V_s, name="phi_s")  # physical, for output
         self.c_old = dolfinx.fem.Function(self.V_c, name="c_old")
         self.unknowns = [self.phi_e, self.c, self.phi_s]
         self.v_e = ufl.TestFunction(self.V_e)
@@ -167,6 +175,7 @@ class ElectrochemistryProblem:
         self.j_app = self._const(0.0)  # A/m² over the NVP collector area
         self.hold_on = self._const(0.0)  # 1: potentiostatic
         self.v_hold = self._const(0.0)  # V
+        self.phi_ref = self._const(0.0)  # V, φ_s = phi_s + phi_ref
         self.g_hold = self._const(self.projected_area
                                   / (self.collector_area * max(params.r_series, R_SERIES_FLOOR)))
 
@@ -178,10 +187,10 @@ class ElectrochemistryProblem:
         ds_cc = domain.ds("current_collector", "NVP")
         dx_e, dx_s = domain.dx("NZSP"), domain.dx("NVP")
         y = self.c("+") / p.c_max
-        self.eta = self.phi_s("+") - self.phi_e("-") - p.ocv.value(y, ops)
+        self.eta = self.phi_s("+") + self.phi_ref - self.phi_e("-") - p.ocv.value(y, ops)
         self.i = p.kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
         self.j_collector = ((1.0 - self.hold_on) * self.j_app
-                            + self.hold_on * self.g_hold * (self.v_hold - self.phi_s))
+                            + self.hold_on * self.g_hold * (self.v_hold - self.phi_ref - self.phi_s))
         F_e = transport.conduction(p.sigma_e, self.phi_e, self.v_e, dx_e) - self.i * self.v_e("-") * dS
         F_c = (FARADAY * transport.diffusion(self.c, self.c_old, self.dt_inv, p.D, self.q, dx_s, self.flux_on)
                + self.flux_on * self.i * self.q("+") * dS)
@@ -190,7 +199,9 @@ class ElectrochemistryProblem:
         residuals = [F_e, F_c, F_s]
         if extra is not None:
             residuals = [r if x is None else r + x for r, x in zip(residuals, extra(self), strict=True)]
-        scale = 1.0 / self.current_1c
+        if not c_rate > 0.0:
+            raise ValueError(f"c_rate must be > 0 1/h, got {c_rate!r}")
+        scale = 1.0 / (c_rate * self.current_1c)
         residuals = [scale * r for r in residuals]
         self.bcs = [dolfinx.fem.dirichletbc(0.0, self._separator_dofs(), self.V_e)]
         if prefix is None:  # unique per problem: closing one must not remove another's options
@@ -206,7 +217,7 @@ class ElectrochemistryProblem:
         form = lambda expr: dolfinx.fem.form(expr, entity_maps=self.entity_maps)  # noqa: E731
         self._f_interface = form(self.i * dS)
         self._f_collector = form(self.j_collector * ds_cc)
-        self._f_phi_cc = form(self.phi_s * ds_cc)
+        self._f_phi_cc = form((self.phi_s + self.phi_ref) * ds_cc)
         dx_sub = ufl.dx(domain=self.nvp.mesh)
         self._f_sodium = dolfinx.fem.form(self.c * dx_sub)
         self._f_sodium_change = dolfinx.fem.form((self.c - self.c_old) * dx_sub)
@@ -246,15 +257,37 @@ class ElectrochemistryProblem:
         self.c.x.array[:] = y * self.params.c_max
         self.c_old.x.array[:] = self.c.x.array
         self.phi_e.x.array[:] = 0.0
-        self.phi_s.x.array[:] = float(self.params.ocv.value(y))
+        self.phi_s.x.array[:] = 0.0
+        self.phi_ref.value = float(self.params.ocv.value(y))
 
-    def snapshot(self) -> list[np.ndarray]:
-        """Copies of every unknown and of c_old (to restore after a rejected step)."""
-        return [u.x.array.copy() for u in (*self.unknowns, self.c_old)]
+    def snapshot(self) -> list[Any]:
+        """Copies of every unknown, of c_old and of φ_ref (to restore after a rejected step)."""
+        return [*(u.x.array.copy() for u in (*self.unknowns, self.c_old)), float(self.phi_ref.value)]
 
-    def restore(self, snap: Sequence[np.ndarray]) -> None:
-        for u, a in zip((*self.unknowns, self.c_old), snap, strict=True):
+    def restore(self, snap: Sequence[Any]) -> None:
+        for u, a in zip((*self.unknowns, self.c_old), snap[:-1], strict=True):
             u.x.array[:] = a
+        self.phi_ref.value = snap[-1]
+
+    def recentre(self) -> None:
+        """Move the mean of the φ_s deviation into φ_ref (φ_s itself is unchanged)."""
+        n = self.V_s.dofmap.index_map.size_local
+        comm = self.domain.mesh.comm
+        total = comm.allreduce(float(np.sum(self.phi_s.x.array[:n])), op=MPI.SUM)
+        shift = total / self.V_s.dofmap.index_map.size_global
+        self.phi_s.x.array[:] -= shift
+        self.phi_ref.value = float(self.phi_ref.value) + shift
+
+    def phi_s_field(self) -> dolfinx.fem.Function:
+        """The physical electronic potential φ_s (V) as a Function (updated on each call)."""
+        self.phi_s_out.x.array[:] = self.phi_s.x.array + float(self.phi_ref.value)
+        return self.phi_s_out
+
+    def set_phi_s(self, values: np.ndarray) -> None:
+        """Set the physical φ_s (V) from dof values (e.g. a checkpoint)."""
+        self.phi_s.x.array[:] = values
+        self.phi_ref.value = 0.0
+        self.recentre()
 
     def set_galvanostatic(self, current: float) -> None:
         """Collector current I (A, > 0 charge, 0 open circuit)."""
@@ -284,6 +317,7 @@ class ElectrochemistryProblem:
     def accept(self) -> None:
         """Make the converged state the old state of the next step."""
         self.c_old.x.array[:] = self.c.x.array
+        self.recentre()
 
     # ---- diagnostics -----------------------------------------------------------------------------
     def state(self) -> StepState:

@@ -124,7 +124,8 @@ class Simulation:
         self.out_dir = Path(out_dir)
         self.mesh_path = mesh_path
         self.params = ElectroParams.from_case(case)
-        self.problem = ElectrochemistryProblem(domain, self.params, SolverSettings.from_case(case.solver))
+        self.problem = ElectrochemistryProblem(domain, self.params, SolverSettings.from_case(case.solver),
+                                               c_rate=case.protocol.c_rate)
         pr = case.protocol
         self.segments = build_segments(pr)
         self.controller = StepController(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
@@ -212,12 +213,13 @@ class Simulation:
             "mech_strain": self._mech_strain,
         }
         p = self.problem
-        checkpoint.write(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], state, self.comm)
+        checkpoint.write(self.checkpoint_path, [p.c, p.phi_e, p.phi_s_field()], state, self.comm)
         log.debug("checkpoint at t = %.6g s", self.state.time)
 
     def load_checkpoint(self) -> None:
         p = self.problem
-        state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], self.comm)
+        state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s_out], self.comm)
+        p.set_phi_s(p.phi_s_out.x.array)
         p.accept()
         self.state = ProtocolState(**state["protocol"])
         self.controller = StepController(**state["controller"])

@@ -14,8 +14,12 @@ Defaults (``[solver] linear``):
 Convergence (a custom SNES test, because the c row's round-off floor grows like 1/Δt and no
 fixed residual tolerance fits every step): converged when the residual norm is below
 ``snes_atol`` or ``snes_rtol`` times the first one, or when the Newton update is below
-``snes_stol`` in scaled units, max over fields of ‖δu‖∞ / scale (scale RT/F for potentials,
-c_max for c): the state no longer changes at the 1e-9 level of its natural scale.
+``[solver] step_tol`` in scaled units, max over fields of ‖δu‖∞ / scale (scale RT/F for
+potentials, c_max for c): the state no longer changes at that level of its natural scale.
+(``snes_stol`` stays 0: the line search also applies it, to the unscaled norms.) A line
+search that fails once the residual is below ``STAGNATION_RTOL`` times max(first residual, 1)
+has hit the round-off floor of the assembled residual: the iterate is accepted (residuals
+are scaled so that 1 is the run's current, see :mod:`fem_electrode.electrochemistry`).
 
 User options (``[solver] petsc``) are merged over the defaults under the problem's prefix.
 Options are put into PETSc's global database *and kept there* until :meth:`BlockedNewton.close`:
@@ -42,8 +46,8 @@ KSP_RTOL = 1e-8
 KSP_MAX_IT = 400
 #: GMRES restart length.
 GMRES_RESTART = 100
-#: Newton update (in units of each field's scale) below which a solve has converged.
-STEP_TOL = 1e-9
+#: A line-search failure below this fraction of max(first residual, 1) is round-off stagnation.
+STAGNATION_RTOL = 1e-8
 #: Options prefix of the electrochemistry SNES; ``[solver] petsc`` keys may carry it.
 ECHEM_PREFIX = "echem_"
 #: ``[solver] petsc`` keys with these prefixes belong to other solvers (the mechanics).
@@ -60,6 +64,7 @@ class SolverSettings:
     max_it: int = 25
     quadrature_degree: int = 2
     petsc: Mapping[str, Any] = field(default_factory=dict)
+    step_tol: float = 1e-9  #: Newton update, in units of each field's scale, that means converged
 
     @classmethod
     def from_case(cls, solver_section: Any) -> SolverSettings:
@@ -68,7 +73,7 @@ class SolverSettings:
         s = solver_section
         petsc = {key.removeprefix(ECHEM_PREFIX): value for key, value in s.petsc.items()
                  if not key.startswith(OTHER_PREFIXES)}
-        return cls(s.linear, s.rtol, s.atol, s.max_it, s.quadrature_degree, petsc)
+        return cls(s.linear, s.rtol, s.atol, s.max_it, s.quadrature_degree, petsc, s.step_tol)
 
 
 def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dict[str, Any]:
@@ -78,7 +83,7 @@ def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dic
         "snes_linesearch_type": "bt",
         "snes_rtol": settings.rtol,
         "snes_atol": settings.atol,
-        "snes_stol": STEP_TOL,  # scaled update norm (see the module docstring)
+        "snes_stol": 0.0,  # c (1e4 mol/m3) would mask φ (V); see step_tol instead
         "snes_max_it": settings.max_it,
     }
     if settings.linear == "direct":
@@ -176,6 +181,7 @@ class BlockedNewton:
                  scales: Sequence[float] | None = None):
         self.names = list(names)
         self.scales = list(scales) if scales is not None else [1.0] * len(self.names)
+        self.step_tol = settings.step_tol
         self.prefix = prefix
         self.options = default_options(settings, self.names)
         self.problem = dolfinx.fem.petsc.NonlinearProblem(
@@ -213,7 +219,7 @@ class BlockedNewton:
     def _converged(self, snes: PETSc.SNES, it: int, norms: tuple[float, float, float]) -> int:
         _, _, fnorm = norms
         reason = PETSc.SNES.ConvergedReason
-        rtol, atol, stol, _ = snes.getTolerances()
+        rtol, atol, _, _ = snes.getTolerances()
         if not np.isfinite(fnorm):
             return reason.DIVERGED_FNORM_NAN
         if it == 0:
@@ -222,7 +228,7 @@ class BlockedNewton:
             return reason.CONVERGED_FNORM_ABS
         if it > 0 and fnorm <= rtol * self._f0:
             return reason.CONVERGED_FNORM_RELATIVE
-        if it > 0 and self.scaled_update() <= stol:
+        if it > 0 and self.scaled_update() <= self.step_tol:
             return reason.CONVERGED_SNORM_RELATIVE
         return reason.CONVERGED_ITERATING
 
@@ -240,6 +246,9 @@ class BlockedNewton:
         finite = all(np.all(np.isfinite(u.x.array)) for u in self.unknowns)
         converged = code > 0 and finite and np.isfinite(norm)
         reason = _reason_name(PETSc.SNES.ConvergedReason, code) if finite else "non-finite solution"
+        if (code == PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH and finite
+                and norm <= STAGNATION_RTOL * max(self._f0, 1.0)):
+            converged, reason = True, "CONVERGED_ROUNDOFF_STAGNATION"
         return NewtonResult(bool(converged), snes.getIterationNumber(), snes.getLinearSolveIterations(),
                             reason, float(norm))
 

@@ -71,7 +71,7 @@ class FieldWriter:
         comm.Barrier()
         self.interface = InterfaceCurrentField(problem)
         p = problem
-        self.by_mesh = {"nvp": [p.c, p.phi_s, self.interface.function], "nzsp": [p.phi_e]}
+        self.by_mesh = {"nvp": [p.c, p.phi_s_out, self.interface.function], "nzsp": [p.phi_e]}
         self._xdmf: dict[str, dolfinx.io.XDMFFile] = {}
         self._vtk: dict[str, dolfinx.io.VTKFile] = {}
         self._vtx: list[dolfinx.io.VTXWriter] = []
@@ -88,7 +88,7 @@ class FieldWriter:
             for name in self.by_mesh:
                 self._vtk[name] = dolfinx.io.VTKFile(comm, str(self.folder / f"{name}.pvd"), "w")
         if fmt == "xdmf+vtx":
-            groups = {"nvp": [p.c, p.phi_s], "nzsp": [p.phi_e], "interface": [self.interface.function]}
+            groups = {"nvp": [p.c, p.phi_s_out], "nzsp": [p.phi_e], "interface": [self.interface.function]}
             for name, funcs in groups.items():
                 self._vtx.append(dolfinx.io.VTXWriter(comm, str(self.folder / f"{name}.bp"), funcs,
                                                       engine="BP4"))
@@ -98,6 +98,7 @@ class FieldWriter:
         if self.fmt == "none":
             return
         self.interface.update()
+        self.problem.phi_s_field()
         for funcs in self.by_mesh.values():
             for f in funcs:
                 if f.name in self._xdmf:
