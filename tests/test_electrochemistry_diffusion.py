@@ -31,7 +31,8 @@ N_TERMS = 200
 
 def series_surface_minus_mean(t: float) -> float:
     n = np.arange(1, N_TERMS + 1)
-    return J0 * L_FILM / D * (1.0 / 3.0 - 2.0 / np.pi**2 * np.sum(np.exp(-(n**2) * np.pi**2 * t / TAU) / n**2))
+    decay = np.exp(-(n**2) * np.pi**2 * t / TAU) / n**2
+    return J0 * L_FILM / D * (1.0 / 3.0 - 2.0 / np.pi**2 * np.sum(decay))
 
 
 def film_errors(comm, nz: int, steps_per_tau: int) -> dict[float, float]:
@@ -42,7 +43,7 @@ def film_errors(comm, nz: int, steps_per_tau: int) -> dict[float, float]:
     prob = ElectrochemistryProblem(domain, params, SolverSettings(linear="direct"))
     c0 = Y0 * C_MAX
     surface = dolfinx.fem.form(prob.c("+") * domain.dS(), entity_maps=prob.entity_maps)
-    checks = {round(0.2 * steps_per_tau): 0.2, round(0.5 * steps_per_tau): 0.5, round(1.5 * steps_per_tau): 1.5}
+    checks = {round(f * steps_per_tau): f for f in (0.2, 0.5, 1.5)}
     errors = {}
     try:
         prob.set_galvanostatic(-FARADAY * J0 * prob.projected_area)  # discharge: Na enters NVP
