@@ -119,9 +119,13 @@ def toy_run(run_dir: Path, design: str, capacity: float, gap: float, nvp_vm_p95:
     toy_samples(run_dir / "stress_samples.npz", nvp_vm_p95, seed=len(design))
     mesh_dir = run_dir / "mesh"
     mesh_dir.mkdir(exist_ok=True)
-    info = {"volume_fractions": {"NZSP": 0.8, "NVP": 0.15, "pore": 0.05},
-            "interface_area_per_volume": 1.2 if design == "infiltrated" else 0.8,
-            "pore_clusters": {"count": 3, "connected_fraction": 0.9}, "elements": {"tets": 1000}}
+    info = {"units": {"length": "um", "area_per_volume": "1/um"},
+            "resolved": {"layer_thickness": 0.4 if design == "infiltrated" else None, "pore_formers": 40},
+            "measured": {"volume_fractions": {"NZSP": 0.8, "NVP": 0.15, "pore": 0.05},
+                         "interface_area_per_volume": {"interface_nvp_nzsp": 1.2 if design == "infiltrated"
+                                                       else 0.8},
+                         "pore_clusters": {"count": 3, "infiltrated": 3, "isolated": 0},
+                         "elements": {"tetrahedra": 1000}}}
     (mesh_dir / f"{design}.json").write_text(json.dumps(info))
     if msh is not None:
         (mesh_dir / f"{design}.msh").write_bytes(msh.read_bytes())

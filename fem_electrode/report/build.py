@@ -23,9 +23,9 @@ from fem_electrode.report.rundata import RunData
 
 log = get_logger("report")
 
-#: Words that mark a mesh-provenance number as a microstructure descriptor.
-DESCRIPTOR_WORDS = ("fraction", "area", "pore", "cluster", "connect", "element", "cells", "tets", "quality",
-                    "thickness", "porosity", "radius", "volume", "percolat", "tortuos")
+#: Resolved (not measured) geometry numbers worth showing beside the measured descriptors.
+RESOLVED_KEYS = {"layer_thickness": ("NVP layer thickness (solved)", "µm", 1.0),
+                 "pore_formers": ("pore formers / NVP grains placed", "", 1.0)}
 VIEW_TITLES = {"microstructure": "phases (clip through the RVE)",
                "von_mises": "von Mises stress, clip through the RVE",
                "c": "Na concentration in NVP", "interface_current": "interface current density"}
@@ -50,17 +50,47 @@ class Pair:
                                            self.runs["cosintered"].mesh_info)
 
 
+def descriptor_spec(key: str, units: dict[str, Any]) -> MetricSpec:
+    """Label and unit of a measured descriptor (``measured.*`` of the mesh provenance)."""
+    label = metrics.classify(key).label
+    k = key.lower()
+    if "area_per_volume" in k:
+        unit = str(units.get("area_per_volume", "1/um")).replace("um", "µm")
+        return MetricSpec(label.replace("interface area per volume, ", "area per volume, "), unit)
+    if "fraction" in k:
+        return MetricSpec(label, "%", 100.0)
+    return MetricSpec(label)
+
+
 def descriptor_rows(inf: dict[str, Any], co: dict[str, Any]) -> list[Row]:
     """Measured microstructure numbers of both meshes (informational: no winner)."""
-    fi, fc = metrics.flatten(inf), metrics.flatten(co)
+    def numbers(info: dict[str, Any]) -> dict[str, float]:
+        out = metrics.flatten(info.get("measured", {}))
+        for key in RESOLVED_KEYS:
+            value = info.get("resolved", {}).get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[f"resolved.{key}"] = float(value)
+        return out
+
+    fi, fc = numbers(inf), numbers(co)
+    units = inf.get("units", {}) or co.get("units", {})
     rows = []
     for key in dict.fromkeys([*fi, *fc]):
-        if not any(w in key.lower() for w in DESCRIPTOR_WORDS) or key.lower().startswith("parameters"):
-            continue
         a, b = fi.get(key), fc.get(key)
         ratio = a / b if a is not None and b not in (None, 0.0) else None
-        rows.append(Row(key, MetricSpec(metrics.classify(key).label), a, b, ratio, None, None))
+        if key.startswith("resolved."):
+            spec = MetricSpec(*RESOLVED_KEYS[key.split(".", 1)[1]])
+        else:
+            spec = descriptor_spec(key, units)
+        rows.append(Row(key, spec, a, b, ratio, None, None))
     return rows
+
+
+def descriptor_table(rows: Sequence[Row]) -> Table:
+    body = [[r.spec.label, r.spec.unit, metrics.fmt(r.infiltrated, r.spec), metrics.fmt(r.cosintered, r.spec),
+             metrics.fmt_ratio(r.ratio)] for r in rows]
+    return Table(["descriptor", "unit", "infiltrated", "co-sintered", "ratio inf./co."], body,
+                 "Measured descriptors of the two meshes (mesh provenance JSON)", align_right={2, 3, 4})
 
 
 def metric_table(rows: Sequence[Row], caption: str) -> Table:
@@ -136,8 +166,7 @@ def microstructure_blocks(pair: Pair) -> list[Block]:
     else:
         blocks.append(Paragraph("No `.msh` of both meshes was found beside the runs: no pictures."))
     if pair.descriptors:
-        blocks.append(metric_table(pair.descriptors, "Measured descriptors of the meshes (from the mesh "
-                                                     "provenance JSON)"))
+        blocks.append(descriptor_table(pair.descriptors))
     return blocks
 
 

@@ -178,8 +178,8 @@ def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
                "perfectly in both designs with the same exchange current density, so contact "
                "quality differs only through geometry")
     if area is not None and area.ratio is not None:
-        contact += (f": interface area per volume {fmt(area.infiltrated)} (infiltrated) vs "
-                    f"{fmt(area.cosintered)} (co-sintered), ratio {area.ratio:.2f}")
+        contact += (f": NVP|NZSP interface area per volume {fmt(area.infiltrated)} (infiltrated) vs "
+                    f"{fmt(area.cosintered)} {area.spec.unit} (co-sintered), ratio {area.ratio:.2f}")
     contact += (". Contact *loss* (debonding) is not simulated; the interface opening traction "
                 "against the interface strength marks where it would start.")
     opening = find(rows, "normal", "p95") or find(rows, "normal", "mean")
@@ -190,9 +190,10 @@ def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
     cap = find(rows, "capacity", "discharge") or find(rows, "capacity")
     ion = ("**Ion paths.** The paper credits the pre-sintered, continuous NZSP backbone. In the model "
            "this shows in the polarization and in the accessible capacity.")
-    for r in (pol, cap):
-        if r is not None and r.winner:
-            ion += f" {sentence(r)}"
+    found = [r for r in (pol, cap) if r is not None and r.winner]
+    ion += "".join(f" {sentence(r)}" for r in found)
+    if not found:
+        ion += " These runs carry no electrochemical metrics."
     if pol is not None and pol.infiltrated is not None:
         ion += (f" (The paper measured a charge/discharge plateau gap of ≈ {PAPER['gap_mV']:.0f} mV "
                 f"for its infiltrated cell; the RVE leaves out the separator's thickness scale.)")
@@ -202,7 +203,10 @@ def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
               "'minimize and accommodate the strain'. The model's direct measure is the "
               "accommodation index ⟨tr ε(u)⟩/⟨tr ε_ch⟩ over NVP (1 = free expansion, 0 = clamped).")
     if acc is not None and acc.winner:
-        strain += f" {sentence(acc)} The model {_agree(acc)} with the paper on this measure."
+        verdict = {"agrees": "The model agrees with the paper on this measure.",
+                   "disagrees": "The model disagrees with the paper on this measure.",
+                   "is neutral": "On this measure the model neither supports nor contradicts the paper."}
+        strain += f" {sentence(acc)} {verdict[_agree(acc)]}"
     out.append(strain)
     return out
 
@@ -237,13 +241,19 @@ def elasticity_limits(rows: Sequence[Row], el: Elastic | None, y_snapshot: float
     for phase in ("nvp", "nzsp"):
         frac = find(rows, phase, "fraction_above_strength") or find(rows, phase, "fraction")
         if frac is not None and frac.winner:
-            out.append(f"Fracture criterion by strength: {sentence(frac)}")
+            text = f"Fracture criterion by strength: {sentence(frac)}"
+            if min(frac.infiltrated or 0.0, frac.cosintered or 0.0) > 0.9:
+                text += (" Both exceed the strength almost everywhere, so this criterion cannot tell the "
+                         "designs apart in a linear-elastic, perfectly bonded model.")
+            out.append(text)
     g = find(rows, "thin_film", "g_channel") or find(rows, "energy_release")
     ratio = find(rows, "thin_film", "channeling_ratio")
     if g is not None and g.infiltrated is not None:
         text = ("What the thin-film argument rests on in this model is fracture mechanics, not stress: "
                 "G ≈ Z σ² h / E grows with the layer thickness h, so a thin layer can carry a high "
                 f"stress without a channel crack growing. {sentence(g)}")
+        text += (" For co-sintered grains h is only nominal (NVP volume / interface area), so the film "
+                 "formula is a like-for-like index there, not a crack prediction.")
         if ratio is not None and ratio.infiltrated is not None:
             side = "below" if ratio.infiltrated < 1.0 else "above"
             text += (f" G / G_c of the infiltrated layer is {ratio.infiltrated:.3g}: {side} the "

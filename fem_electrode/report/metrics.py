@@ -93,10 +93,17 @@ def _words(key: str) -> str:
     return key.lower().replace("-", "_")
 
 
+_NAMES = {"interface_nvp_nzsp": "NVP|NZSP interface", "pore_wall_nvp": "NVP pore wall",
+          "pore_wall_nzsp": "NZSP pore wall"}
+
+
 def _pretty(key: str) -> str:
     """A readable label from a dotted key: phase first, statistics spelled out."""
     parts = []
     for p in key.split("."):
+        if p in _NAMES:
+            parts.append(_NAMES[p])
+            continue
         low = p.lower()
         if low in _PHASES:
             parts.append(_PHASES[low])
@@ -211,6 +218,8 @@ def fmt(value: float | None, spec: MetricSpec | None = None) -> str:
     v = value * (spec.scale if spec else 1.0)
     if v == 0:
         return "0"
+    if float(v).is_integer() and abs(v) < 1e12:
+        return str(int(v))
     if abs(v) >= 1e5 or abs(v) < 1e-3:
         return f"{v:.3e}"
     return f"{v:.4g}"
