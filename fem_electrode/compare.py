@@ -78,8 +78,10 @@ class Variant:
     folder: str
 
 
-def protocols_of(case: Case, preset: str) -> list[Protocol]:
+def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> list[Protocol]:
     """The protocols of ``preset`` (the case's own protocol for ``default``)."""
+    if mechanics_y is not None:
+        return [Protocol(f"mechanics only, y = {mechanics_y:g}")]
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     found = PRESETS[preset]["protocols"]
@@ -90,11 +92,19 @@ def protocols_of(case: Case, preset: str) -> list[Protocol]:
     return [Protocol(f"{p.c_rate:g} C{hold}")]
 
 
-def variants(case: Case, out_dir: Path, preset: str = "default") -> list[Variant]:
-    """Both designs for every protocol of ``preset``, meshes written under ``out_dir/meshes``."""
+def variants(case: Case, out_dir: Path, preset: str = "default",
+             mechanics_y: float | None = None) -> list[Variant]:
+    """Both designs for every protocol of ``preset``, meshes written under ``out_dir/meshes``.
+
+    With ``mechanics_y`` there is one "protocol": the mechanics at a uniform NVP filling.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     base = case.replace(**PRESETS[preset]["overrides"]) if PRESETS[preset]["overrides"] else case
+    if mechanics_y is not None:
+        base = base.replace(mechanics={"prescribed_y": mechanics_y})
     out = []
-    for proto in protocols_of(base, preset):
+    for proto in protocols_of(base, preset, mechanics_y):
         for design in DESIGNS:
             folder = design + (f"-{proto.suffix}" if proto.suffix else "")
             name = f"{base.case.name}-{folder}"
@@ -130,6 +140,49 @@ def job_runner(ntasks: int = 1, launcher: str | None = None,
     return run
 
 
+def mechanics_runner(y: float = 0.0) -> Runner:
+    """In-process stand-in for a run: mesh, then mechanics alone at a uniform NVP filling ``y``.
+
+    Writes what the report reads (metrics.json with a ``mechanics`` block, stress_samples.npz,
+    fields/ with the mesh and the stress fields); no electrochemistry, so no curves. Serial
+    (one design after the other): DOLFINx is not thread-safe.
+    """
+
+    def run(case: Case, run_dir: Path) -> None:
+        import json
+
+        from fem_electrode import atomic
+        from fem_electrode.domain import Domain
+        from fem_electrode.fenicsx import MPI
+        from fem_electrode.geometry import build_mesh, output_paths
+        from fem_electrode.mechanics import MechanicsProblem
+        from fem_electrode.report.samples import write_stress_samples
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        msh, js = output_paths(case, case.mesh.directory)
+        if not (msh.is_file() and js.is_file()):
+            build_mesh(case, case.mesh.directory)
+        layer = json.loads(js.read_text()).get("resolved", {}).get("layer_thickness")
+        domain = Domain.from_msh(msh, MPI.COMM_SELF)
+        mech = MechanicsProblem(domain, case, layer_thickness=layer * 1e-6 if layer else None)
+        try:
+            info = mech.solve_y(y)
+            data = {**mech.metrics(), "time_s": 0.0, "y_mean": y}
+            mech.write_fields(run_dir / "fields", 0.0)
+            write_stress_samples(mech.post, run_dir / "stress_samples.npz", time=0.0, y_mean=y)
+        finally:
+            mech.destroy()
+        domain.write_xdmf(run_dir / "fields" / "mesh.xdmf")
+        write_case(case, run_dir / "case.toml")
+        atomic.write_json(run_dir / "metrics.json", {
+            "status": "completed", "reason": f"mechanics only, uniform NVP filling y = {y:g}",
+            "mechanics": data, "cell": {"mesh": str(msh)},
+            "solver": {"mechanics_iterations": info.iterations, "mechanics_dofs": info.dofs,
+                       "mechanics_wall_time_s": info.seconds}})
+
+    return run
+
+
 def is_done(variant: Variant, run_dir: Path) -> bool:
     """True when ``run_dir`` holds finished results of exactly this case."""
     case_file = run_dir / "case.toml"
@@ -160,8 +213,12 @@ def run_variants(items: Sequence[Variant], out_dir: Path, runner: Runner, jobs: 
         if not (out_dir / v.folder / "metrics.json").is_file():
             errors.append(f"{v.folder}: the run finished but wrote no metrics.json")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(one, todo))
+    if jobs <= 1 or len(todo) <= 1:  # in the main thread: gmsh and signal handlers need it
+        for v in todo:
+            one(v)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, todo))
     if errors:
         raise CompareError("run(s) failed:\n  " + "\n  ".join(errors))
 
@@ -205,6 +262,9 @@ def load_pairs(items: Sequence[Variant], out_dir: Path) -> list[build.Pair]:
 def _describe(items: Sequence[Variant], label: str) -> str:
     case = next(v.case for v in items if v.protocol.label == label)
     p, g = case.protocol, case.geometry
+    if case.mechanics.prescribed_y is not None:
+        return (f"linear elasticity at a uniform NVP filling y = {case.mechanics.prescribed_y:g} (no "
+                f"electrochemistry); box {' × '.join(f'{x:g}' for x in g.box)} µm, seed {g.seed}")
     return (f"{p.cycles} cycle(s) at {p.c_rate:g} C starting with {p.start}, cut-offs "
             f"{p.cutoff_low:g}/{p.cutoff_high:g} V, holds {p.hold_minutes:g} min; box "
             f"{' × '.join(f'{x:g}' for x in g.box)} µm, seed {g.seed}")
@@ -279,13 +339,19 @@ def report(case: Case, items: Sequence[Variant], out_dir: Path, screenshots: boo
 
 def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default",
             runner: Runner | None = None, jobs: int = 2, force: bool = False, report_only: bool = False,
-            screenshots: bool = True) -> dict[str, Path]:
-    """Run both designs (unless ``report_only``) and build the report; returns the report paths."""
+            screenshots: bool = True, mechanics_y: float | None = None) -> dict[str, Path]:
+    """Run both designs (unless ``report_only``) and build the report; returns the report paths.
+
+    ``mechanics_y``: skip the electrochemistry and compare the mechanics at a uniform NVP
+    filling (default runner :func:`mechanics_runner`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_case(case, out_dir / "case.toml")
-    items = variants(case, out_dir, preset)
+    items = variants(case, out_dir, preset, mechanics_y)
     if not report_only:
+        if mechanics_y is not None:
+            runner, jobs = runner or mechanics_runner(mechanics_y), 1
         run_variants(items, out_dir, runner or job_runner(), jobs=jobs, force=force)
     missing = [v.folder for v in items if not (out_dir / v.folder / "metrics.json").is_file()]
     if missing:

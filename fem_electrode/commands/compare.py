@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="re-run designs that already have results")
     parser.add_argument("--report-only", action="store_true",
                         help="do not run anything: rebuild the report from the run folders")
+    parser.add_argument("--mechanics-only", nargs="?", type=float, const=0.0, default=None, metavar="Y",
+                        help="no electrochemistry: compare the stresses at a uniform NVP filling Y "
+                             "(default 0 = fully charged, the largest chemical strain); minutes, not hours")
     parser.add_argument("--no-screenshots", action="store_true",
                         help="do not render the ParaView views (views.py is still written)")
 
@@ -36,11 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     case = load_case(args.case)
     out = Path(args.output) if args.output else Path(case.output.directory) / f"{case.case.name}-compare"
-    runner = compare.job_runner(ntasks=args.ntasks, launcher=args.launcher)
+    runner = None if args.mechanics_only is not None else compare.job_runner(args.ntasks, args.launcher)
     try:
         paths = compare.compare(case, out, preset=args.preset, runner=runner, jobs=args.jobs,
                                 force=args.force, report_only=args.report_only,
-                                screenshots=not args.no_screenshots)
+                                screenshots=not args.no_screenshots, mechanics_y=args.mechanics_only)
     except compare.CompareError as exc:
         get_logger().error("error: %s", exc)
         return 1

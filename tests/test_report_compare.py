@@ -1,0 +1,105 @@
+"""``fem-electrode compare`` end to end on real meshes and a real mechanics solve.
+
+``--mechanics-only``: both designs are meshed by the geometry layer and solved by the
+mechanics at a uniform NVP filling (y = 0, fully charged); the report, comparison.json and
+views.py are built from those run folders (screenshots too when pvpython is installed).
+The full protocol (``fem-electrode run`` per design) is the same code path with the job
+runner; see test_compare_full_protocol.
+
+Serial: the in-process mechanics runner and the pvpython subprocess run on one rank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from fem_electrode import compare
+from fem_electrode.commands import compare as compare_cmd
+from fem_electrode.config import validate
+from fem_electrode.report import pvrun
+
+pytestmark = [pytest.mark.serial, pytest.mark.slow]
+
+TINY = {
+    "case": {"name": "tiny"},
+    "geometry": {"box": [4.0, 4.0, 4.0], "porosity": 0.2, "nvp_fraction": 0.155, "seed": 3,
+                 "pore_radius_mean": 0.8, "pore_radius_min": 0.55, "pore_radius_max": 1.1},
+    "mesh": {"size_max": 0.8, "threads": 1},
+    "protocol": {"c_rate": 1.0, "output_interval": 900.0},
+}
+
+
+def test_variants_share_everything_but_the_design(tmp_path):
+    case = validate(TINY)
+    items = compare.variants(case, tmp_path)
+    assert [v.design for v in items] == ["infiltrated", "cosintered"]
+    a, b = (v.case.to_dict() for v in items)
+    assert a["geometry"].pop("kind") == "infiltrated" and b["geometry"].pop("kind") == "cosintered"
+    for section in ("geometry", "materials", "electrochemistry", "protocol", "mechanics", "solver"):
+        assert a[section] == b[section], section
+    paper = compare.variants(case, tmp_path, "paper")
+    assert [(v.folder, v.case.protocol.c_rate, v.case.protocol.hold_minutes) for v in paper] == [
+        ("infiltrated-0.1C", 0.1, 20.0), ("cosintered-0.1C", 0.1, 20.0),
+        ("infiltrated-0.6C", 0.6, 20.0), ("cosintered-0.6C", 0.6, 20.0)]
+    assert all(v.case.geometry.box == [20.0, 20.0, 20.0] for v in paper)
+
+
+def test_compare_mechanics_only_end_to_end(tmp_path, capsys):
+    case_file = tmp_path / "tiny.toml"
+    case_file.write_text("""
+[case]
+name = "tiny"
+[geometry]
+box = [4.0, 4.0, 4.0]
+seed = 3
+pore_radius_mean = 0.8
+pore_radius_min = 0.55
+pore_radius_max = 1.1
+[mesh]
+size_max = 0.8
+threads = 1
+""")
+    parser = argparse.ArgumentParser()
+    compare_cmd.add_arguments(parser)
+    out = tmp_path / "cmp"
+    args = parser.parse_args([str(case_file), "-o", str(out), "--mechanics-only"])
+    assert compare_cmd.run(args) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[0].endswith("report.html")
+
+    data = json.loads((out / "comparison.json").read_text())
+    proto = data["protocols"][0]
+    assert proto["label"] == "mechanics only, y = 0"
+    for design in ("infiltrated", "cosintered"):
+        mech = proto["runs"][design]["metrics"]["mechanics"]
+        assert mech["y_mean"] == 0.0
+        # a fully charged NVP shrinks: bonded to NZSP it is in tension (GPa, design §4)
+        assert mech["phases"]["NVP"]["hydrostatic"]["mean"] > 5e8
+        assert 0.0 < mech["strain_accommodation_index"] < 1.0
+        fractions = proto["runs"][design]["mesh"]["measured"]["volume_fractions"]
+        assert fractions["NVP"] == pytest.approx(0.155, abs=0.01)
+    rows = {r["key"]: r for r in proto["metrics"]}
+    vm = rows["mechanics.phases.NVP.von_mises.p95"]
+    assert vm["ratio_infiltrated_over_cosintered"] == pytest.approx(vm["infiltrated"] / vm["cosintered"])
+    assert vm["winner"] in ("infiltrated", "cosintered", "tie")
+
+    html = (out / "report.html").read_text()
+    assert "microstructures" in (out / "report.md").read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    assert (out / "views.py").is_file()
+    for design in ("infiltrated", "cosintered"):
+        assert (out / design / "stress_samples.npz").is_file()
+        assert (out / design / "fields" / "von_mises.xdmf").is_file()
+    if pvrun.pvpython() is not None:
+        shots = json.loads((out / "views" / "views.json").read_text())
+        assert "infiltrated_von_mises" in shots["files"]
+        assert "ParaView, von Mises stress" in html
+
+    # a second call finds the results and only rebuilds the report
+    before = (out / "infiltrated" / "metrics.json").stat().st_mtime_ns
+    assert compare_cmd.run(parser.parse_args([str(case_file), "-o", str(out), "--mechanics-only",
+                                              "--no-screenshots"])) == 0
+    assert (out / "infiltrated" / "metrics.json").stat().st_mtime_ns == before
