@@ -103,3 +103,54 @@ threads = 1
     assert compare_cmd.run(parser.parse_args([str(case_file), "-o", str(out), "--mechanics-only",
                                               "--no-screenshots"])) == 0
     assert (out / "infiltrated" / "metrics.json").stat().st_mtime_ns == before
+
+
+STAND_IN = '''
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from report_synthetic import toy_run
+case, out = Path(sys.argv[1]), Path(sys.argv[3])
+design = "infiltrated" if 'kind = "infiltrated"' in case.read_text() else "cosintered"
+good = design == "infiltrated"
+toy_run(out, design, capacity=95.0 if good else 80.0, gap=0.03 if good else 0.05,
+        nvp_vm_p95=2.5e9 if good else 1.5e9, accommodation=0.6 if good else 0.4)
+'''
+
+
+def test_job_runner_runs_both_designs_side_by_side(tmp_path):
+    """The job runner (child processes via the sweep's job step, two at a time) with a STAND-IN
+    solver that writes synthetic run folders: status.json, skip when done, curves in the report."""
+    from pathlib import Path
+
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN.format(tests=str(Path(__file__).parent)))
+    runner = compare.job_runner(command=f"{{python}} {script} {{case}} -o {{dir}}")
+    out = tmp_path / "cmp"
+    paths = compare.compare(validate(TINY), out, runner=runner, jobs=2, screenshots=False)
+    for design in ("infiltrated", "cosintered"):
+        assert json.loads((out / design / "status.json").read_text())["state"] == "done"
+    data = json.loads(paths["json"].read_text())
+    rows = {r["key"]: r for r in data["protocols"][0]["metrics"]}
+    assert rows["capacity_discharge_mAh_per_g"]["winner"] == "infiltrated"
+    assert "voltage_capacity" in paths["markdown"].read_text()
+    stamp = (out / "cosintered" / "metrics.json").stat().st_mtime_ns
+    compare.compare(validate(TINY), out, runner=runner, jobs=2, screenshots=False)
+    assert (out / "cosintered" / "metrics.json").stat().st_mtime_ns == stamp  # done: not re-run
+
+
+@pytest.mark.skip(reason="pending: `fem-electrode run` does not converge on RVE meshes yet (Newton "
+                         "DIVERGED_LINEAR_SOLVE / DIVERGED_MAX_IT within the first minutes of the charge); "
+                         "remove this skip when it does")
+def test_compare_full_protocol(tmp_path):
+    """Both designs through `fem-electrode run` (one 1 C cycle on the tiny RVE) and the report."""
+    out = tmp_path / "cmp"
+    paths = compare.compare(validate(TINY), out, jobs=2)
+    data = json.loads(paths["json"].read_text())
+    for design in ("infiltrated", "cosintered"):
+        m = data["protocols"][0]["runs"][design]["metrics"]
+        assert m["status"] == "completed"
+        assert m["capacity_discharge_mAh_per_g"] > 0 and m["polarization_V"] > 0
+        assert "mechanics" in m
+    md = paths["markdown"].read_text()
+    assert "voltage_capacity" in md and "stress_cdf" in md
