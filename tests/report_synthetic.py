@@ -56,19 +56,31 @@ def toy_msh(path: Path, design: str, size: float = 0.3) -> Path:
 
 
 def toy_timeseries(path: Path, capacity: float, gap: float) -> None:
-    """A charge then a discharge at constant |current| with a tilted plateau."""
+    """The run's timeseries.csv layout: an initial row, a charge with a CV hold, a discharge.
+
+    Columns as ``fem_electrode.outputs.timeseries.COLUMNS`` (segment is text; the capacity
+    restarts at 0 in each half-cycle; current > 0 on charge).
+    """
     n = 40
-    q = np.linspace(0.0, capacity, n)
-    v_charge = 3.37 + 0.5 * gap + 0.1 * (q / capacity - 0.5)
-    v_dis = 3.37 - 0.5 * gap + 0.1 * (0.5 - q / capacity)
-    t = np.arange(2 * n) * 360.0
-    current = np.r_[np.full(n, 1.0), np.full(n, -1.0)]
-    cap = np.r_[q, capacity - q]
-    volt = np.r_[v_charge, v_dis[::-1][::-1]]
+    q = np.linspace(capacity / n, capacity, n)
+    rows = [(0.0, "initial", 0.0, 3.3, 0.0, 0.0)]
+    t = 0.0
+    for k in range(n):  # galvanostatic charge, then a short hold at the cut-off
+        t += 360.0
+        soc = q[k] / capacity
+        rows.append((t, "charge", 1e-9, 3.37 + 0.5 * gap + 0.1 * (soc - 0.5), soc, q[k]))
+    for k in range(3):
+        t += 60.0
+        last = rows[-1]
+        rows.append((t, "charge_hold", 1e-10 / (k + 1), last[3], last[4], last[5] + 0.1 * (k + 1)))
+    for k in range(n):
+        t += 360.0
+        rows.append((t, "discharge", -1e-9, 3.37 - 0.5 * gap - 0.1 * (q[k] / capacity - 0.5),
+                     1.0 - q[k] / capacity, q[k]))
     with open(path, "w") as f:
-        f.write("time_s,current_A,cell_voltage_V,soc,capacity_mAh_per_g\n")
-        for row in zip(t, current, cap, volt, strict=True):
-            f.write(f"{row[0]},{row[1]},{row[3]},{row[2] / capacity},{row[2]}\n")
+        f.write("time_s,cycle,segment,current_A,voltage_V,soc,capacity_mAh_per_g,charge_rel_error\n")
+        for i, (time, seg, cur, volt, soc, cap) in enumerate(rows):
+            f.write(f"{time},1,{seg},{cur},{volt},{soc},{cap},{'' if i == 0 else 1e-12}\n")
 
 
 def toy_metrics(capacity: float, gap: float, nvp_vm_p95: float, accommodation: float) -> dict:

@@ -214,8 +214,11 @@ def mechanics_blocks(pair: Pair, el: conclusion.Elastic | None) -> list[Block]:
                 "samples were written, so no full distributions)."))
         else:
             blocks.append(Paragraph("The runs report no mechanics metrics."))
-    rows = [r for r in pair.rows
-            if r.spec.group in ("energy", "fracture") and r.spec.better and r.spec.verdict]
+    order = ("accommodation", "per_nvp_volume", "elastic_energy.total", "elastic_energy", "fraction",
+             "channeling", "delamination")
+    rows = sorted((r for r in pair.rows
+                   if r.spec.group in ("energy", "fracture") and r.spec.better and r.spec.verdict),
+                  key=lambda r: next((i for i, w in enumerate(order) if w in r.key.lower()), len(order)))
     if rows:
         blocks.append(Figure("accommodation_fracture", figures.bar_panels(
             rows, "Strain accommodation, stored energy and fracture indicators"),

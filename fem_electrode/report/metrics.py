@@ -81,7 +81,7 @@ _UNIT_SUFFIXES = (  # key suffix -> (display unit, scale to display); longest fi
     ("_a_per_m2", "A/m²", 1.0), ("_mol_per_m3", "mol/m³", 1.0), ("_ohm_m2", "Ω cm²", 1e4),
     ("_m2", "µm²", 1e12), ("_m3", "µm³", 1e18), ("_kg", "pg", 1e15),
     ("_mpa", "MPa", 1.0), ("_gpa", "GPa", 1.0), ("_pa", "MPa", 1e-6), ("_mv", "mV", 1.0),
-    ("_v", "mV", 1e3), ("_j", "J", 1.0), ("_s", "s", 1.0), ("_a", "A", 1.0), ("_percent", "%", 1.0),
+    ("_v", "mV", 1e3), ("_j", "nJ", 1e9), ("_s", "s", 1.0), ("_a", "A", 1.0), ("_percent", "%", 1.0),
 )
 
 
@@ -166,7 +166,7 @@ def classify(key: str) -> MetricSpec:
                           note="same as the fraction above strength" if duplicate else "")
     if "energy" in k:
         per_volume = any(w in k for w in ("per_volume", "density", "per_nvp", "per_m3"))
-        unit = ("MJ/m³", 1e-6) if per_volume else ("J", 1.0)
+        unit = ("MJ/m³", 1e-6) if per_volume else ("nJ", 1e9)
         return MetricSpec(label, *_unit(key, unit), better=LOWER, group="energy")
     if leaf in _INFO_UNITS:
         return MetricSpec(label, *_INFO_UNITS[leaf], group="other")
