@@ -181,3 +181,4 @@ def test_views_script_renders_both_electrodes(electrodes):
     c_hi = max(e["c"][1] for e in expected.values())
     assert c_lo - 1e-6 <= manifest["ranges"]["c"][0] < manifest["ranges"]["c"][1] <= c_hi + 1e-6
     assert manifest["time"] == {"infiltrated": T_END, "cosintered": T_END}
+    assert manifest["missing"] == []  # every view found its field in both electrodes

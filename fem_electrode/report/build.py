@@ -235,20 +235,25 @@ def paraview_blocks(screenshot_dir: Path | None, views_script: Path | None) -> l
                                 "folder holds its XDMF fields."))
     if screenshot_dir is None or not screenshot_dir.is_dir():
         return blocks
+    import json
+
     import matplotlib.image as mpimg
 
+    manifest_path = screenshot_dir / "views.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    missing = set(manifest.get("missing", []))
     for view, title in VIEW_TITLES.items():
         files = [screenshot_dir / f"{d}_{view}.png" for d in DESIGNS]
-        if not all(f.is_file() for f in files):
+        if not all(f.is_file() for f in files) or any(f.stem in missing for f in files):
             continue
         fig, axes = figures.plt.subplots(1, 2, figsize=(12, 4.9))
         for ax, f in zip(axes, files, strict=True):
             ax.imshow(mpimg.imread(f))
             ax.axis("off")
         fig.tight_layout()
+        same = "" if view == "microstructure" else ", same colour scale"
         blocks.append(Figure(f"paraview_{view}", figures.png(fig),
-                             f"ParaView, {title}: infiltrated (left), co-sintered (right), "
-                             "same colour scale."))
+                             f"ParaView, {title}: infiltrated (left), co-sintered (right){same}."))
     return blocks
 
 

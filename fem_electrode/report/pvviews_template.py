@@ -223,7 +223,7 @@ def screenshots(pv, scenes, outdir, resolution):
     os.makedirs(outdir, exist_ok=True)
     rview = pv.CreateRenderView()
     rview.ViewSize = list(resolution)
-    manifest = {"files": {}, "ranges": {}, "time": {d: s.time for d, s in scenes.items()}}
+    manifest = {"files": {}, "ranges": {}, "missing": [], "time": {d: s.time for d, s in scenes.items()}}
     for name in VIEW_ORDER:
         colored = {d: show_view(pv, s, name, rview) for d, s in scenes.items()}
         rng = None
@@ -233,6 +233,8 @@ def screenshots(pv, scenes, outdir, resolution):
                 rng = r if rng is None else (min(rng[0], r[0]), max(rng[1], r[1]))
         if rng is not None:
             manifest["ranges"][name] = list(rng)
+        if name != "microstructure":  # views without their field show the phases and a note
+            manifest["missing"] += [f"{d}_{name}" for d, c in colored.items() if not c]
         for design, scene in scenes.items():
             show_view(pv, scene, name, rview)
             if colored[design] and rng is not None:
