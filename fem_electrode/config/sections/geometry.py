@@ -20,7 +20,7 @@ def _composition(v: Mapping[str, Any]) -> list[str]:
             "pore radii must satisfy pore_radius_min <= pore_radius_mean <= pore_radius_max, got "
             f"{v['pore_radius_min']} / {v['pore_radius_mean']} / {v['pore_radius_max']} µm"
         )
-    if v["pore_radius_max"] * 2 > min(v["box"]):
+    if v["kind"] in ("infiltrated", "cosintered") and v["pore_radius_max"] * 2 > min(v["box"]):
         problems.append(
             f"pore_radius_max = {v['pore_radius_max']} µm: a pore larger than the box "
             f"{v['box']} µm (diameter must be below the smallest box edge)"
@@ -33,6 +33,33 @@ def _composition(v: Mapping[str, Any]) -> list[str]:
         )
     if len(v["box"]) != 3:
         problems.append(f"box = {v['box']}: give three edge lengths [Lx, Ly, Lz] in µm")
+    return problems
+
+
+def _shapes(v: Mapping[str, Any]) -> list[str]:
+    """Dimension checks of the co-sintered pores and the canonical shapes (no geometry needed)."""
+    problems: list[str] = []
+    kind, box = v["kind"], v["box"]
+    if len(box) != 3:
+        return problems  # reported by _composition
+    gap = v["min_gap"]
+    if kind == "cosintered" and 2 * v["residual_pore_radius"] >= min(box):
+        problems.append(f"residual_pore_radius = {v['residual_pore_radius']} µm: a pore larger "
+                        f"than the box {box} µm")
+    if kind in ("sphere_inclusion", "coated_cavity"):
+        a, outer = v["inclusion_radius"], v["outer_radius"]
+        if outer is None and a + gap > min(box) / 2:
+            problems.append(f"inclusion_radius = {a} µm must be below half the smallest box edge "
+                            f"minus min_gap ({min(box) / 2 - gap:g} µm)")
+        if outer is not None and a + gap > outer:
+            problems.append(f"inclusion_radius = {a} µm must be below outer_radius = {outer} µm "
+                            f"minus min_gap = {gap} µm")
+    if kind == "coated_cavity" and v["coating_thickness"] + gap > v["inclusion_radius"]:
+        problems.append(f"coating_thickness = {v['coating_thickness']} µm must be below "
+                        f"inclusion_radius = {v['inclusion_radius']} µm minus min_gap = {gap} µm")
+    if kind in ("film", "column") and v["film_thickness"] + gap > box[2]:
+        problems.append(f"film_thickness = {v['film_thickness']} µm must be below the box height "
+                        f"Lz = {box[2]} µm minus min_gap = {gap} µm")
     return problems
 
 
@@ -61,6 +88,16 @@ SECTION = Section(
             lo=0.05),
         Key("pore_radius_max", "float", 1.6, "µm", "radii are clipped above at this value",
             lo=0.05),
+        Key("pore_connectivity", "float", 1.0, "-",
+            "infiltrated: probability that a pore former is placed touching the pore network "
+            "open to the current collector (1 = open-porosity template; lower values leave "
+            "isolated, unfilled pores)", lo=0.0, hi=1.0),
+        Key("grain_connectivity", "float", 1.0, "-",
+            "co-sintered: probability that an NVP grain is placed touching the grain network "
+            "connected to the current collector (0 = fully random dispersion)", lo=0.0, hi=1.0),
+        Key("min_gap", "float", 0.05, "µm",
+            "clearance kept between sphere surfaces, intersection circles and box faces "
+            "(rejects near-tangent placements that break OCC booleans)", lo=0.001, hi=1.0),
         Key("residual_pore_radius", "float", 0.5, "µm",
             "radius of the small residual pores of the co-sintered electrode", lo=0.05),
         Key("inclusion_radius", "float", 2.0, "µm",
@@ -73,5 +110,5 @@ SECTION = Section(
         Key("coating_thickness", "float", 0.5, "µm", "coated_cavity: NVP coating thickness",
             lo=0.01),
     ),
-    checks=(_composition,),
+    checks=(_composition, _shapes),
 )

@@ -1,0 +1,103 @@
+"""Turn each OCC sphere so that its seam and poles stay clear of the other surfaces.
+
+An OCC sphere has poles on its local z axis and a seam: the half meridian in its local
+x-z plane (x >= 0). Booleans split every intersection curve where it crosses a seam, so a
+seam passing close to a point where three surfaces meet, or running almost tangent to an
+intersection circle, leaves slivers (edges of a few nm) that wreck element quality or the
+surface mesh. For every sphere we draw ``CANDIDATES`` random orientations and keep the one
+whose seam and poles are farthest from the sphere's *special points* (where two of its
+intersection circles cross: triple points with two spheres, points on a box face) and from
+tangency with its circles. Lengths in µm, orientations as (unit axis, angle in rad).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from fem_electrode.geometry.voxels import Box
+
+#: Random orientations tried per sphere (the best one is kept).
+CANDIDATES = 48
+
+
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues rotation matrix (the same convention as ``gmsh.model.occ.rotate``)."""
+    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+
+
+def _circles(i: int, centers: np.ndarray, radii: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """Unit axis n and cosine of the angular radius of every circle on sphere ``i``."""
+    c, r = centers[i], radii[i]
+    v = centers - c
+    d = np.linalg.norm(v, axis=1)
+    cut = (d < r + radii) & (d > np.abs(r - radii)) & (np.arange(len(radii)) != i)
+    n = v[cut] / d[cut, None]
+    cos_a = (d[cut] ** 2 + r * r - radii[cut] ** 2) / (2.0 * d[cut] * r)
+    axes, coss = [n], [cos_a]
+    for axis, length in enumerate(box.lengths):
+        for plane in (0.0, length):
+            h = plane - c[axis]
+            if abs(h) < r:
+                e = np.zeros((1, 3))
+                e[0, axis] = np.sign(h) if h != 0 else 1.0
+                axes.append(e)
+                coss.append(np.array([abs(h) / r]))
+    return np.vstack(axes), np.concatenate(coss)
+
+
+def _crossings(n: np.ndarray, cos_a: np.ndarray) -> np.ndarray:
+    """Unit vectors where two of the circles cross (x.n_A = cos a_A, x.n_B = cos a_B, |x| = 1)."""
+    points = []
+    for a, b in itertools.combinations(range(len(cos_a)), 2):
+        na, nb, ha, hb = n[a], n[b], cos_a[a], cos_a[b]
+        g = float(na @ nb)
+        if abs(g) > 1.0 - 1e-12:
+            continue
+        ca = (ha - hb * g) / (1.0 - g * g)
+        cb = (hb - ha * g) / (1.0 - g * g)
+        base = ca * na + cb * nb
+        rest = 1.0 - float(base @ base)
+        if rest < 0.0:
+            continue
+        w = np.cross(na, nb)
+        w /= np.linalg.norm(w)
+        points.extend([base + np.sqrt(rest) * w, base - np.sqrt(rest) * w])
+    return np.array(points).reshape(-1, 3)
+
+
+def _clearance(rot: np.ndarray, n: np.ndarray, cos_a: np.ndarray, points: np.ndarray) -> float:
+    """Smallest angle between the seam / poles and the special points or circles (rad)."""
+    ex, ey, ez = rot[:, 0], rot[:, 1], rot[:, 2]
+    alpha = np.arccos(np.clip(cos_a, -1.0, 1.0))
+    margins = [np.inf]
+    if len(points):
+        on_side = points @ ex >= 0.0
+        to_seam = np.where(on_side, np.arcsin(np.clip(np.abs(points @ ey), 0.0, 1.0)), np.inf)
+        to_pole = np.arccos(np.clip(np.abs(points @ ez), 0.0, 1.0))
+        margins.append(float(np.min(np.minimum(to_seam, to_pole))))
+    if len(cos_a):
+        tangency = np.abs(np.arcsin(np.clip(np.abs(n @ ey), 0.0, 1.0)) - alpha)  # whole great circle
+        pole = np.minimum(np.abs(np.arccos(np.clip(n @ ez, -1.0, 1.0)) - alpha),
+                          np.abs(np.arccos(np.clip(-(n @ ez), -1.0, 1.0)) - alpha))
+        margins.extend([float(tangency.min()), float(pole.min())])
+    return min(margins)
+
+
+def choose(centers: np.ndarray, radii: np.ndarray, box: Box, seed: np.random.SeedSequence) -> np.ndarray:
+    """(n, 4) orientations (unit axis, angle) for one family of spheres that meet in booleans."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(radii), 4))
+    for i in range(len(radii)):
+        axes = rng.standard_normal((CANDIDATES, 3))
+        axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+        angles = rng.uniform(0.0, 2.0 * np.pi, CANDIDATES)
+        n, cos_a = _circles(i, centers, radii, box)
+        points = _crossings(n, cos_a)
+        scores = [_clearance(_rotation(ax, an), n, cos_a, points)
+                  for ax, an in zip(axes, angles, strict=True)]
+        best = int(np.argmax(scores))
+        out[i] = [*axes[best], angles[best]]
+    return out

@@ -1,0 +1,112 @@
+"""A regular voxel grid over the RVE box: union volumes of spheres without OCC.
+
+Placement uses it to meet the volume-fraction targets (porosity, NVP fraction) and to
+solve the layer thickness. Lengths in µm. Sampling is at voxel centres, so the volume
+estimate is unbiased; its error is far below the 1 vol% target tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Voxel edge as a fraction of the smallest sphere radius (0.6 µm -> 0.05 µm).
+VOXEL_SIZE_REL = 1.0 / 12.0
+#: Upper bound on the number of voxels (memory: 4 bytes per voxel for a depth field).
+MAX_VOXELS = 16_000_000
+#: Slack when rounding box / spacing up to a voxel count (float noise, e.g. 10 / 0.05).
+ROUND_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class Box:
+    """The RVE [0, Lx] x [0, Ly] x [0, Lz] (µm)."""
+
+    lengths: tuple[float, float, float]
+
+    @property
+    def volume(self) -> float:
+        """Box volume (µm³)."""
+        return float(np.prod(self.lengths))
+
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        """Euclidean distance (µm) from ``points`` (n, 3) to the box (0 inside)."""
+        hi = np.asarray(self.lengths)
+        outside = np.maximum(0.0, np.maximum(-points, points - hi))
+        return np.linalg.norm(outside, axis=-1)
+
+    def inner_distance(self, points: np.ndarray) -> np.ndarray:
+        """Signed distance (µm) to the box boundary, positive inside."""
+        hi = np.asarray(self.lengths)
+        return np.minimum(points, hi - points).min(axis=-1)
+
+
+class VoxelGrid:
+    """Voxel centres over ``box``; spacing from the smallest radius, capped in count."""
+
+    def __init__(self, box: Box, r_min: float):
+        h = max(VOXEL_SIZE_REL * r_min, (box.volume / MAX_VOXELS) ** (1.0 / 3.0))
+        self.box = box
+        self.shape = tuple(max(1, int(np.ceil(L / h - ROUND_SLACK))) for L in box.lengths)
+        self.spacing = tuple(L / n for L, n in zip(box.lengths, self.shape, strict=True))
+        self.axes = tuple((np.arange(n) + 0.5) * s for n, s in zip(self.shape, self.spacing, strict=True))
+        self.size = int(np.prod(self.shape))
+
+    def _window(self, center: np.ndarray, radius: float) -> tuple[tuple[slice, ...], np.ndarray] | None:
+        """Slices of the voxels within the sphere's bounding box and their squared distances."""
+        slices, d2 = [], []
+        for axis, h, c in zip(self.axes, self.spacing, center, strict=True):
+            lo = max(0, int(np.floor((c - radius) / h)))
+            hi = min(len(axis), int(np.ceil((c + radius) / h)) + 1)
+            if lo >= hi:
+                return None
+            slices.append(slice(lo, hi))
+            d2.append((axis[lo:hi] - c) ** 2)
+        dist2 = d2[0][:, None, None] + d2[1][None, :, None] + d2[2][None, None, :]
+        return tuple(slices), dist2
+
+    def add_to_mask(self, mask: np.ndarray, center: np.ndarray, radius: float) -> int:
+        """Set the voxels inside the sphere in ``mask``; return how many were new."""
+        win = self._window(center, radius)
+        if win is None:
+            return 0
+        sl, dist2 = win
+        inside = dist2 < radius * radius
+        sub = mask[sl]
+        new = int(np.count_nonzero(inside & ~sub))
+        sub |= inside
+        return new
+
+    def count_new(self, mask: np.ndarray, center: np.ndarray, radius: float,
+                  exclude: np.ndarray | None = None) -> np.ndarray:
+        """Per z-layer of voxels: how many the sphere would add to ``mask`` (not ``exclude``)."""
+        out = np.zeros(self.shape[2], dtype=np.int64)
+        win = self._window(center, radius)
+        if win is None:
+            return out
+        sl, dist2 = win
+        new = (dist2 < radius * radius) & ~mask[sl]
+        if exclude is not None:
+            new &= ~exclude[sl]
+        out[sl[2]] = np.count_nonzero(new, axis=(0, 1))
+        return out
+
+    def empty_mask(self) -> np.ndarray:
+        return np.zeros(self.shape, dtype=bool)
+
+    def depth(self, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
+        """D(p) = max_i (r_i - |p - x_i|) (µm), -inf away from all spheres.
+
+        p lies in ∪B(x_i, r_i - t) exactly when D(p) > t, so one field gives the layer
+        volume for every thickness t.
+        """
+        out = np.full(self.shape, -np.inf, dtype=np.float32)
+        for c, r in zip(centers, radii, strict=True):
+            win = self._window(c, r)
+            if win is None:
+                continue
+            sl, dist2 = win
+            d = (r - np.sqrt(dist2)).astype(np.float32)
+            np.maximum(out[sl], d, out=out[sl])
+        return out
