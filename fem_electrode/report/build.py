@@ -172,6 +172,8 @@ def microstructure_blocks(pair: Pair) -> list[Block]:
 
 def electrochemistry_blocks(pairs: Sequence[Pair]) -> list[Block]:
     blocks: list[Block] = [Heading("Electrochemistry")]
+    if not any(run.timeseries for p in pairs for run in p.runs.values()):
+        return [*blocks, Paragraph("These runs have no time series (mechanics only): no curves.")]
     blocks.append(Figure("voltage_capacity", figures.voltage_capacity([(p.label, p.runs) for p in pairs]),
                          "Cell voltage against capacity per half-cycle (solid: charge, dashed: "
                          "discharge); blue infiltrated, orange co-sintered."))
