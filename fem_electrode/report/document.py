@@ -80,8 +80,12 @@ def to_markdown(blocks: list[Block], figure_dir: str = "figures") -> str:
 
 
 def write_figures(blocks: list[Block], directory: Path) -> list[Path]:
-    """Write every figure's PNG into ``directory``."""
+    """Write every figure's PNG into ``directory`` (PNGs of earlier reports there are removed)."""
     directory.mkdir(parents=True, exist_ok=True)
+    names = {f"{b.name}.png" for b in blocks if isinstance(b, Figure)}
+    for stale in directory.glob("*.png"):
+        if stale.name not in names:
+            stale.unlink()
     paths = []
     for b in blocks:
         if isinstance(b, Figure):
