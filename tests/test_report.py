@@ -135,3 +135,40 @@ def test_sections_cover_the_solid(tmp_path, design):
     face = (hi[0] - lo[0]) * (hi[1] - lo[1])
     assert 0.85 * face < area.sum() <= face * (1 + 1e-9)
     assert set(mesh.phase[ids]) == {"NZSP", "NVP"}
+
+
+XDMF = """<?xml version="1.0"?>
+<Xdmf Version="3.0" xmlns:xi="https://www.w3.org/2001/XInclude"><Domain>
+<Grid Name="mesh" GridType="Uniform"/>
+<Grid Name="{name}" GridType="Collection" CollectionType="Temporal">
+<Grid Name="{name}" GridType="Uniform"><Time Value="0" />
+<Attribute Name="{name}" AttributeType="Scalar" Center="{centre}"/></Grid>
+<Grid Name="{name}" GridType="Uniform"><Time Value="3600" />
+<Attribute Name="{name}" AttributeType="Scalar" Center="{centre}"/></Grid>
+</Grid></Domain></Xdmf>
+"""
+
+
+def test_views_find_the_run_fields(tmp_path):
+    """File names and arrays as `fem-electrode run` writes them (XDMF headers only, no data)."""
+    from fem_electrode.report import views
+
+    fields = tmp_path / "run" / "fields"
+    fields.mkdir(parents=True)
+    for name, centre in (("c", "Node"), ("phi_s", "Node"), ("phi_e", "Node"), ("i_interface", "Cell"),
+                         ("von_mises", "Cell"), ("hydrostatic", "Cell"), ("stress", "Cell"),
+                         ("displacement", "Node"), ("interface_normal_traction", "Cell")):
+        (fields / f"{name}.xdmf").write_text(XDMF.format(name=name, centre=centre))
+    (fields / "mesh.xdmf").write_text(XDMF.format(name="phases", centre="Cell"))
+    found = views.discover(tmp_path / "run")
+    assert found["mesh"].endswith("mesh.xdmf")
+    assert [(Path(e["file"]).name, e["array"], e["center"]) for e in found["fields"]["von_mises"]] == [
+        ("von_mises.xdmf", "von_mises", "Cell")]
+    assert [Path(e["file"]).name for e in found["fields"]["c"]] == ["c.xdmf"]
+    assert [Path(e["file"]).name for e in found["fields"]["interface_current"]] == ["i_interface.xdmf"]
+    assert views.read_xdmf_header(fields / "c.xdmf").times == (0.0, 3600.0)
+    script = views.write_views(tmp_path, {"infiltrated": {"label": "infiltrated", "run_dir": tmp_path / "run",
+                                                          "time": 3600.0}}, ranges={"von_mises": (0, 900)})
+    text = script.read_text()
+    compile(text, str(script), "exec")  # valid Python for pvpython
+    assert "'file': 'run/fields/c.xdmf'" in text and "'range': [0.0, 900.0]" in text
