@@ -94,15 +94,21 @@ class Domain:
 
     # ---- submeshes ----------------------------------------------------------------
     def submesh(self, phase: str) -> PhaseMesh:
-        """The submesh of ``phase`` (owned cells; cached), with its entity maps."""
+        """The submesh of ``phase`` (owned and ghost cells; cached), with its entity maps.
+
+        The parent's ghost cells of the phase must be in the submesh: an owned interface facet
+        whose other cell is a ghost (owned by another rank) is integrated here, and its
+        submesh functions must be defined on that ghost cell (with owned cells only they read
+        as zero there and the interface terms are wrong on 2+ ranks).
+        """
         if phase not in self._submeshes:
             tdim = self.mesh.topology.dim
             cells = self.cells(phase)
             imap = self.mesh.topology.index_map(tdim)
-            owned = cells[cells < imap.size_local]
-            if self.mesh.comm.allreduce(owned.size, op=MPI.SUM) == 0:
+            n_owned = int(np.count_nonzero(cells < imap.size_local))
+            if self.mesh.comm.allreduce(n_owned, op=MPI.SUM) == 0:
                 raise tags.TagError(f"phase {phase!r} has no cells in this mesh")
-            sub, cell_map, vertex_map, _ = dolfinx.mesh.create_submesh(self.mesh, tdim, owned)
+            sub, cell_map, vertex_map, _ = dolfinx.mesh.create_submesh(self.mesh, tdim, cells)
             self._submeshes[phase] = PhaseMesh(phase, sub, cell_map, vertex_map)
         return self._submeshes[phase]
 
