@@ -4,7 +4,9 @@ from fem_electrode.config.spec import Key, Section
 
 SECTION = Section(
     name="mechanics",
-    doc="Linear elasticity on NZSP ∪ NVP with the NVP Vegard strain (Ω/3)(c - c_ref) I.",
+    doc="Linear elasticity on NZSP ∪ NVP with the NVP Vegard strain (Ω/3)(c - c_ref) I. "
+        "PETSc options of the mechanics solve go in [solver] petsc with the prefix 'mechanics_' "
+        "(e.g. mechanics_ksp_rtol = 1e-12).",
     keys=(
         Key("coupling", "str", "one_way", "-",
             "off, one_way (c -> strain each output step) or two_way (stress in mu and eta)",
@@ -29,5 +31,9 @@ SECTION = Section(
         Key("lattice_strain_c", "float", -0.0626, "-",
             "anisotropic: linear strain along c (z) from y = 1 to y = 0",
             source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)"),
+        Key("fracture_layer_thickness", "float", None, "µm",
+            "h of the thin-film fracture indicator G = Z sigma^2 h / E; absent = from the geometry "
+            "(provenance, film/coating/layer thickness) or V_NVP / A_interface", lo=0.0, lo_open=True,
+            optional=True),
     ),
 )

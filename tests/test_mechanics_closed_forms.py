@@ -1,0 +1,190 @@
+"""Mechanics against closed forms (design §6): planar film, Eshelby sphere in a finite shell,
+coated spherical cavity (layered-sphere Lamé solution), manufactured solution with observed
+convergence rates. Runs serially and on 2 ranks (meshes kept small for 2 shared cores)."""
+
+from __future__ import annotations
+
+import math
+
+import mech_meshes
+import numpy as np
+import pytest
+
+from fem_electrode.config import validate
+from fem_electrode.domain import layered_box
+from fem_electrode.fenicsx import MPI, dolfinx, ufl
+from fem_electrode.mechanics import MechanicsProblem
+from fem_electrode.physics.elasticity import lame
+
+#: Elastic constants with a real mismatch (inclusion softer than the matrix), Pa.
+E_M, NU_M, E_I, NU_I = 80e9, 0.26, 50e9, 0.30
+Y = 0.5  # NVP filling of the sphere tests: ε* = (Ω c_max / 3)(Y − 1) ≈ −1.4 %
+
+
+def bulk(E: float, nu: float) -> float:
+    return E / (3.0 * (1.0 - 2.0 * nu))
+
+
+def shear(E: float, nu: float) -> float:
+    return E / (2.0 * (1.0 + nu))
+
+
+def free_case(**mech):
+    """Mismatched moduli, no Dirichlet condition (free outer surface), iterative solver."""
+    return validate({
+        "materials": {"E_nzsp": E_M, "nu_nzsp": NU_M, "E_nvp": E_I, "nu_nvp": NU_I},
+        "mechanics": {"separator_bc": "free", "lateral_bc": "free", **mech},
+    })
+
+
+def linear_eigenstrain(case, y: float) -> float:
+    mat = case.materials
+    return mat.omega_nvp / 3.0 * (y - case.mechanics.y_ref) * mat.c_max
+
+
+def layered_sphere(radii: list[float], K: list[float], G: list[float], eps: list[float],
+                   cavity: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Radial Lamé solution u = A_k r + B_k / r² of concentric layers with eigenstrains.
+
+    Layer k spans radii[k]..radii[k+1] with bulk/shear moduli K[k], G[k] and isotropic
+    eigenstrain eps[k]; σ_rr = 3K (A − ε*) − 4G B / r³. Conditions: u and σ_rr continuous
+    at the interfaces, σ_rr = 0 at the outer radius and at the cavity (``cavity``), else a
+    bounded solid core (B_0 = 0).
+    """
+    n = len(radii) - 1
+    M, rhs = np.zeros((2 * n, 2 * n)), np.zeros(2 * n)
+
+    def srr(row: int, k: int, r: float, sign: float = 1.0) -> None:
+        M[row, 2 * k] += sign * 3.0 * K[k]
+        M[row, 2 * k + 1] -= sign * 4.0 * G[k] / r**3
+        rhs[row] += sign * 3.0 * K[k] * eps[k]
+
+    if cavity:
+        srr(0, 0, radii[0])
+    else:
+        M[0, 1] = 1.0
+    row = 1
+    for k in range(1, n):
+        r = radii[k]
+        M[row, 2 * k - 2: 2 * k + 2] = [r, 1.0 / r**2, -r, -1.0 / r**2]
+        srr(row + 1, k - 1, r)
+        srr(row + 1, k, r, -1.0)
+        row += 2
+    srr(row, n - 1, radii[n])
+    x = np.linalg.solve(M, rhs)
+    return x[0::2], x[1::2]
+
+
+def test_planar_film_biaxial_stress(comm):
+    """Thin NVP film on a thick NZSP substrate, lateral rollers: σ_xx = σ_yy = −E_f ε*/(1−ν_f)."""
+    case = validate({"mechanics": {"prescribed_y": 0.0}})
+    domain = layered_box(comm, (4e-6, 4e-6, 4.5e-6), (4, 4, 9), z_interface=4e-6)
+    mech = MechanicsProblem(domain, case)
+    mech.solve()
+    mat = case.materials
+    eps = linear_eigenstrain(case, 0.0)
+    expected = -mat.E_nvp * eps / (1.0 - mat.nu_nvp)
+    m = mech.metrics()  # collective: before any rank-local assertion
+    s = mech.post.stress_samples("NVP")  # this rank's samples (maybe none)
+    for i in (0, 1):
+        assert np.allclose(s[:, i, i], expected, rtol=0.02)
+    assert np.all(np.abs(s[:, 2, 2]) < 1e-6 * abs(expected))
+    assert m["phases"]["NVP"]["max_principal"]["mean"] == pytest.approx(expected, rel=0.02)
+    assert m["phases"]["NZSP"]["von_mises"]["max"] < 1e-6 * abs(expected)  # substrate unstressed
+    # free expansion along z only: index (1 + ν)/(3(1 − ν))
+    nu = mat.nu_nvp
+    assert m["strain_accommodation_index"] == pytest.approx((1 + nu) / (3 * (1 - nu)), rel=1e-6)
+    film = m["thin_film"]
+    assert film["h"] == pytest.approx(0.5e-6, rel=1e-9) and film["h_source"] == "V_NVP / A_interface"
+    assert film["G_channeling"] == pytest.approx(1.976 * expected**2 * 0.5e-6 / mat.E_nvp, rel=0.02)
+    mech.destroy()
+
+
+def test_layered_sphere_reproduces_the_eshelby_shell_formula():
+    a, b, eps = 1.0, 2.5, -0.01
+    Ki, Gi, Km, Gm = bulk(E_I, NU_I), shear(E_I, NU_I), bulk(E_M, NU_M), shear(E_M, NU_M)
+    A, _ = layered_sphere([0.0, a, b], [Ki, Km], [Gi, Gm], [eps, 0.0], cavity=False)
+    f = a**3 / b**3
+    design = -12 * Ki * Gm * eps * (1 - f) / (3 * Ki + 4 * Gm * (1 - f) + 4 * Ki * Gm * f / Km)
+    assert 3 * Ki * (A[0] - eps) == pytest.approx(design, rel=1e-12)
+
+
+def test_eshelby_sphere_in_shell(comm, mpi_tmp_path):
+    """Interior hydrostatic stress of an NVP sphere in a free NZSP shell (design §6), P2:
+    within 2 % and converging under refinement. No Dirichlet condition: the rigid-body
+    modes are projected out by the solver's null space."""
+    a, b = 1.0, 2.5  # µm
+    case = free_case(degree=2)
+    eps = linear_eigenstrain(case, Y)
+    Ki, Gm, Km = bulk(E_I, NU_I), shear(E_M, NU_M), bulk(E_M, NU_M)
+    f = a**3 / b**3
+    sigma_in = -12 * Ki * Gm * eps * (1 - f) / (3 * Ki + 4 * Gm * (1 - f) + 4 * Ki * Gm * f / Km)
+    errors = []
+    for h in (0.5, 0.3):
+        domain = mech_meshes.sphere_in_shell(comm, mpi_tmp_path, a, b, h, 2 * h)
+        mech = MechanicsProblem(domain, case)
+        assert mech.solver.free_modes == 6
+        mech.solve_y(Y)
+        errors.append(abs(mech.metrics()["phases"]["NVP"]["hydrostatic"]["mean"] / sigma_in - 1))
+        mech.destroy()
+    assert errors[1] < 0.02
+    assert errors[1] < 0.6 * errors[0]
+
+
+def test_coated_cavity(comm, mpi_tmp_path):
+    """NVP coating on a spherical cavity inside an NZSP shell, free surfaces: per-layer
+    hydrostatic stress (uniform in each layer) and NVP von Mises mean vs the Lamé solution."""
+    r0, r1, b = 1.0, 1.4, 3.0  # µm
+    case = free_case(degree=2)
+    eps = linear_eigenstrain(case, Y)
+    K = [bulk(E_I, NU_I), bulk(E_M, NU_M)]
+    G = [shear(E_I, NU_I), shear(E_M, NU_M)]
+    A, B = layered_sphere([r0, r1, b], K, G, [eps, 0.0], cavity=True)
+    hydro = {"NVP": 3 * K[0] * (A[0] - eps), "NZSP": 3 * K[1] * A[1]}
+    v_nvp = 4 / 3 * math.pi * (r1**3 - r0**3)
+    vm_nvp = 6 * G[0] * abs(B[0]) * 4 * math.pi * math.log(r1 / r0) / v_nvp  # ∫ 6G|B|/r³ dV / V
+
+    domain = mech_meshes.coated_cavity(comm, mpi_tmp_path, r0, r1, b, 0.25, 0.625)
+    mech = MechanicsProblem(domain, case)
+    mech.solve_y(Y)
+    m = mech.metrics()["phases"]
+    for phase, value in hydro.items():
+        assert m[phase]["hydrostatic"]["mean"] == pytest.approx(value, rel=0.02), phase
+    assert m["NVP"]["von_mises"]["mean"] == pytest.approx(vm_nvp, rel=0.02)
+    mech.destroy()
+
+
+@pytest.mark.parametrize(("degree", "sizes", "min_rate"), [(1, (4, 8, 16), 1.9), (2, (2, 4, 8), 2.85)])
+def test_manufactured_solution_rates(comm, degree, sizes, min_rate):
+    """u = ∇φ, φ = A Π cos(π x_i / L) with c = c_ref + (λ+2μ) Δφ / ((3λ+2μ) Ω/3) is in equilibrium
+    without body force and satisfies rollers on every face. c is handed over as a Function
+    on the NVP submesh (the electrochemistry path). Observed L2 rates: P1 2, P2 3."""
+    L = 1e-6  # m
+    case = validate({"mechanics": {"collector_bc": "rollers"}})
+    mat = case.materials
+    lm, mu = lame(mat.E_nvp, mat.nu_nvp)
+    k = math.pi / L
+    amp = 1e-8 / k  # |u| ~ 10 nm
+    c_ref = case.mechanics.y_ref * mat.c_max
+    scale = (lm + 2 * mu) / ((3 * lm + 2 * mu) * mat.omega_nvp / 3)
+
+    def c_exact(x):
+        return c_ref - scale * 3 * k**2 * amp * np.cos(k * x[0]) * np.cos(k * x[1]) * np.cos(k * x[2])
+
+    errors = []
+    for n in sizes:
+        domain = layered_box(comm, (L, L, L), (n, n, n), z_interface=L / 2, upper="NVP", lower="NVP")
+        mech = MechanicsProblem(domain, case, degree=degree, c_degree=degree)
+        c = dolfinx.fem.Function(dolfinx.fem.functionspace(domain.submesh("NVP").mesh, ("Lagrange", degree)))
+        c.interpolate(c_exact)
+        mech.solve(c)
+        x = ufl.SpatialCoordinate(domain.mesh)
+        u_ex = ufl.grad(amp * ufl.cos(k * x[0]) * ufl.cos(k * x[1]) * ufl.cos(k * x[2]))
+        def integral(expr, dx=ufl.dx(metadata={"quadrature_degree": 2 * degree + 4})):
+            return comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(expr * dx)), op=MPI.SUM)
+
+        errors.append(math.sqrt(integral(ufl.inner(mech.u - u_ex, mech.u - u_ex))
+                                / integral(ufl.inner(u_ex, u_ex))))
+        mech.destroy()
+    rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert rates[-1] > min_rate, (errors, rates)
