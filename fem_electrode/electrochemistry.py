@@ -211,7 +211,7 @@ class ElectrochemistryProblem:
         v_ref = thermal_voltage(p.kinetics.temperature)
         self.newton = BlockedNewton(residuals, self.unknowns, FIELDS, settings, prefix,
                                     bcs=self.bcs, entity_maps=self.entity_maps,
-                                    scales=(v_ref, p.c_max, v_ref))
+                                    scales=(v_ref, p.c_max, v_ref), bounds=(None, (0.0, p.c_max), None))
 
         # ---- diagnostics (compiled once) ----------------------------------------------------------
         form = lambda expr: dolfinx.fem.form(expr, entity_maps=self.entity_maps)  # noqa: E731
@@ -283,11 +283,6 @@ class ElectrochemistryProblem:
         self.phi_s_out.x.array[:] = self.phi_s.x.array + float(self.phi_ref.value)
         return self.phi_s_out
 
-    def set_phi_s(self, values: np.ndarray) -> None:
-        """Set the physical φ_s (V) from dof values (e.g. a checkpoint)."""
-        self.phi_s.x.array[:] = values
-        self.phi_ref.value = 0.0
-        self.recentre()
 
     def set_galvanostatic(self, current: float) -> None:
         """Collector current I (A, > 0 charge, 0 open circuit)."""

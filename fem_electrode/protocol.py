@@ -33,6 +33,9 @@ HARD_ITERATIONS = 10
 SECANT_MIN, SECANT_MAX = 0.05, 0.95
 #: Rejected overshoots of one cut-off before the crossing step is accepted as it is.
 MAX_CUTOFF_RETRIES = 12
+#: Steps that land on a cut-off may be this fraction of dt_min (the voltage is steepest there;
+#: dt_min bounds retries after failures, not accuracy).
+CUTOFF_DT_FRACTION = 1e-3
 #: Time tolerance (s, relative to the segment length) for reaching the end of a timed segment.
 TIME_EPS = 1e-9
 SECONDS_PER_MINUTE = 60.0
@@ -140,9 +143,10 @@ class StepController:
         return True
 
     def land_on_cutoff(self, dt_tried: float, fraction: float) -> bool:
-        """Retry with ``fraction`` of ``dt_tried`` to land on a cut-off; False below dt_min."""
+        """Retry with ``fraction`` of ``dt_tried`` to land on a cut-off; False below
+        ``CUTOFF_DT_FRACTION`` × dt_min."""
         new = dt_tried * min(max(fraction, SECANT_MIN), SECANT_MAX)
-        if new < self.dt_min:
+        if new < CUTOFF_DT_FRACTION * self.dt_min:
             return False
         self.dt = new
         return True

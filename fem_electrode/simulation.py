@@ -210,17 +210,17 @@ class Simulation:
             "next_output": self.next_output, "next_checkpoint": self.next_checkpoint,
             "sodium0": self.sodium0, "flux_integral": self.flux_integral,
             "stats": vars(self.stats), "mechanics_metrics": self.mechanics_metrics,
-            "mech_strain": self._mech_strain,
+            "mech_strain": self._mech_strain, "phi_ref": float(self.problem.phi_ref.value),
         }
-        p = self.problem
-        checkpoint.write(self.checkpoint_path, [p.c, p.phi_e, p.phi_s_field()], state, self.comm)
+        p = self.problem  # the φ_s deviation and φ_ref as they are: a resumed run is bit-identical
+        checkpoint.write(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], state, self.comm)
         log.debug("checkpoint at t = %.6g s", self.state.time)
 
     def load_checkpoint(self) -> None:
         p = self.problem
-        state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s_out], self.comm)
-        p.set_phi_s(p.phi_s_out.x.array)
-        p.accept()
+        state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], self.comm)
+        p.phi_ref.value = state["phi_ref"]
+        p.c_old.x.array[:] = p.c.x.array
         self.state = ProtocolState(**state["protocol"])
         self.controller = StepController(**state["controller"])
         self.half = tuple(state["half"]) if state["half"] else None
@@ -272,6 +272,8 @@ class Simulation:
         if resumed:
             self.load_checkpoint()
             rows = truncate_after(self.out_dir / "timeseries.csv", self.state.time) if self.rank0 else []
+            if self.state.segment < len(self.segments):  # the state as it was: with its current
+                self.apply(self.segments[self.state.segment])
             self.last = p.state()
         else:
             rows = []
@@ -323,6 +325,7 @@ class Simulation:
         try:
             while st.segment < len(self.segments):
                 if self.comm.allreduce(len(_STOP), op=MPI.MAX):
+                    _STOP.clear()
                     self.save_checkpoint()
                     log.warning("stop requested: checkpoint written at t = %.6g s", st.time)
                     return "interrupted", "stop requested (signal)"
@@ -333,9 +336,11 @@ class Simulation:
                     log.info("t = %.6g s: %s", st.time, seg.label)
                 dt = self.controller.propose(st.remaining(seg))
                 snap = p.snapshot()
+                log.debug("t = %.9g s: try dt = %.9g s", st.time, dt)
                 result = p.solve(dt)
                 self.stats.record(result)
                 if not result.converged:
+                    p.restore(snap)  # a failed step is never accepted
                     log.warning("t = %.6g s, %s: Newton failed (%s, %d its) with dt = %.4g s; retrying "
                                 "with a smaller step", st.time, seg.label, result.reason, result.iterations,
                                 dt)
@@ -347,6 +352,7 @@ class Simulation:
                         return "failed", reason
                     continue
                 new = p.state()
+                log.debug("  %s in %d its: V = %.9g V", result.reason, result.iterations, new.voltage)
                 end_segment = False
                 if seg.crossed(new.voltage):
                     before = self.last.voltage

@@ -13,13 +13,23 @@ Defaults (``[solver] linear``):
 
 Convergence (a custom SNES test, because the c row's round-off floor grows like 1/Δt and no
 fixed residual tolerance fits every step): converged when the residual norm is below
-``snes_atol`` or ``snes_rtol`` times the first one, or when the Newton update is below
-``[solver] step_tol`` in scaled units, max over fields of ‖δu‖∞ / scale (scale RT/F for
-potentials, c_max for c): the state no longer changes at that level of its natural scale.
+``snes_atol`` or ``snes_rtol`` times the first one, or when the full Newton correction
+J⁻¹F (before line search and bounds shorten it) is below ``[solver] step_tol`` in scaled
+units, max over fields of ‖δu‖∞ / scale (scale RT/F for potentials, c_max for c): the state
+is within that distance of the solution at its natural scale.
 (``snes_stol`` stays 0: the line search also applies it, to the unscaled norms.) A line
 search that fails once the residual is below ``STAGNATION_RTOL`` times max(first residual, 1)
 has hit the round-off floor of the assembled residual: the iterate is accepted (residuals
 are scaled so that 1 is the run's current, see :mod:`fem_electrode.electrochemistry`).
+A solve that crawls (from iteration ``SLOW_START`` on, less than a factor 1/``SLOW_FACTOR``
+of residual reduction over ``SLOW_WINDOW`` iterations) is stopped as diverged: a shorter
+time step is cheaper than many damped Newton steps.
+
+Bounds (fraction to the boundary): fields with bounds (c in [0, c_max]) never jump past
+them: each Newton direction is scaled (all fields together) so that a bounded field covers at
+most ``FRACTION_TO_BOUNDARY`` of its remaining distance to a bound per iteration. Iterates
+stay where ln(y), ln(1 − y) are defined, which keeps Newton fast when the surface of NVP
+empties or fills at the end of a half-cycle.
 
 User options (``[solver] petsc``) are merged over the defaults under the problem's prefix.
 Options are put into PETSc's global database *and kept there* until :meth:`BlockedNewton.close`:
@@ -46,6 +56,10 @@ KSP_RTOL = 1e-8
 KSP_MAX_IT = 400
 #: GMRES restart length.
 GMRES_RESTART = 100
+#: Largest fraction of the distance to a bound a bounded field may cover per Newton iteration.
+FRACTION_TO_BOUNDARY = 0.9
+#: Slow-progress divergence: checked from SLOW_START iterations on, over SLOW_WINDOW iterations.
+SLOW_START, SLOW_WINDOW, SLOW_FACTOR = 6, 3, 0.5
 #: A line-search failure below this fraction of max(first residual, 1) is round-off stagnation.
 STAGNATION_RTOL = 1e-8
 #: Options prefix of the electrochemistry SNES; ``[solver] petsc`` keys may carry it.
@@ -171,14 +185,16 @@ class BlockedNewton:
 
     ``residuals`` and ``unknowns`` are lists (one per field, same order); ``names`` name the
     fields in option prefixes (``<prefix>fieldsplit_<name>_...``); ``scales`` are the natural
-    magnitudes of the fields (the step convergence test divides updates by them).
+    magnitudes of the fields (the step convergence test divides updates by them);
+    ``bounds`` (lower, upper) per field or None (see the module docstring).
     """
 
     def __init__(self, residuals: Sequence[Any], unknowns: Sequence[dolfinx.fem.Function],
                  names: Sequence[str], settings: SolverSettings, prefix: str,
                  bcs: Sequence[dolfinx.fem.DirichletBC] = (),
                  entity_maps: Sequence[dolfinx.mesh.EntityMap] | None = None,
-                 scales: Sequence[float] | None = None):
+                 scales: Sequence[float] | None = None,
+                 bounds: Sequence[tuple[float, float] | None] | None = None):
         self.names = list(names)
         self.scales = list(scales) if scales is not None else [1.0] * len(self.names)
         self.step_tol = settings.step_tol
@@ -199,6 +215,12 @@ class BlockedNewton:
         if pc.getType() == PETSc.PC.Type.FIELDSPLIT:
             pc.setFieldSplitIS(*zip(self.names, self._ises, strict=True))
         snes.setConvergenceTest(self._converged)
+        self.bounds = list(bounds) if bounds is not None else [None] * len(self.names)
+        self.damped = 0  # Newton directions shortened to respect the bounds
+        self._correction = np.inf  # scaled size of the last full Newton correction
+        self._history: list[float] = []  # residual norms of the current solve
+        self._slow = False
+        snes.getKSP().setPostSolve(self._on_direction)
         self._f0 = 0.0
         self.unknowns = list(unknowns)
 
@@ -206,15 +228,43 @@ class BlockedNewton:
     def snes(self) -> PETSc.SNES:
         return self.problem.solver
 
-    def scaled_update(self) -> float:
-        """max over fields of ‖δu‖∞ / scale of the last Newton update."""
-        dx = self.snes.getSolutionUpdate()
+    def scaled_norm(self, v: PETSc.Vec) -> float:
+        """max over fields of ‖v‖∞ / scale."""
         worst = 0.0
         for iset, scale in zip(self._ises, self.scales, strict=True):
-            sub = dx.getSubVector(iset)
+            sub = v.getSubVector(iset)
             worst = max(worst, sub.norm(PETSc.NormType.NORM_INFINITY) / scale)
-            dx.restoreSubVector(iset, sub)
+            v.restoreSubVector(iset, sub)
         return worst
+
+    def _on_direction(self, ksp: PETSc.KSP, rhs: PETSc.Vec, y: PETSc.Vec) -> None:
+        """After each linear solve: record the full Newton correction, then apply the bounds."""
+        self._correction = self.scaled_norm(y)
+        if any(b is not None for b in self.bounds):
+            self._fraction_to_boundary(y)
+
+    def _fraction_to_boundary(self, y: PETSc.Vec) -> None:
+        """Scale the Newton direction y (the iterate becomes x − λy) so that bounded fields
+        move at most FRACTION_TO_BOUNDARY of the way to their bounds."""
+        x = self.snes.getSolution()
+        lam = 1.0
+        for iset, bound in zip(self._ises, self.bounds, strict=True):
+            if bound is None:
+                continue
+            lo, hi = bound
+            xs, ys = x.getSubVector(iset), y.getSubVector(iset)
+            xa, ya = xs.getArray(readonly=True), ys.getArray(readonly=True)
+            room = np.where(ya > 0.0, xa - lo, hi - xa)  # distance to the bound it moves towards
+            moving = ya != 0.0
+            if np.any(moving):
+                ratio = FRACTION_TO_BOUNDARY * np.maximum(room[moving], 0.0) / np.abs(ya[moving])
+                lam = min(lam, float(ratio.min()))
+            x.restoreSubVector(iset, xs)
+            y.restoreSubVector(iset, ys)
+        lam = y.getComm().tompi4py().allreduce(lam, op=MPI.MIN)
+        if lam < 1.0:
+            y.scale(lam)
+            self.damped += 1
 
     def _converged(self, snes: PETSc.SNES, it: int, norms: tuple[float, float, float]) -> int:
         _, _, fnorm = norms
@@ -224,12 +274,20 @@ class BlockedNewton:
             return reason.DIVERGED_FNORM_NAN
         if it == 0:
             self._f0 = fnorm
+            self._correction = np.inf
+            self._history = []
+            self._slow = False
+        self._history.append(fnorm)
         if fnorm <= atol:
             return reason.CONVERGED_FNORM_ABS
         if it > 0 and fnorm <= rtol * self._f0:
             return reason.CONVERGED_FNORM_RELATIVE
-        if it > 0 and self.scaled_update() <= self.step_tol:
+        if it > 0 and self._correction <= self.step_tol:
             return reason.CONVERGED_SNORM_RELATIVE
+        if (it >= SLOW_START and fnorm > SLOW_FACTOR * self._history[-1 - SLOW_WINDOW]
+                and fnorm > STAGNATION_RTOL * max(self._f0, 1.0)):
+            self._slow = True
+            return reason.DIVERGED_DTOL
         return reason.CONVERGED_ITERATING
 
     def solve(self) -> NewtonResult:
@@ -246,6 +304,8 @@ class BlockedNewton:
         finite = all(np.all(np.isfinite(u.x.array)) for u in self.unknowns)
         converged = code > 0 and finite and np.isfinite(norm)
         reason = _reason_name(PETSc.SNES.ConvergedReason, code) if finite else "non-finite solution"
+        if self._slow:
+            reason = "DIVERGED_SLOW_PROGRESS"
         if (code == PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH and finite
                 and norm <= STAGNATION_RTOL * max(self._f0, 1.0)):
             converged, reason = True, "CONVERGED_ROUNDOFF_STAGNATION"

@@ -74,7 +74,8 @@ def test_cutoff_landing_by_secant():
     c = StepController(dt=100.0, dt_min=1.0, dt_max=100.0)
     assert c.land_on_cutoff(100.0, 0.5) and c.dt == 50.0
     assert c.land_on_cutoff(100.0, 1e-6) and c.dt == pytest.approx(5.0)  # clamped fraction
-    assert not c.land_on_cutoff(10.0, 0.01)  # below dt_min: accept the crossing instead
+    assert c.land_on_cutoff(10.0, 0.05) and c.dt == pytest.approx(0.5)  # may go below dt_min
+    assert not c.land_on_cutoff(1e-2, 0.05)  # below 1e-3 dt_min: accept the crossing instead
 
 
 def test_protocol_state_timing():

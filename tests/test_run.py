@@ -1,0 +1,188 @@
+"""Whole runs on a small layered column: outputs, conservation every step, failed steps,
+the stop below dt_min, checkpoint + resume, the mechanics hook, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fem_electrode import simulation
+from fem_electrode.config import ConfigError, validate
+from fem_electrode.domain import layered_box
+from fem_electrode.electrochemistry import ElectrochemistryProblem
+from fem_electrode.outputs.timeseries import read_rows
+from fem_electrode.solver import NewtonResult
+
+BASE = {
+    "case": {"name": "column"},
+    "materials": {"D_nvp": 1e-15},
+    "mechanics": {"coupling": "off"},
+    "protocol": {"c_rate": 2.0, "hold_minutes": 2.0, "rest_minutes": 2.0, "dt_max": 200.0,
+                 "output_interval": 600.0},
+}
+
+
+def column(comm):
+    return layered_box(comm, (1e-6, 1e-6, 3e-6), (2, 2, 6), z_interface=2e-6)
+
+
+def make_case(**overrides):
+    data = {k: dict(v) for k, v in BASE.items()}
+    for sec, values in overrides.items():
+        data.setdefault(sec, {}).update(values)
+    return validate(data)
+
+
+def test_full_cycle_outputs_and_conservation(comm, mpi_tmp_path):
+    out = mpi_tmp_path / "run"
+    result = simulation.run(make_case(), out, domain=column(comm))
+    assert result.status == "completed", result.reason
+    m = result.metrics
+    if comm.rank == 0:
+        assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(m))
+        for name in ("case.toml", "timeseries.csv", "run.log", "fields/c.xdmf", "fields/phi_s.xdmf",
+                     "fields/phi_e.xdmf", "fields/i_interface.xdmf"):
+            assert (out / name).is_file(), name
+    # charge and sodium conserved to 1e-8 relative at every accepted step
+    assert m["conservation"]["charge"] < 1e-8 and m["conservation"]["sodium"] < 1e-8, m["conservation"]
+    assert m["conservation"]["sodium_cumulative"] < 1e-8
+    rows = comm.bcast(read_rows(out / "timeseries.csv") if comm.rank == 0 else None, root=0)
+    steps = [r for r in rows if r["segment"] != "initial"]
+    assert max(r["charge_rel_error"] for r in steps) < 1e-8
+    assert max(r["sodium_rel_error"] for r in steps) < 1e-8
+    segments = [r["segment"] for r in steps]
+    for seg in ("charge", "charge_hold", "rest", "discharge", "discharge_hold"):
+        assert seg in segments
+    charge_end = [r for r in steps if r["segment"] == "charge"][-1]
+    assert charge_end["voltage_V"] == pytest.approx(3.8, abs=2e-3)  # landed on the cut-off
+    holds = [r for r in steps if r["segment"] == "charge_hold"]
+    assert all(abs(r["voltage_V"] - 3.8) < 1e-9 for r in holds)
+    assert all(r["current_A"] > 0 for r in holds) and holds[-1]["current_A"] < holds[0]["current_A"]
+    rests = [r for r in steps if r["segment"] == "rest"]
+    assert all(abs(r["current_A"]) < 1e-25 for r in rests)
+    # capacity bookkeeping: Σ I dt over the half-cycle = capacity column = metrics
+    q_charge = max(r["capacity_mAh_per_g"] for r in steps if r["segment"].startswith("charge"))
+    assert m["capacity_charge_mAh_per_g"] == pytest.approx(q_charge, rel=1e-12)
+    assert 0.5 < m["coulombic_efficiency"] <= 1.0 + 1e-9
+    assert m["polarization_V"] > 0.0
+    assert m["solver"]["failed_solves"] >= 0 and m["steps"] == len(steps)
+
+
+def test_failed_newton_steps_are_retried_never_accepted(comm, mpi_tmp_path, monkeypatch):
+    """Fault injection: every try longer than 30 s fails after corrupting the fields."""
+    real = ElectrochemistryProblem.solve
+
+    def flaky(self, dt):
+        if dt > 30.0:
+            self.c.x.array[:] = np.nan  # a diverged iterate must never reach the outputs
+            return NewtonResult(False, 3, 10, "DIVERGED_INJECTED", float("nan"))
+        return real(self, dt)
+
+    monkeypatch.setattr(ElectrochemistryProblem, "solve", flaky)
+    case = make_case(protocol={"hold_minutes": 0.0, "rest_minutes": 0.0, "dt_initial": 10.0})
+    result = simulation.run(case, mpi_tmp_path / "run", domain=column(comm))
+    assert result.status == "completed", result.reason
+    rows = comm.bcast(read_rows(mpi_tmp_path / "run" / "timeseries.csv") if comm.rank == 0 else None, root=0)
+    assert all(r["dt_s"] <= 30.0 for r in rows)
+    assert all(np.isfinite(r["c_mean_mol_per_m3"]) for r in rows)
+    assert result.metrics["solver"]["failed_solves"] > 0
+    assert result.metrics["conservation"]["sodium"] < 1e-8
+
+
+def test_below_dt_min_the_run_stops_cleanly(comm, mpi_tmp_path, monkeypatch):
+    real = ElectrochemistryProblem.solve
+    t_fail = 300.0
+    sims = []
+
+    def failing_after(self, dt):
+        if sims and sims[0].state.time >= t_fail:
+            return NewtonResult(False, 25, 100, "DIVERGED_INJECTED", float("nan"))
+        return real(self, dt)
+
+    original_init = simulation.Simulation.__init__
+
+    def remember(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        sims.append(self)
+
+    monkeypatch.setattr(ElectrochemistryProblem, "solve", failing_after)
+    monkeypatch.setattr(simulation.Simulation, "__init__", remember)
+    out = mpi_tmp_path / "run"
+    result = simulation.run(make_case(), out, domain=column(comm))
+    assert result.status == "failed"
+    assert "below dt_min" in result.reason and "Newton failed" in result.reason
+    if comm.rank == 0:
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["status"] == "failed" and metrics["reason"] == result.reason
+        rows = read_rows(out / "timeseries.csv")
+        assert len(rows) > 3 and rows[-1]["time_s"] >= t_fail and rows[-1]["time_s"] < t_fail + 200.0
+        assert "run stopped" in (out / "run.log").read_text()
+
+
+def test_checkpoint_and_resume_give_the_same_result(comm, mpi_tmp_path, monkeypatch):
+    case = make_case(output={"checkpoint_interval": 500.0},
+                     protocol={"hold_minutes": 0.0, "rest_minutes": 0.0})
+    ref = simulation.run(case, mpi_tmp_path / "ref", domain=column(comm))
+    assert ref.status == "completed"
+    real_accept = simulation.Simulation.accept
+
+    def stop_at_20(self, *args):
+        real_accept(self, *args)
+        if self.state.steps == 20:
+            simulation.request_stop()
+
+    monkeypatch.setattr(simulation.Simulation, "accept", stop_at_20)
+    out = mpi_tmp_path / "run"
+    first = simulation.run(case, out, domain=column(comm))
+    assert first.status == "interrupted"
+    if comm.rank == 0:
+        assert (out / "checkpoint.npz").is_file() and not (out / "metrics.json").exists()
+    monkeypatch.setattr(simulation.Simulation, "accept", real_accept)
+    second = simulation.run(case, out, domain=column(comm), resume=True)
+    assert second.status == "completed", second.reason
+    for key in ("capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g", "polarization_V"):
+        assert second.metrics[key] == pytest.approx(ref.metrics[key], rel=1e-8), key
+    assert second.metrics["steps"] == ref.metrics["steps"]
+    if comm.rank == 0:
+        assert len(read_rows(out / "timeseries.csv")) == ref.metrics["steps"] + 1
+
+
+def test_mechanics_hook(comm, mpi_tmp_path):
+    case = make_case(mechanics={"coupling": "one_way"}, protocol={"hold_minutes": 0.0, "rest_minutes": 0.0,
+                                                                  "output_interval": 1200.0})
+    out = mpi_tmp_path / "run"
+    result = simulation.run(case, out, domain=column(comm))
+    assert result.status == "completed"
+    mech = result.metrics["mechanics"]
+    assert mech["y_mean"] < case.electrochemistry.initial_y  # the most charged output state
+    assert "strain_accommodation_index" in mech
+    if comm.rank == 0:
+        assert (out / "fields" / "displacement.xdmf").is_file()
+
+
+def test_bad_input_fails_before_meshing(comm, mpi_tmp_path, monkeypatch):
+    def no_meshing(*args, **kwargs):
+        raise AssertionError("meshing must not start")
+
+    monkeypatch.setattr(simulation, "load_domain", no_meshing)
+    with pytest.raises(ConfigError, match="two_way"):
+        simulation.run(make_case(mechanics={"coupling": "two_way"}), mpi_tmp_path / "x")
+    with pytest.raises(ConfigError, match="initial_y"):
+        make_case(electrochemistry={"initial_y": 1.2})
+
+
+@pytest.mark.serial
+def test_cli_bad_case_exits_2_and_creates_nothing(tmp_path):
+    """Serial: spawns the CLI in a subprocess."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[protocol]\ncutoff_low = 3.9\ncutoff_high = 3.5\n[materials]\nD_nvp = 0.0\n')
+    cmd = [sys.executable, "-m", "fem_electrode.cli", "run", str(bad), "-o", str(tmp_path / "o")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "cutoff_low = 3.9 V must be below cutoff_high" in proc.stderr
+    assert "materials.D_nvp = 0.0" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
