@@ -1,0 +1,158 @@
+"""Mechanics metrics and API: rank-independent weighted percentiles, serial vs parallel
+metrics, anisotropic eigenstrain, concentration inputs, fields, solver failure.
+Runs serially and on 2 ranks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fem_electrode.config import validate
+from fem_electrode.domain import layered_box
+from fem_electrode.fenicsx import MPI, dolfinx
+from fem_electrode.mechanics import MechanicsError, MechanicsProblem
+from fem_electrode.outputs import stress
+
+L = (2e-6, 2e-6, 3e-6)  # m
+N = (3, 3, 6)
+Z_IFACE = 2e-6
+
+
+def reference_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Serial definition: the smallest sample whose cumulative weight reaches q·W."""
+    order = np.argsort(values, kind="stable")
+    cw = np.cumsum(weights[order])
+    i = np.searchsorted(cw, q * cw[-1] * (1 - stress.QUANTILE_RTOL), side="left")
+    return float(values[order][i])
+
+
+def test_weighted_quantile_is_rank_independent(comm):
+    rng = np.random.default_rng(7)
+    n = 1001
+    values = rng.normal(size=n)
+    values[::10] = values[0]  # ties in the values
+    weights = np.where(np.arange(n) % 3 == 0, 1.0, rng.uniform(0.5, 2.0, n))
+    weights[:400] = 1.0  # ties in the cumulative weights
+    chunks = np.array_split(rng.permutation(n), comm.size + 1)  # uneven shares, shuffled
+    mine = np.concatenate([chunks[comm.rank], chunks[-1]]) if comm.rank == 0 else chunks[comm.rank]
+    for q in (0.0, 0.3, 0.5, 0.95, 0.99, 1.0):
+        expected = reference_quantile(values, weights, q)
+        assert stress.weighted_quantile(values, weights, q, MPI.COMM_SELF) == expected
+        assert stress.weighted_quantile(values[mine], weights[mine], q, comm) == expected
+    d = stress.distribution(values[mine], weights[mine], comm, threshold=0.5)
+    assert d["mean"] == pytest.approx(values @ weights / weights.sum(), rel=1e-12)
+    assert d["fraction_above"] == pytest.approx(weights[values > 0.5].sum() / weights.sum(), rel=1e-12)
+    assert (d["min"], d["max"]) == (values.min(), values.max())
+    empty = stress.distribution(np.zeros(0), np.zeros(0), comm)
+    assert empty["p95"] is None and empty["mean"] is None
+
+
+def _problem(comm, **mech) -> MechanicsProblem:
+    """Film + substrate, clamped separator and free sides (non-uniform stresses), MUMPS."""
+    case = validate({"mechanics": {"separator_bc": "clamped", "lateral_bc": "free", **mech},
+                     "solver": {"linear": "direct"}})
+    domain = layered_box(comm, L, N, z_interface=Z_IFACE)
+    mech_problem = MechanicsProblem(domain, case)
+    sub = domain.submesh("NVP")
+    c = dolfinx.fem.Function(dolfinx.fem.functionspace(sub.mesh, ("Lagrange", 1)))
+    c_max = case.materials.c_max
+    c.interpolate(lambda x: c_max * (0.2 + 0.5 * x[0] / L[0] + 0.2 * (x[2] - Z_IFACE) / (L[2] - Z_IFACE)))
+    mech_problem.solve(c)
+    return mech_problem
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            out[prefix + k] = float(v)
+    return out
+
+
+def test_metrics_identical_serial_and_parallel(comm):
+    """The same case on COMM_WORLD and on COMM_SELF (each rank alone): identical metrics."""
+    world = _problem(comm)
+    m_world = _flatten(world.metrics())
+    alone = _problem(MPI.COMM_SELF)
+    m_self = _flatten(alone.metrics())
+    assert m_world.keys() == m_self.keys()
+    scale = abs(m_self["phases.NVP.von_mises.max"])
+    for key, value in m_self.items():
+        tol = 1e-8 * scale if ("traction" in key or "von_mises" in key or "hydrostatic" in key
+                               or "principal" in key) else 0.0
+        assert m_world[key] == pytest.approx(value, rel=1e-8, abs=tol), key
+    assert m_self["phases.NVP.von_mises.p99"] > m_self["phases.NVP.von_mises.p95"]  # a real spread
+    world.destroy()
+    alone.destroy()
+
+
+def test_anisotropic_film(comm):
+    """Rollers, film state: σ_xx = σ_yy = −E e_a (y_ref − y)/(1 − ν); the c-axis strain is free."""
+    case = validate({"mechanics": {"strain_model": "anisotropic"}})
+    domain = layered_box(comm, L, N, z_interface=Z_IFACE)
+    mech = MechanicsProblem(domain, case)
+    y = 0.25
+    mech.solve_y(y)
+    m = mech.metrics()
+    mat, mc = case.materials, case.mechanics
+    e_a, e_c = mc.lattice_strain_a * (mc.y_ref - y), mc.lattice_strain_c * (mc.y_ref - y)
+    sigma = -mat.E_nvp * e_a / (1 - mat.nu_nvp)
+    assert m["phases"]["NVP"]["max_principal"]["mean"] == pytest.approx(sigma, rel=1e-6)
+    assert m["phases"]["NVP"]["hydrostatic"]["mean"] == pytest.approx(2 * sigma / 3, rel=1e-6)
+    # tr ε(u) = e_c + 2ν/(1−ν) e_a (plane biaxial constraint) over tr ε_ch = 2 e_a + e_c
+    nu = mat.nu_nvp
+    index = (e_c + 2 * nu / (1 - nu) * e_a) / (2 * e_a + e_c)
+    assert m["strain_accommodation_index"] == pytest.approx(index, rel=1e-6)
+    mech.destroy()
+
+
+def test_concentration_inputs(comm):
+    """A number, a submesh Function and a parent-mesh Function give the same solution."""
+    case = validate({})
+    domain = layered_box(comm, L, N, z_interface=Z_IFACE)
+    mech = MechanicsProblem(domain, case)
+    c_val = 0.3 * case.materials.c_max
+    mech.solve(c_val)
+    u_ref = mech.u.x.array.copy()
+    sub = dolfinx.fem.Function(dolfinx.fem.functionspace(domain.submesh("NVP").mesh, ("Lagrange", 1)))
+    sub.x.array[:] = c_val
+    mech.solve(sub)
+    assert np.allclose(mech.u.x.array, u_ref, rtol=1e-8, atol=1e-8 * np.abs(u_ref).max())
+    parent = dolfinx.fem.Function(dolfinx.fem.functionspace(domain.mesh, ("DG", 0)))
+    parent.x.array[:] = c_val
+    mech.solve(parent)
+    assert np.allclose(mech.u.x.array, u_ref, rtol=1e-8, atol=1e-8 * np.abs(u_ref).max())
+    p2 = dolfinx.fem.Function(dolfinx.fem.functionspace(domain.submesh("NVP").mesh, ("Lagrange", 2)))
+    with pytest.raises(ValueError, match="c_degree=2"):
+        mech.solve(p2)
+    with pytest.raises(MechanicsError, match="prescribed_y"):
+        mech.solve()
+    mech.destroy()
+
+
+def test_write_fields_time_series(comm, mpi_tmp_path):
+    domain = layered_box(comm, L, N, z_interface=Z_IFACE)
+    mech = MechanicsProblem(domain, validate({}))
+    with stress.FieldWriter(mech, mpi_tmp_path / "fields") as writer:
+        for t, y in ((0.0, 0.9), (60.0, 0.5)):
+            mech.solve_y(y)
+            mech.write_fields(writer, t)
+    comm.Barrier()
+    names = ["displacement", "stress", *stress.FieldWriter.SCALARS, "interface_normal_traction",
+             "interface_shear_traction"]
+    if comm.rank == 0:
+        for name in names:
+            text = (mpi_tmp_path / "fields" / f"{name}.xdmf").read_text()
+            assert text.count('<Time Value="60"') == 1 and text.count('<Time Value="0"') == 1, name
+    mech.destroy()
+
+
+def test_solver_failure_raises(comm):
+    case = validate({"solver": {"petsc": {"mechanics_ksp_max_it": 1}}})
+    domain = layered_box(comm, L, N, z_interface=Z_IFACE)
+    mech = MechanicsProblem(domain, case)
+    with pytest.raises(MechanicsError, match=r"diverged: DIVERGED_(MAX_)?ITS? after 1 iterations"):
+        mech.solve_y(0.0)
+    mech.destroy()
