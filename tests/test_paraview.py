@@ -182,3 +182,14 @@ def test_views_script_renders_both_electrodes(electrodes):
     assert c_lo - 1e-6 <= manifest["ranges"]["c"][0] < manifest["ranges"]["c"][1] <= c_hi + 1e-6
     assert manifest["time"] == {"infiltrated": T_END, "cosintered": T_END}
     assert manifest["missing"] == []  # every view found its field in both electrodes
+
+
+def test_views_script_interactive_setup(electrodes, monkeypatch):
+    """`pvpython views.py` builds the side-by-side layout (PV_NO_INTERACT: no event loop)."""
+    root, _ = electrodes
+    script = views.write_views(root, {
+        "infiltrated": {"label": "infiltrated", "run_dir": root / "infiltrated", "time": T_END},
+        "cosintered": {"label": "co-sintered", "run_dir": root / "cosintered", "time": T_END}})
+    monkeypatch.setenv("PV_NO_INTERACT", "1")
+    proc = pvrun.run_script(script, ["--view", "c"], timeout=300)
+    assert "views ready: infiltrated, cosintered" in proc.stdout

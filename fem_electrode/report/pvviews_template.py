@@ -249,14 +249,17 @@ def screenshots(pv, scenes, outdir, resolution):
 
 
 def interactive(pv, scenes, name):
-    layout = pv.GetLayout() or pv.CreateLayout("electrodes")
-    views = []
-    for i, scene in enumerate(scenes.values()):
-        rview = pv.GetActiveViewOrCreate("RenderView") if i == 0 else pv.CreateView("RenderView")
-        if i > 0:
-            layout.AssignView(2, rview)
+    layout = pv.CreateLayout("electrodes")
+    views = [pv.CreateView("RenderView") for _ in scenes]
+    if len(views) == 2:  # side by side: infiltrated left, co-sintered right
+        layout.SplitHorizontal(0, 0.5)
+        layout.AssignView(1, views[0])
+        layout.AssignView(2, views[1])
+    else:
+        layout.AssignView(0, views[0])
+    pv.SetActiveView(views[0])
+    for scene, rview in zip(scenes.values(), views, strict=True):
         show_view(pv, scene, name, rview)
-        views.append(rview)
     rng = None
     for s in scenes.values():
         if name in s.ranges:
@@ -287,6 +290,10 @@ def main(argv=None):
         os._exit(0)  # ParaView 5.11 may crash while tearing down the render window
     else:
         interactive(pv, scenes, args.view)
+        print("views ready:", ", ".join(scenes))
+        if sys.argv and os.path.basename(sys.argv[0]) == os.path.basename(__file__):
+            sys.stdout.flush()
+            os._exit(0)  # run as `pvpython views.py`: skip the teardown (not inside the GUI)
     return 0
 
 
