@@ -47,9 +47,13 @@ ITERATIVE_OPTIONS: dict[str, str | int | float | bool] = {
     "pc_gamg_sym_graph": True,
     "mg_levels_ksp_type": "chebyshev",
     "mg_levels_pc_type": "jacobi",
-    "mg_levels_esteig_ksp_type": "cg",
+}
+
+#: Added when no Dirichlet condition removes the rigid-body modes: the coarse AMG operator is
+#: then singular, and a pseudo-inverse (at most ``pc_gamg_coarse_eq_limit`` equations) solves it.
+SINGULAR_COARSE_OPTIONS: dict[str, str | int | float | bool] = {
     "mg_coarse_ksp_type": "preonly",
-    "mg_coarse_pc_type": "svd",  # coarse operator is singular when no BC removes rigid modes
+    "mg_coarse_pc_type": "svd",
 }
 
 #: MUMPS LU: only for small cases (design §9: sane below ~1.5e5 dofs).
@@ -217,8 +221,10 @@ class LinearElasticSolver:
         self.a, self.L, self.bcs, self.u = a, L, bcs, u
         V = u.function_space
         comm = V.mesh.comm
+        t0 = time.perf_counter()
         self.A = dolfinx.fem.petsc.assemble_matrix(a, bcs=bcs)
         self.A.assemble()
+        t1 = time.perf_counter()
         self._modes = rigid_body_modes(V)  # the PETSc vectors below view these arrays
         self._near = _petsc_nullspace(self._modes, comm)
         self.A.setNearNullSpace(self._near)
@@ -231,6 +237,8 @@ class LinearElasticSolver:
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOperators(self.A)
         self.ksp.setOptionsPrefix(prefix)
+        if self.nullspace is not None and options.get("pc_type") == "gamg":
+            options = {**SINGULAR_COARSE_OPTIONS, **options}
         db = PETSc.Options()
         for k, v in options.items():
             db[prefix + k] = v
@@ -241,6 +249,8 @@ class LinearElasticSolver:
             for k in options:
                 db.delValue(prefix + k)
         self.options = dict(options)
+        #: Wall times (s) of the one-off set-up: matrix assembly, modes + preconditioner.
+        self.setup_seconds = {"assemble": t1 - t0, "preconditioner": time.perf_counter() - t1}
 
     @property
     def free_modes(self) -> int:

@@ -1,0 +1,135 @@
+"""Benchmark: the mechanics solve (P1 elasticity, CG + GAMG with the rigid-body near-null
+space) against a scalar Poisson CG + GAMG solve on the same mesh, in the same run.
+
+A layered NZSP | NVP box (upper half NVP, non-uniform filling handed over as a submesh
+Function), the default boundary conditions (separator u_z = 0, lateral rollers), refined
+``--n`` times (default 12, 24, 47 cells per edge: the last has ≥ 3·10^5 displacement dofs).
+Both solves use the same relative tolerance. Printed per level: dofs, set-up time
+(assembly, preconditioner), solve time and iterations of each, and the ratios. Iterations
+must stay bounded under refinement. Run serially and under ``mpiexec -n 2``::
+
+    .venv/bin/python benchmarks/bench_mechanics.py [--n 12 24 47] [--rtol 1e-8] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from fem_electrode.config import validate
+from fem_electrode.domain import layered_box
+from fem_electrode.fenicsx import MPI, PETSc, dolfinx, ufl
+from fem_electrode.mechanics import ITERATIVE_OPTIONS, PETSC_PREFIX, MechanicsProblem
+
+BOX = (8e-6, 8e-6, 8e-6)  # m
+#: The Poisson solve uses the same Krylov/AMG options as the mechanics (scalar: no modes).
+POISSON_OPTIONS = {k: v for k, v in ITERATIVE_OPTIONS.items() if k != "pc_gamg_sym_graph"}
+
+
+def poisson(mesh: dolfinx.mesh.Mesh, rtol: float) -> dict:
+    """−Δφ = 1 with φ = 0 on z = 0, P1, CG + GAMG; times of assembly, set-up and solve."""
+    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = dolfinx.fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
+    L = dolfinx.fem.form(dolfinx.fem.Constant(mesh, 1.0) * v * ufl.dx)
+    mesh.topology.create_connectivity(2, 3)
+    facets = dolfinx.mesh.locate_entities_boundary(mesh, 2, lambda x: np.isclose(x[2], 0.0))
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 2, facets), V)
+    t0 = time.perf_counter()
+    A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
+    A.assemble()
+    b = dolfinx.fem.petsc.assemble_vector(L)
+    dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    dolfinx.fem.petsc.set_bc(b, [bc])
+    t1 = time.perf_counter()
+    ksp = PETSc.KSP().create(mesh.comm)
+    ksp.setOperators(A)
+    ksp.setOptionsPrefix("bench_poisson_")
+    opts = PETSc.Options()
+    for k, val in {**POISSON_OPTIONS, "ksp_rtol": rtol}.items():
+        opts["bench_poisson_" + k] = val
+    ksp.setFromOptions()
+    ksp.setUp()
+    t2 = time.perf_counter()
+    for k in {**POISSON_OPTIONS, "ksp_rtol": rtol}:
+        opts.delValue("bench_poisson_" + k)
+    x = b.duplicate()
+    ksp.solve(b, x)
+    t3 = time.perf_counter()
+    out = {"dofs": V.dofmap.index_map.size_global, "assemble_s": t1 - t0, "setup_s": t2 - t1,
+           "solve_s": t3 - t2, "iterations": ksp.getIterationNumber(),
+           "converged": ksp.getConvergedReason() > 0}
+    for obj in (ksp, A, b, x):
+        obj.destroy()
+    return out
+
+
+def mechanics(comm: MPI.Comm, n: int, rtol: float) -> tuple[dict, dolfinx.mesh.Mesh]:
+    case = validate({"solver": {"petsc": {f"{PETSC_PREFIX}ksp_rtol": rtol}}})
+    domain = layered_box(comm, BOX, (n, n, n), z_interface=BOX[2] * (n // 2) / n)
+    t0 = time.perf_counter()
+    mech = MechanicsProblem(domain, case)
+    t_problem = time.perf_counter() - t0
+    sub = domain.submesh("NVP")
+    c = dolfinx.fem.Function(dolfinx.fem.functionspace(sub.mesh, ("Lagrange", 1)))
+    c_max = case.materials.c_max
+    c.interpolate(lambda x: c_max * (0.5 + 0.4 * np.sin(2 * np.pi * x[0] / BOX[0]) * x[2] / BOX[2]))
+    info = mech.solve(c)
+    out = {"cells": domain.mesh.topology.index_map(3).size_global, "dofs": info.dofs,
+           "assemble_s": mech.solver.setup_seconds["assemble"],
+           "setup_s": mech.solver.setup_seconds["preconditioner"],
+           "problem_s": t_problem, "solve_s": info.seconds, "iterations": info.iterations,
+           "converged": info.reason.startswith("CONVERGED")}
+    mech.destroy()
+    return out, domain.mesh
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[12, 24, 47], help="cells per box edge")
+    parser.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance of both solves")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    comm = MPI.COMM_WORLD
+    rows = []
+    for n in args.n:
+        comm.Barrier()
+        mech, mesh = mechanics(comm, n, args.rtol)
+        comm.Barrier()
+        pois = poisson(mesh, args.rtol)
+        # the slowest rank decides
+        for d in (mech, pois):
+            for k in [k for k in d if k.endswith("_s")]:
+                d[k] = comm.allreduce(d[k], op=MPI.MAX)
+        rows.append({"n": n, "ranks": comm.size, "mechanics": mech, "poisson": pois,
+                     "solve_ratio": mech["solve_s"] / pois["solve_s"],
+                     "setup_ratio": (mech["assemble_s"] + mech["setup_s"])
+                     / (pois["assemble_s"] + pois["setup_s"]),
+                     "iteration_ratio": mech["iterations"] / pois["iterations"]})
+    if comm.rank != 0:
+        return
+    print(f"mechanics vs Poisson, CG + GAMG, rtol {args.rtol:g}, {comm.size} rank(s)")
+    head = (f"{'n':>4} {'cells':>9} | {'u dofs':>9} {'asm s':>7} {'PC s':>7} {'solve s':>8} {'its':>4}"
+            f" | {'φ dofs':>8} {'asm s':>7} {'PC s':>7} {'solve s':>8} {'its':>4}"
+            f" | {'solve×':>6} {'setup×':>6} {'its×':>5}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        m, p = r["mechanics"], r["poisson"]
+        print(f"{r['n']:>4} {m['cells']:>9} | {m['dofs']:>9} {m['assemble_s']:>7.2f} {m['setup_s']:>7.2f} "
+              f"{m['solve_s']:>8.2f} {m['iterations']:>4} | {p['dofs']:>8} {p['assemble_s']:>7.2f} "
+              f"{p['setup_s']:>7.2f} {p['solve_s']:>8.2f} {p['iterations']:>4} | {r['solve_ratio']:>6.2f} "
+              f"{r['setup_ratio']:>6.2f} {r['iteration_ratio']:>5.2f}")
+    its = [r["mechanics"]["iterations"] for r in rows]
+    print(f"mechanics iterations under refinement: {its} (bounded: max/min = {max(its) / min(its):.2f})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
