@@ -377,24 +377,42 @@ class MechanicsProblem:
                                  f"DG{self.c_degree} copy; create MechanicsProblem(c_degree={degree})")
             if c.function_space.value_size != 1:
                 raise ValueError("the concentration must be a scalar Function")
-            mesh = c.function_space.mesh
-            if mesh is self.domain.mesh:
-                self.c.interpolate(c, self._nvp_cells)
-            else:
-                sub = self.domain.submesh("NVP")
-                if mesh is not sub.mesh:
-                    raise ValueError("the concentration must live on domain.submesh('NVP').mesh or "
-                                     "on the parent mesh")
-                imap = mesh.topology.index_map(mesh.topology.dim)
-                sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
-                parent_cells = sub.entity_map.sub_topology_to_topology(sub_cells, False)
-                self.c.interpolate(c, cells0=sub_cells, cells1=parent_cells)
+            parent_cells, cells = self._cells_to(c.function_space.mesh)
+            self.c.interpolate(c, cells0=cells, cells1=parent_cells)
             self.c.x.scatter_forward()
         else:
             value = float(c)
             if not np.isfinite(value):
                 raise ValueError(f"concentration must be finite, got {c!r}")
             self.c.x.array[:] = value
+
+    def _cells_to(self, mesh: dolfinx.mesh.Mesh) -> tuple[np.ndarray, np.ndarray]:
+        """(parent cells, cells of ``mesh``) of the NVP phase, for the parent or the NVP submesh."""
+        if mesh is self.domain.mesh:
+            return self._nvp_cells, self._nvp_cells
+        sub = self.domain.submesh("NVP")
+        if mesh is not sub.mesh:
+            raise ValueError("expected a Function on domain.submesh('NVP').mesh or on the parent mesh")
+        imap = mesh.topology.index_map(mesh.topology.dim)
+        sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+        return sub.entity_map.sub_topology_to_topology(sub_cells, False), sub_cells
+
+    def interpolate_hydrostatic(self, target: dolfinx.fem.Function) -> None:
+        """Fill ``target`` with the NVP hydrostatic stress tr σ / 3 (Pa) of the current solution.
+
+        The hook of the two-way coupling (μ − Ω σ_h): ``target`` is a scalar Function on
+        ``domain.submesh("NVP")`` (or on the parent mesh, NVP cells only); use a DG space, the
+        stress is discontinuous between cells.
+        """
+        V = target.function_space
+        key = (id(V), V.element.interpolation_points.tobytes())
+        if getattr(self, "_hydro_key", None) != key:
+            sigma_h = ufl.tr(self.stress("NVP")) / 3.0
+            self._hydro_expr = dolfinx.fem.Expression(sigma_h, V.element.interpolation_points)
+            self._hydro_key = key
+        parent_cells, cells = self._cells_to(V.mesh)
+        target.interpolate(self._hydro_expr, cells0=parent_cells, cells1=cells)
+        target.x.scatter_forward()
 
     # ---- solve ------------------------------------------------------------------------------
     def solve(self, c: dolfinx.fem.Function | float | None = None) -> SolveInfo:

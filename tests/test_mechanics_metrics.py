@@ -156,3 +156,36 @@ def test_solver_failure_raises(comm):
     with pytest.raises(MechanicsError, match=r"diverged: DIVERGED_(MAX_)?ITS? after 1 iterations"):
         mech.solve_y(0.0)
     mech.destroy()
+
+
+@pytest.mark.parametrize(("separator", "lateral", "free"), [
+    ("fixed_z", "rollers", 0), ("clamped", "free", 0), ("fixed_z", "free", 3), ("free", "rollers", 1),
+])
+def test_rigid_modes_left_free_by_the_bcs(comm, separator, lateral, free):
+    """Free modes become the Krylov null space: the solve converges and u has no rigid part."""
+    case = validate({"mechanics": {"separator_bc": separator, "lateral_bc": lateral}})
+    domain = layered_box(comm, L, N, z_interface=Z_IFACE)
+    mech = MechanicsProblem(domain, case)
+    assert mech.solver.free_modes == free
+    info = mech.solve_y(0.0)
+    assert info.reason.startswith("CONVERGED")
+    for k in mech.solver._kernel:
+        n = k.index_map.size_local * k.block_size
+        dot = comm.allreduce(float(k.array[:n] @ mech.u.x.array[:n]), op=MPI.SUM)
+        norm = comm.allreduce(float(mech.u.x.array[:n] @ mech.u.x.array[:n]), op=MPI.SUM) ** 0.5
+        assert abs(dot) < 1e-8 * norm
+    mech.destroy()
+
+
+def test_hydrostatic_stress_hook(comm):
+    """The two-way coupling hook: σ_h of NVP on a DG0 Function of the NVP submesh (film: 2σ_f/3)."""
+    case = validate({})
+    domain = layered_box(comm, L, N, z_interface=Z_IFACE)
+    mech = MechanicsProblem(domain, case)
+    mech.solve_y(0.0)
+    mat = case.materials
+    film = mat.E_nvp * mat.omega_nvp * mat.c_max / 3.0 / (1 - mat.nu_nvp)
+    target = dolfinx.fem.Function(dolfinx.fem.functionspace(domain.submesh("NVP").mesh, ("DG", 0)))
+    mech.interpolate_hydrostatic(target)
+    assert np.allclose(target.x.array, 2 * film / 3, rtol=1e-6)
+    mech.destroy()
