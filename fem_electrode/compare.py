@@ -140,47 +140,17 @@ def job_runner(ntasks: int = 1, launcher: str | None = None,
     return run
 
 
-def mechanics_runner(y: float = 0.0) -> Runner:
-    """In-process stand-in for a run: mesh, then mechanics alone at a uniform NVP filling ``y``.
+#: The mechanics alone at the case's ``[mechanics] prescribed_y`` (``fem-electrode mechanics``).
+MECHANICS_COMMAND = "{python} -m fem_electrode.cli mechanics {case} -o {dir}"
+
+
+def mechanics_runner(ntasks: int = 1, launcher: str | None = None) -> Runner:
+    """Mesh, then linear elasticity at a uniform NVP filling: ``fem-electrode mechanics`` per design.
 
     Writes what the report reads (metrics.json with a ``mechanics`` block, stress_samples.npz,
-    fields/ with the mesh and the stress fields); no electrochemistry, so no curves. Serial
-    (one design after the other): DOLFINx is not thread-safe.
+    fields/ with the mesh and the stress fields); no electrochemistry, so no curves.
     """
-
-    def run(case: Case, run_dir: Path) -> None:
-        import json
-
-        from fem_electrode import atomic
-        from fem_electrode.domain import Domain
-        from fem_electrode.fenicsx import MPI
-        from fem_electrode.geometry import build_mesh, output_paths
-        from fem_electrode.mechanics import MechanicsProblem
-        from fem_electrode.report.samples import write_stress_samples
-
-        run_dir.mkdir(parents=True, exist_ok=True)
-        msh, js = output_paths(case, case.mesh.directory)
-        if not (msh.is_file() and js.is_file()):
-            build_mesh(case, case.mesh.directory)
-        layer = json.loads(js.read_text()).get("resolved", {}).get("layer_thickness")
-        domain = Domain.from_msh(msh, MPI.COMM_SELF)
-        mech = MechanicsProblem(domain, case, layer_thickness=layer * 1e-6 if layer else None)
-        try:
-            info = mech.solve_y(y)
-            data = {**mech.metrics(), "time_s": 0.0, "y_mean": y}
-            mech.write_fields(run_dir / "fields", 0.0)
-            write_stress_samples(mech.post, run_dir / "stress_samples.npz", time=0.0, y_mean=y)
-        finally:
-            mech.destroy()
-        domain.write_xdmf(run_dir / "fields" / "mesh.xdmf")
-        write_case(case, run_dir / "case.toml")
-        atomic.write_json(run_dir / "metrics.json", {
-            "status": "completed", "reason": f"mechanics only, uniform NVP filling y = {y:g}",
-            "mechanics": data, "cell": {"mesh": str(msh)},
-            "solver": {"mechanics_iterations": info.iterations, "mechanics_dofs": info.dofs,
-                       "mechanics_wall_time_s": info.seconds}})
-
-    return run
+    return job_runner(ntasks, launcher, command=MECHANICS_COMMAND)
 
 
 def is_done(variant: Variant, run_dir: Path) -> bool:
@@ -343,7 +313,7 @@ def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default"
     """Run both designs (unless ``report_only``) and build the report; returns the report paths.
 
     ``mechanics_y``: skip the electrochemistry and compare the mechanics at a uniform NVP
-    filling (default runner :func:`mechanics_runner`).
+    filling (``[mechanics] prescribed_y`` of both variants; default runner :func:`mechanics_runner`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -351,7 +321,7 @@ def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default"
     items = variants(case, out_dir, preset, mechanics_y)
     if not report_only:
         if mechanics_y is not None:
-            runner, jobs = runner or mechanics_runner(mechanics_y), 1
+            runner = runner or mechanics_runner()
         run_variants(items, out_dir, runner or job_runner(), jobs=jobs, force=force)
     missing = [v.folder for v in items if not (out_dir / v.folder / "metrics.json").is_file()]
     if missing:

@@ -1,12 +1,13 @@
 """``fem-electrode compare`` end to end on real meshes and a real mechanics solve.
 
-``--mechanics-only``: both designs are meshed by the geometry layer and solved by the
-mechanics at a uniform NVP filling (y = 0, fully charged); the report, comparison.json and
+``--mechanics-only``: both designs are meshed by the geometry layer and solved by
+``fem-electrode mechanics`` (two child processes side by side) at a uniform NVP filling
+(y = 0, fully charged); the report, comparison.json and
 views.py are built from those run folders (screenshots too when pvpython is installed).
 The full protocol (``fem-electrode run`` per design) is the same code path with the job
 runner; see test_compare_full_protocol.
 
-Serial: the in-process mechanics runner and the pvpython subprocess run on one rank.
+Serial: compare starts its own child processes (and pvpython); one rank drives them.
 """
 
 from __future__ import annotations

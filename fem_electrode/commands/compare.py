@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     case = load_case(args.case)
     out = Path(args.output) if args.output else Path(case.output.directory) / f"{case.case.name}-compare"
-    runner = None if args.mechanics_only is not None else compare.job_runner(args.ntasks, args.launcher)
+    make = compare.job_runner if args.mechanics_only is None else compare.mechanics_runner
+    runner = make(args.ntasks, args.launcher)
     try:
         paths = compare.compare(case, out, preset=args.preset, runner=runner, jobs=args.jobs,
                                 force=args.force, report_only=args.report_only,
