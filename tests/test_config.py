@@ -62,11 +62,19 @@ def test_every_key_is_documented():
             assert f"`{key.name}`" in doc
 
 
-def test_examples_validate(examples):
+def test_examples_validate(examples, tmp_path):
+    """Every example case file validates; sweep files expand into valid cases."""
+    import tomllib
+
+    from fem_electrode.sweep import load_sweep
+
     files = sorted(examples.glob("*.toml"))
     assert files, "no example case files"
     for f in files:
-        load_case(f)
+        if "sweep" in tomllib.loads(f.read_text()):
+            load_sweep(f, directory=tmp_path / f.stem)
+        else:
+            load_case(f)
 
 
 @pytest.mark.serial
