@@ -11,12 +11,23 @@ import sys
 from collections.abc import Sequence
 
 from fem_electrode import __version__
-from fem_electrode.commands import check, collect, keys, mechanics, mesh, run, status, submit, sweep
+from fem_electrode.commands import (
+    check,
+    collect,
+    compare,
+    keys,
+    mechanics,
+    mesh,
+    run,
+    status,
+    submit,
+    sweep,
+)
 from fem_electrode.config import ConfigError
 from fem_electrode.log import get_logger, setup_logging
 
 #: Only commands that work are listed here.
-COMMANDS = (check, keys, mesh, run, mechanics, sweep, submit, status, collect)
+COMMANDS = (check, keys, mesh, run, mechanics, compare, sweep, submit, status, collect)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

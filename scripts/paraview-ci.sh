@@ -3,6 +3,8 @@
 # start Xvfb (-noreset: without it about 1 pvpython run in 8 aborts), run the tests that
 # open the outputs with pvpython and render PNGs, stop Xvfb by its PID.
 # CI=true makes a missing pvpython a test failure instead of a skip.
+# With --install-only it only installs (used by .ci/run before `make test`, whose ParaView
+# tests start their own Xvfb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,7 @@ if ! command -v pvpython >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1; t
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
         paraview python3-paraview xvfb xauth
 fi
+if [ "${1:-}" = "--install-only" ]; then exit 0; fi  # .ci/run: make test runs the ParaView tests
 make setup
 
 display=""
