@@ -1,8 +1,11 @@
-"""Small gmsh meshes of concentric spheres for the mechanics closed-form tests.
+"""Meshes of concentric spheres for the mechanics closed-form tests.
 
-Until ``fem_electrode/geometry/canonical.py`` provides them: OCC spheres fragmented so the
-phases share faces, physical groups named and numbered from :mod:`fem_electrode.tags`,
-built on rank 0 and read with :meth:`Domain.from_msh`. Lengths in µm (the mesh unit).
+:func:`from_geometry` uses the geometry layer (canonical shapes). :func:`coated_cavity` is a
+small gmsh model of its own with a size field that keeps the NVP coating at two elements
+across and the shell coarse (a third of the geometry layer's dofs for the same accuracy):
+OCC spheres fragmented so the phases share faces, physical groups named and numbered from
+:mod:`fem_electrode.tags`, built on rank 0 and read with :meth:`Domain.from_msh`. Lengths in
+µm (the mesh unit).
 """
 
 from __future__ import annotations
@@ -80,13 +83,12 @@ def _load(comm: MPI.Comm, path: Path, build) -> Domain:
     return Domain.from_msh(path, comm)
 
 
-def sphere_in_shell(comm: MPI.Comm, folder: Path, a: float, b: float, h_inner: float,
-                    h_outer: float) -> Domain:
-    """NVP ball of radius ``a`` in an NZSP shell of outer radius ``b`` (µm); surfaces
-    ``interface_nvp_nzsp`` (r = a) and ``outer`` (r = b)."""
-    path = Path(folder) / f"sphere_{a}_{b}_{h_inner}_{h_outer}.msh"
-    return _load(comm, path, lambda: _build(path, [a, b], ["NVP", "NZSP"],
-                                            ["interface_nvp_nzsp", "outer"], h_inner, h_outer))
+def from_geometry(comm: MPI.Comm, case) -> Domain:
+    """The mesh of ``case`` built by the geometry layer on rank 0 (into ``mesh.directory``)."""
+    from fem_electrode.geometry import build_mesh
+
+    path = build_mesh(case, case.mesh.directory)[0] if comm.rank == 0 else None
+    return Domain.from_msh(comm.bcast(path, root=0), comm)
 
 
 def coated_cavity(comm: MPI.Comm, folder: Path, r0: float, r1: float, b: float, h_inner: float,
