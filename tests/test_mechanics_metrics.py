@@ -189,3 +189,17 @@ def test_hydrostatic_stress_hook(comm):
     mech.interpolate_hydrostatic(target)
     assert np.allclose(target.x.array, 2 * film / 3, rtol=1e-6)
     mech.destroy()
+
+
+def test_invariants_against_numpy():
+    rng = np.random.default_rng(3)
+    s = rng.normal(size=(2000, 3, 3)) * 1e9
+    s = 0.5 * (s + np.swapaxes(s, 1, 2))
+    s[:3] = np.diag([2e9, 2e9, 2e9])  # degenerate: all principal stresses equal
+    s[3] = np.diag([1e9, 1e9, -3e9])  # two equal
+    eig = np.linalg.eigvalsh(s)
+    assert np.allclose(stress.max_principal(s), eig[:, -1], rtol=1e-9, atol=1e-6 * 1e9)
+    assert np.allclose(stress.hydrostatic(s), eig.sum(axis=1) / 3, rtol=1e-12, atol=1e-3)
+    d01, d12, d20 = eig[:, 0] - eig[:, 1], eig[:, 1] - eig[:, 2], eig[:, 2] - eig[:, 0]
+    vm = np.sqrt(0.5 * (d01**2 + d12**2 + d20**2))
+    assert np.allclose(stress.von_mises(s), vm, rtol=1e-9, atol=1e-3)

@@ -51,13 +51,15 @@ _IT = dolfinx.fem.IntegralType
 
 
 # ---- distributed weighted statistics ------------------------------------------------------------
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float, comm: MPI.Comm) -> float:
-    """The smallest sample x with W(v ≤ x) ≥ q·W over all ranks (q in [0, 1]; NaN if no weight).
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: list[float] | tuple[float, ...],
+                       comm: MPI.Comm) -> list[float]:
+    """For each q in [0, 1]: the smallest sample x with W(v ≤ x) ≥ q·W over all ranks (NaN if
+    there is no weight).
 
     A distributed selection: each round pivots on the count-weighted median of the ranks'
     local medians of the remaining candidates, so O(log N) rounds of two small collectives;
     nothing is gathered. The answer is one of the samples and does not depend on the
-    partition.
+    partition. The local samples are sorted once for all ``qs``.
     """
     values = np.asarray(values, dtype=float).ravel()
     weights = np.asarray(weights, dtype=float).ravel()
@@ -65,31 +67,40 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float, comm: M
     v, cw = values[order], np.cumsum(weights[order])
     total = comm.allreduce(float(cw[-1]) if cw.size else 0.0, op=MPI.SUM)
     if not total > 0.0:
-        return float("nan")
-    target = q * total * (1.0 - QUANTILE_RTOL)
+        return [float("nan")] * len(qs)
+    v_max = comm.allreduce(float(v[-1]) if v.size else -np.inf, op=MPI.MAX)
 
     def weight_le(x: float) -> float:
         i = int(np.searchsorted(v, x, side="right"))
         return comm.allreduce(float(cw[i - 1]) if i else 0.0, op=MPI.SUM)
 
-    lo, hi = -np.inf, comm.allreduce(float(v[-1]) if v.size else -np.inf, op=MPI.MAX)
-    while True:  # invariant: W(≤ lo) < target ≤ W(≤ hi)
-        i0, i1 = int(np.searchsorted(v, lo, side="right")), int(np.searchsorted(v, hi, side="left"))
-        n = i1 - i0
-        proposals = comm.allgather((n, float(v[(i0 + i1) // 2]) if n else 0.0))
-        n_all = sum(k for k, _ in proposals)
-        if n_all == 0:
-            return float(hi)
-        acc, pivot = 0, hi
-        for k, median in sorted(((k, m) for k, m in proposals if k), key=lambda km: km[1]):
-            acc += k
-            if 2 * acc >= n_all:
-                pivot = median
-                break
-        if weight_le(pivot) >= target:
-            hi = pivot
-        else:
-            lo = pivot
+    def select(q: float) -> float:
+        target = q * total * (1.0 - QUANTILE_RTOL)
+        lo, hi = -np.inf, v_max
+        while True:  # invariant: W(≤ lo) < target ≤ W(≤ hi)
+            i0, i1 = int(np.searchsorted(v, lo, side="right")), int(np.searchsorted(v, hi, side="left"))
+            n = i1 - i0  # local candidates, strictly inside (lo, hi)
+            proposals = comm.allgather((n, float(v[(i0 + i1) // 2]) if n else 0.0))
+            n_all = sum(k for k, _ in proposals)
+            if n_all == 0:
+                return float(hi)
+            acc, pivot = 0, hi
+            for k, median in sorted(((k, m) for k, m in proposals if k), key=lambda km: km[1]):
+                acc += k
+                if 2 * acc >= n_all:
+                    pivot = median
+                    break
+            if weight_le(pivot) >= target:
+                hi = pivot
+            else:
+                lo = pivot
+
+    return [select(q) for q in qs]
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float, comm: MPI.Comm) -> float:
+    """One weighted quantile; see :func:`weighted_quantiles`."""
+    return weighted_quantiles(values, weights, (q,), comm)[0]
 
 
 def distribution(values: np.ndarray, weights: np.ndarray, comm: MPI.Comm,
@@ -105,8 +116,8 @@ def distribution(values: np.ndarray, weights: np.ndarray, comm: MPI.Comm,
             out["fraction_above"] = None
         return out
     out["mean"] = comm.allreduce(float(values @ weights), op=MPI.SUM) / total
-    for p in PERCENTILES:
-        out[f"p{p:g}"] = weighted_quantile(values, weights, p / 100.0, comm)
+    quantiles = weighted_quantiles(values, weights, [p / 100.0 for p in PERCENTILES], comm)
+    out.update({f"p{p:g}": x for p, x in zip(PERCENTILES, quantiles, strict=True)})
     out["min"] = comm.allreduce(float(values.min()) if values.size else np.inf, op=MPI.MIN)
     out["max"] = comm.allreduce(float(values.max()) if values.size else -np.inf, op=MPI.MAX)
     if threshold is not None:
@@ -128,8 +139,20 @@ def von_mises(s: np.ndarray) -> np.ndarray:
 
 
 def max_principal(s: np.ndarray) -> np.ndarray:
-    """Largest eigenvalue of the symmetric stress (Pa)."""
-    return np.linalg.eigvalsh(0.5 * (s + np.swapaxes(s, -1, -2)))[..., -1]
+    """Largest eigenvalue of the symmetric stress (Pa), in closed form (trigonometric solution
+    of the characteristic cubic; an order of magnitude faster than ``eigvalsh`` on millions of
+    3x3 tensors)."""
+    s = 0.5 * (s + np.swapaxes(s, -1, -2))
+    q = hydrostatic(s)
+    dev = s - q[..., None, None] * np.eye(3)
+    p = np.sqrt(np.einsum("...ij,...ij->...", dev, dev) / 6.0)
+    safe = np.where(p > 0.0, p, 1.0)
+    b = dev / safe[..., None, None]
+    det = (b[..., 0, 0] * (b[..., 1, 1] * b[..., 2, 2] - b[..., 1, 2] * b[..., 2, 1])
+           - b[..., 0, 1] * (b[..., 1, 0] * b[..., 2, 2] - b[..., 1, 2] * b[..., 2, 0])
+           + b[..., 0, 2] * (b[..., 1, 0] * b[..., 2, 1] - b[..., 1, 1] * b[..., 2, 0]))
+    r = np.clip(det / 2.0, -1.0, 1.0)
+    return np.where(p > 0.0, q + 2.0 * p * np.cos(np.arccos(r) / 3.0), q)
 
 
 def energy_density(s: np.ndarray, lmbda: float, mu: float) -> np.ndarray:
