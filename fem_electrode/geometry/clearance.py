@@ -11,7 +11,8 @@ shrunk by the layer thickness) and rejects a candidate sphere that would bring
 * an intersection circle (sphere-sphere or sphere-face) within ``gap`` of touching a
   third sphere or a box face;
 * a point where three surfaces meet (three spheres; two spheres and a face; a sphere and
-  a box edge) within ``gap`` of a fourth surface.
+  a box edge) within ``gap`` of a fourth surface; likewise the two points where OCC may put
+  the start vertex of an intersection circle (:func:`circle_start_points`).
 
 The checks are conservative (they do not ask whether the near-contact lies inside the
 box). Lengths in µm.
@@ -38,6 +39,36 @@ def _circle_extent_hits(q: np.ndarray, u: np.ndarray, rho: np.ndarray, box: Box,
             for sign in (-1.0, 1.0):
                 bad |= np.abs(q[:, axis] + sign * half - plane) < gap
     return bad
+
+
+#: Generator id standing for "no third surface" (start points of a circle).
+_NO_SURFACE = -100
+
+
+def _auto_xdir(u: np.ndarray) -> np.ndarray:
+    """The X direction OCC (gp_Ax2) derives from a main direction, row by row."""
+    a, b, c = np.abs(u).T
+    x, y, z = u.T
+    out = np.empty_like(u)
+    first = (b <= a) & (b <= c)
+    second = ~first & (a <= b) & (a <= c)
+    third = ~first & ~second
+    out[first] = np.where((a > c)[first, None], np.column_stack([-z, 0 * z, x])[first],
+                          np.column_stack([z, 0 * z, -x])[first])
+    out[second] = np.where((b > c)[second, None], np.column_stack([0 * z, -z, y])[second],
+                           np.column_stack([0 * z, z, -y])[second])
+    out[third] = np.where((a > b)[third, None], np.column_stack([-y, x, 0 * z])[third],
+                          np.column_stack([y, -x, 0 * z])[third])
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def circle_start_points(q: np.ndarray, u: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """(2m, 3): q +- rho X(u), where OCC starts a closed intersection circle that no seam
+    crosses (X = gp_Ax2's automatic X direction; the sign of u is not known)."""
+    if not len(rho):
+        return np.zeros((0, 3))
+    d = rho[:, None] * _auto_xdir(u)
+    return np.vstack([q + d, q - d])
 
 
 def _basis(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,6 +255,9 @@ class Clearance:
         centers = np.vstack([self.centers, c])
         radii = np.append(self.radii, r)
         pts, gens = _triple_points(q, u, rho, gens2, centers, radii, self.box)
+        starts = circle_start_points(q, u, rho)
+        start_gens = np.column_stack([np.vstack([gens2, gens2]), np.full(len(starts), _NO_SURFACE)])
+        pts, gens = np.vstack([pts, starts]), np.vstack([gens, start_gens]).astype(int)
         keep = self.box.distance(pts) < self.gap if len(pts) else np.zeros(0, dtype=bool)
         return pts[keep], gens[keep]
 

@@ -176,7 +176,8 @@ def fragment_phases(phases: dict[str, DimTags]) -> dict[str, list[int]]:
     for name, vols in result.items():
         for v in vols:
             if seen.get(v, name) != name:
-                raise RuntimeError(f"volume {v} belongs to both {seen[v]} and {name} after fragment")
+                raise MeshCheckError(f"volume {v} belongs to both {seen[v]} and {name} after fragment "
+                                     "(the phases overlap: a boolean went wrong)")
             seen[v] = name
         result[name] = sorted(set(vols))
     return result

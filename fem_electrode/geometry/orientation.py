@@ -6,8 +6,9 @@ seam passing close to a point where three surfaces meet, or running almost tange
 intersection circle, leaves slivers (edges of a few nm) that wreck element quality or the
 surface mesh. For every sphere we draw ``CANDIDATES`` random orientations and keep the one
 whose seam and poles are farthest from the sphere's *special points* (where two of its
-intersection circles cross: triple points with two spheres, points on a box face) and from
-tangency with its circles. Lengths in µm, orientations as (unit axis, angle in rad).
+intersection circles cross: triple points with two spheres, points on a box face; and
+where a neighbour's seam crosses their common circle) and from tangency with its circles.
+Lengths in µm, orientations as (unit axis, angle in rad).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from fem_electrode.geometry.voxels import Box
 CANDIDATES = 48
 
 
-def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
-    """Rodrigues rotation matrix (the same convention as ``gmsh.model.occ.rotate``)."""
-    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+def _rotations(axes: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """(k, 3, 3) Rodrigues rotation matrices (the convention of ``gmsh.model.occ.rotate``)."""
+    k = np.zeros((len(angles), 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axes[:, 2], axes[:, 1], -axes[:, 0]
+    k -= np.transpose(k, (0, 2, 1))
+    sin, cos = np.sin(angles)[:, None, None], np.cos(angles)[:, None, None]
+    return np.eye(3)[None] + sin * k + (1.0 - cos) * (k @ k)
 
 
 def _circles(i: int, centers: np.ndarray, radii: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
@@ -68,36 +72,60 @@ def _crossings(n: np.ndarray, cos_a: np.ndarray) -> np.ndarray:
     return np.array(points).reshape(-1, 3)
 
 
-def _clearance(rot: np.ndarray, n: np.ndarray, cos_a: np.ndarray, points: np.ndarray) -> float:
-    """Smallest angle between the seam / poles and the special points or circles (rad)."""
-    ex, ey, ez = rot[:, 0], rot[:, 1], rot[:, 2]
-    alpha = np.arccos(np.clip(cos_a, -1.0, 1.0))
-    margins = [np.inf]
+def _clearances(rots: np.ndarray, n: np.ndarray, cos_a: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Per rotation: smallest angle between seam / poles and the special points or circles (rad)."""
+    ex, ey, ez = rots[:, :, 0], rots[:, :, 1], rots[:, :, 2]
+    alpha = np.arccos(np.clip(cos_a, -1.0, 1.0))[:, None]
+    margin = np.full(len(rots), np.inf)
     if len(points):
-        on_side = points @ ex >= 0.0
-        to_seam = np.where(on_side, np.arcsin(np.clip(np.abs(points @ ey), 0.0, 1.0)), np.inf)
-        to_pole = np.arccos(np.clip(np.abs(points @ ez), 0.0, 1.0))
-        margins.append(float(np.min(np.minimum(to_seam, to_pole))))
+        on_side = points @ ex.T >= 0.0
+        to_seam = np.where(on_side, np.arcsin(np.clip(np.abs(points @ ey.T), 0.0, 1.0)), np.inf)
+        to_pole = np.arccos(np.clip(np.abs(points @ ez.T), 0.0, 1.0))
+        margin = np.minimum(margin, np.minimum(to_seam, to_pole).min(axis=0))
     if len(cos_a):
-        tangency = np.abs(np.arcsin(np.clip(np.abs(n @ ey), 0.0, 1.0)) - alpha)  # whole great circle
-        pole = np.minimum(np.abs(np.arccos(np.clip(n @ ez, -1.0, 1.0)) - alpha),
-                          np.abs(np.arccos(np.clip(-(n @ ez), -1.0, 1.0)) - alpha))
-        margins.extend([float(tangency.min()), float(pole.min())])
-    return min(margins)
+        tangency = np.abs(np.arcsin(np.clip(np.abs(n @ ey.T), 0.0, 1.0)) - alpha)  # whole great circle
+        nz = np.clip(n @ ez.T, -1.0, 1.0)
+        pole = np.minimum(np.abs(np.arccos(nz) - alpha), np.abs(np.arccos(-nz) - alpha))
+        margin = np.minimum(margin, np.minimum(tangency, pole).min(axis=0))
+    return margin
+
+
+def _seam_crossings(i: int, centers: np.ndarray, radii: np.ndarray,
+                    rots: dict[int, np.ndarray]) -> np.ndarray:
+    """Unit vectors (seen from sphere ``i``) where the seams of already oriented neighbours
+    cross their intersection circle with sphere ``i`` (OCC splits the circle there too)."""
+    out = []
+    for j, rot in rots.items():
+        v = centers[i] - centers[j]
+        d = float(np.linalg.norm(v))
+        if not abs(radii[i] - radii[j]) < d < radii[i] + radii[j]:
+            continue
+        n = v / d  # circle (i, j) on sphere j: x.n = cos a
+        cos_a = (d * d + radii[j] ** 2 - radii[i] ** 2) / (2.0 * d * radii[j])
+        pts = _crossings(np.array([n, rot[:, 1]]), np.array([cos_a, 0.0]))
+        pts = pts[pts @ rot[:, 0] >= 0.0]  # on the seam half of the great circle
+        world = centers[j] + radii[j] * pts
+        out.append((world - centers[i]) / radii[i])
+    return np.vstack(out) if out else np.zeros((0, 3))
 
 
 def choose(centers: np.ndarray, radii: np.ndarray, box: Box, seed: np.random.SeedSequence) -> np.ndarray:
-    """(n, 4) orientations (unit axis, angle) for one family of spheres that meet in booleans."""
+    """(n, 4) orientations (unit axis, angle) for one family of spheres that meet in booleans.
+
+    Spheres are oriented in order; each one also keeps its seam away from the points where
+    the seams of the neighbours oriented before it cross their common circle.
+    """
     rng = np.random.default_rng(seed)
     out = np.zeros((len(radii), 4))
+    chosen: dict[int, np.ndarray] = {}
     for i in range(len(radii)):
         axes = rng.standard_normal((CANDIDATES, 3))
         axes /= np.linalg.norm(axes, axis=1, keepdims=True)
         angles = rng.uniform(0.0, 2.0 * np.pi, CANDIDATES)
         n, cos_a = _circles(i, centers, radii, box)
-        points = _crossings(n, cos_a)
-        scores = [_clearance(_rotation(ax, an), n, cos_a, points)
-                  for ax, an in zip(axes, angles, strict=True)]
-        best = int(np.argmax(scores))
+        points = np.vstack([_crossings(n, cos_a), _seam_crossings(i, centers, radii, chosen)])
+        rots = _rotations(axes, angles)
+        best = int(np.argmax(_clearances(rots, n, cos_a, points)))
         out[i] = [*axes[best], angles[best]]
+        chosen[i] = rots[best]
     return out

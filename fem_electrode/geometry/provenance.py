@@ -27,6 +27,8 @@ from fem_electrode.geometry.sizing import Sizes
 
 #: Version of the layout of this record.
 FORMAT_VERSION = 1
+#: Curves shorter than this (µm) are OCC's degenerate sphere poles, not geometry.
+DEGENERATE_CURVE = 1e-9
 #: Distribution names under which DOLFINx may be installed (looked up, never imported).
 DOLFINX_DISTRIBUTIONS = ("fenics-dolfinx", "dolfinx-solver-real", "dolfinx")
 
@@ -56,6 +58,13 @@ def area_per_volume(regions: Regions, reference_volume: float) -> dict[str, floa
     """Area of every facet group divided by the reference volume (1/µm), from OCC."""
     return {name: sum(gmsh.model.occ.getMass(2, s) for s in faces) / reference_volume
             for name, faces in regions.faces.items()}
+
+
+def shortest_curve() -> float:
+    """Length (µm) of the shortest non-degenerate curve of the OCC model (sliver indicator)."""
+    lengths = [gmsh.model.occ.getMass(1, c) for _, c in gmsh.model.getEntities(1)]
+    real = [length for length in lengths if length > DEGENERATE_CURVE]
+    return float(min(real)) if real else float("nan")
 
 
 def mesh_counts(data: measure.MeshData) -> dict[str, Any]:
@@ -111,6 +120,7 @@ def record(case, plan: Plan, regions: Regions, data: measure.MeshData, *, fracti
             "requested_elements_across_layer": case.mesh.elements_across_layer if across is not None
             else None,
             "quality": measure.quality(data),
+            "shortest_curve": shortest_curve(),
             "interface_conformity": conformity,
         },
         "versions": versions(),

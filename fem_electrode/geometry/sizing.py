@@ -6,8 +6,10 @@
   twice the target, and an edge from one face of the layer to the other would leave a
   single element across it; a finer interior removes such edges.
 * Curved faces: ``mesh.curvature_elements`` elements per full circle.
-* Everywhere else: grows from the boundary sizes towards ``mesh.size_max`` (gmsh extends
-  the boundary sizes into the volume).
+* In the NZSP: grows linearly with the distance d from the NVP interface and the bare pore
+  walls, ``h = h_NVP + mesh.grading * d``, up to ``mesh.size_max``. (Letting gmsh extend
+  the boundary sizes into the volume instead fills the thin NZSP walls between pores with
+  small elements: 1.5-2x more tetrahedra for the same surfaces.)
 
 Every size is divided by ``mesh.refinement`` (the one knob for convergence studies).
 """
@@ -21,9 +23,13 @@ import gmsh
 from fem_electrode.geometry.occ import Regions
 
 #: Default ratio of NVP surface size to NVP interior size (see the module docstring).
-INTERIOR_REFINE = 1.4
+INTERIOR_REFINE = 1.5
+#: Faces the NZSP size grows away from.
+GRADED_FROM = ("interface_nvp_nzsp", "pore_wall_nzsp")
 #: Each remesh after a too-thin layer multiplies ``interior_refine`` by this.
 INTERIOR_REFINE_STEP = 1.25
+#: Points per parametric direction sampled on each face by the Distance field.
+DISTANCE_SAMPLING = 20
 #: Size used outside a Constant field's volumes ("no constraint": above any real size), µm.
 UNCONSTRAINED = 1e22
 
@@ -36,10 +42,12 @@ class Sizes:
     nvp_surface: float
     nvp_interior: float
     curvature_elements: float
+    grading: float  #: size growth per unit distance into the NZSP (-)
 
     def as_dict(self) -> dict[str, float]:
         return {"bulk": self.bulk, "nvp_surface": self.nvp_surface,
-                "nvp_interior": self.nvp_interior, "curvature_elements": self.curvature_elements}
+                "nvp_interior": self.nvp_interior, "curvature_elements": self.curvature_elements,
+                "grading": self.grading}
 
 
 def resolve(mesh_cfg, nvp_thickness: float, interior_refine: float = INTERIOR_REFINE) -> Sizes:
@@ -48,7 +56,7 @@ def resolve(mesh_cfg, nvp_thickness: float, interior_refine: float = INTERIOR_RE
     bulk = mesh_cfg.size_max / ref
     surface = min(bulk, nvp_thickness / mesh_cfg.elements_across_layer / ref)
     return Sizes(bulk=bulk, nvp_surface=surface, nvp_interior=surface / interior_refine,
-                 curvature_elements=mesh_cfg.curvature_elements * ref)
+                 curvature_elements=mesh_cfg.curvature_elements * ref, grading=mesh_cfg.grading)
 
 
 def _constant(volumes: list[int], size: float, include_boundary: bool) -> int:
@@ -61,6 +69,21 @@ def _constant(volumes: list[int], size: float, include_boundary: bool) -> int:
     return tag
 
 
+def _graded(faces: list[int], sizes: Sizes) -> int:
+    """h = nvp_surface + grading * distance from ``faces``, capped at bulk."""
+    f = gmsh.model.mesh.field
+    dist = f.add("Distance")
+    f.setNumbers(dist, "SurfacesList", faces)
+    f.setNumber(dist, "Sampling", DISTANCE_SAMPLING)
+    ramp = f.add("Threshold")
+    f.setNumber(ramp, "InField", dist)
+    f.setNumber(ramp, "SizeMin", sizes.nvp_surface)
+    f.setNumber(ramp, "SizeMax", sizes.bulk)
+    f.setNumber(ramp, "DistMin", 0.0)
+    f.setNumber(ramp, "DistMax", (sizes.bulk - sizes.nvp_surface) / sizes.grading)
+    return ramp
+
+
 def apply(regions: Regions, sizes: Sizes) -> None:
     """Install the size fields and options on the model in the open session."""
     for tag in gmsh.model.mesh.field.list():
@@ -69,13 +92,18 @@ def apply(regions: Regions, sizes: Sizes) -> None:
     gmsh.option.setNumber("Mesh.MeshSizeMin", 0.0)
     gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
     gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", sizes.curvature_elements)
-    gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 1)
+    gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
     nvp = regions.volume_tags("NVP")
-    if not nvp:
+    fields = []
+    if nvp:
+        fields.append(_constant(nvp, sizes.nvp_surface, include_boundary=True))
+        if sizes.nvp_interior < sizes.nvp_surface:
+            fields.append(_constant(nvp, sizes.nvp_interior, include_boundary=False))
+    faces = [s for name in GRADED_FROM for s in regions.face_tags(name)]
+    if faces and sizes.nvp_surface < sizes.bulk:
+        fields.append(_graded(faces, sizes))
+    if not fields:
         return
-    fields = [_constant(nvp, sizes.nvp_surface, include_boundary=True)]
-    if sizes.nvp_interior < sizes.nvp_surface:
-        fields.append(_constant(nvp, sizes.nvp_interior, include_boundary=False))
     f = gmsh.model.mesh.field
     smallest = f.add("Min")
     f.setNumbers(smallest, "FieldsList", fields)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Voxel edge as a fraction of the smallest sphere radius (0.6 µm -> 0.05 µm).
-VOXEL_SIZE_REL = 1.0 / 12.0
+#: Voxel edge as a fraction of the smallest sphere radius (0.6 µm -> 0.075 µm).
+VOXEL_SIZE_REL = 1.0 / 8.0
 #: Upper bound on the number of voxels (memory: 4 bytes per voxel for a depth field).
 MAX_VOXELS = 16_000_000
 #: Slack when rounding box / spacing up to a voxel count (float noise, e.g. 10 / 0.05).

@@ -11,7 +11,10 @@ SECTION = Section(
             lo=0.01, lo_open=True),
         Key("elements_across_layer", "int", 2, "-",
             "target number of elements across the NVP layer thickness", lo=1, hi=20),
-        Key("curvature_elements", "float", 12.0, "-",
+        Key("grading", "float", 0.5, "-",
+            "growth of the NZSP element size per unit distance from the NVP and pore walls "
+            "(h = h_NVP + grading * d, up to size_max)", lo=0.05, hi=5.0),
+        Key("curvature_elements", "float", 16.0, "-",
             "elements per full circle on curved faces (spheres); multiplied by refinement",
             lo=3.0, hi=200.0),
         Key("algorithm", "str", "hxt", "-", "gmsh 3D algorithm", choices=("hxt", "delaunay")),
