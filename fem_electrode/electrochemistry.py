@@ -10,16 +10,22 @@ On the interface Γ (NVP "+", NZSP "−") Butler–Volmer gives i (A/m², > 0 an
 NVP: charge), η = φ_s − φ_e − U(c/c_max). The current i leaves the solid (electrons) and
 enters the electrolyte (Na⁺); the Na flux into NVP is −i/F. NZSP is electronically blocking.
 
-Current collector (NVP side of z = Lz), two modes switched by constants (no recompilation):
+Current collector (the NVP side of z = Lz): the Au is an equipotential at V_cc, in contact
+with NVP through a contact conductance g_c (S/m²): j = g_c (V_cc − φ_s) enters φ_s. V_cc is
+not an unknown of its own: it is eliminated with the global condition of the mode,
 
-- galvanostatic: a uniform electronic current density I/A_cc enters φ_s (I > 0 charge);
-- potentiostatic (CV hold at V_hold): a Robin condition j = g (V_hold − φ_s) with
-  g = A_proj/(A_cc r_series), so that the cell voltage φ̄_s + I r_series/A_proj equals V_hold
-  (the lumped separator and Na|NZSP resistance stays in series, no global constraint).
+- galvanostatic (total current I, > 0 charge): ∫ j dA = I → V_cc = φ̄_s + I/(g_c A_cc);
+- potentiostatic (CV hold of the cell voltage at V_hold, through the lumped series
+  resistance R = r_series/A_proj): V_cc + R ∫ j dA = V_hold,
 
-The reported cell voltage is V = φ̄_s(collector) − φ_e(separator) + I r_series/A_proj with
-φ_e(separator) = 0 and r_series = L_sep/σ_e + ASR_Na|NZSP (Ω m² of projected area
-A_proj = Lx·Ly).
+so V_cc = a φ̄_s + b with φ̄_s the mean of φ_s over the collector contact A_cc and (a, b)
+constants per mode. The mean makes a rank-one term of the Jacobian, applied matrix-free
+(:class:`fem_electrode.solver.RankOne`). The current therefore divides between NVP regions
+by their impedance (a uniform current density would overload small NVP islands that touch
+the collector).
+
+The reported cell voltage is V = V_cc − φ_e(separator) + I R with φ_e(separator) = 0 and
+r_series = L_sep/σ_e + ASR_Na|NZSP (Ω m² of projected area A_proj = Lx·Ly).
 
 The unknown for φ_s is its deviation from a reference potential (a constant, re-centred
 after every accepted step): φ_s ≈ 3.4 V times the large conduction stiffness would otherwise
@@ -52,13 +58,10 @@ from fem_electrode.physics.kinetics import ButlerVolmer
 from fem_electrode.physics.ocv import OCV, SmoothOCV
 from fem_electrode.physics.ocv import from_config as ocv_from_config
 from fem_electrode.physics.ops import ufl_ops
-from fem_electrode.solver import ECHEM_PREFIX, BlockedNewton, NewtonResult, SolverSettings
+from fem_electrode.solver import ECHEM_PREFIX, BlockedNewton, NewtonResult, RankOne, SolverSettings
 
 #: Field names, in block order.
 FIELDS = ("phi_e", "c", "phi_s")
-#: Smallest series resistance used by the potentiostatic Robin condition (Ω m²): with no
-#: separator and no Na|NZSP resistance the hold is a stiff penalty instead of a Dirichlet row.
-R_SERIES_FLOOR = 1e-9
 _COUNT = [0]  # problems created in this process (option prefixes)
 
 
@@ -76,9 +79,10 @@ class ElectroParams:
     r_series: float = 0.0  #: lumped separator + Na|NZSP resistance, Ω m² (projected area)
     density: float = 3156.0  #: NVP density, kg/m³
     capacity: float = 117.6  #: NVP theoretical capacity, mAh/g
+    collector_conductance: float = 1e6  #: Au|NVP contact conductance g_c, S/m²
 
     def __post_init__(self) -> None:
-        for name in ("sigma_e", "sigma_s", "D", "c_max", "density", "capacity"):
+        for name in ("sigma_e", "sigma_s", "D", "c_max", "density", "capacity", "collector_conductance"):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 < self.initial_y < 1.0:
@@ -94,7 +98,7 @@ class ElectroParams:
             kinetics=ButlerVolmer(e.i0_ref, e.alpha_a, e.alpha_c, e.temperature),
             ocv=ocv_from_config(e), initial_y=e.initial_y,
             r_series=e.separator_thickness / m.sigma_e_nzsp + e.asr_na_nzsp,
-            density=m.density_nvp, capacity=m.capacity_nvp,
+            density=m.density_nvp, capacity=m.capacity_nvp, collector_conductance=e.collector_conductance,
         )
 
 
@@ -105,7 +109,8 @@ class StepState:
     current: float  #: collector current I (A), > 0 charge
     interface_current: float  #: ∫ i dA over the interface (A)
     voltage: float  #: cell voltage (V)
-    phi_s_collector: float  #: mean φ_s on the collector (V)
+    phi_s_collector: float  #: mean φ_s on the collector contact (V)
+    collector_potential: float  #: V_cc of the Au (V)
     sodium: float  #: ∫ c dV over NVP (mol)
     sodium_change: float  #: ∫ (c − c_old) dV (mol)
     c_mean: float  #: mol/m³
@@ -172,12 +177,13 @@ class ElectrochemistryProblem:
         # ---- time-stepping and protocol constants ------------------------------------------
         self.dt_inv = self._const(1.0)  # 1/s
         self.flux_on = self._const(1.0)  # 0 freezes c (steady states at fixed filling)
-        self.j_app = self._const(0.0)  # A/m² over the NVP collector area
-        self.hold_on = self._const(0.0)  # 1: potentiostatic
-        self.v_hold = self._const(0.0)  # V
         self.phi_ref = self._const(0.0)  # V, φ_s = phi_s + phi_ref
-        self.g_hold = self._const(self.projected_area
-                                  / (self.collector_area * max(params.r_series, R_SERIES_FLOOR)))
+        self.cc_a = self._const(1.0)  # V_cc = a φ̄_s + b, per mode (-)
+        self._cc_b = 0.0  # V
+        # V_cc − φ_ref = a φ̄_dev + offset, offset = (a − 1) φ_ref + b: formed on the host so that
+        # φ_ref (≈3.4 V) never enters j = g_c (V_cc − φ_s) as a sum that cancels in the kernel
+        self.cc_offset = self._const(0.0)  # V
+        self.phi_bar = self._const(0.0)  # V, mean of the φ_s deviation over the collector
 
         # ---- residuals -----------------------------------------------------------------------
         p = params
@@ -189,8 +195,8 @@ class ElectrochemistryProblem:
         y = self.c("+") / p.c_max
         self.eta = self.phi_s("+") + self.phi_ref - self.phi_e("-") - p.ocv.value(y, ops)
         self.i = p.kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
-        self.j_collector = ((1.0 - self.hold_on) * self.j_app
-                            + self.hold_on * self.g_hold * (self.v_hold - self.phi_ref - self.phi_s))
+        g_c = p.collector_conductance
+        self.j_collector = g_c * (self.cc_a * self.phi_bar + self.cc_offset - self.phi_s)
         F_e = transport.conduction(p.sigma_e, self.phi_e, self.v_e, dx_e) - self.i * self.v_e("-") * dS
         F_c = (FARADAY * transport.diffusion(self.c, self.c_old, self.dt_inv, p.D, self.q, dx_s, self.flux_on)
                + self.flux_on * self.i * self.q("+") * dS)
@@ -201,23 +207,28 @@ class ElectrochemistryProblem:
             residuals = [r if x is None else r + x for r, x in zip(residuals, extra(self), strict=True)]
         if not c_rate > 0.0:
             raise ValueError(f"c_rate must be > 0 1/h, got {c_rate!r}")
-        scale = 1.0 / (c_rate * self.current_1c)
-        residuals = [scale * r for r in residuals]
+        self.scale = 1.0 / (c_rate * self.current_1c)
+        residuals = [self.scale * r for r in residuals]
         self.bcs = [dolfinx.fem.dirichletbc(0.0, self._separator_dofs(), self.V_e)]
         if prefix is None:  # unique per problem: closing one must not remove another's options
             _COUNT[0] += 1
             prefix = ECHEM_PREFIX if _COUNT[0] == 1 else f"{ECHEM_PREFIX}{_COUNT[0]}_"
         self.prefix = prefix
         v_ref = thermal_voltage(p.kinetics.temperature)
+        collector = RankOne(
+            u=None, alpha=lambda: self.scale * g_c * float(self.cc_a.value) / self.collector_area,
+            update=lambda x: self._set_phi_bar(collector.u.dot(x)))
         self.newton = BlockedNewton(residuals, self.unknowns, FIELDS, settings, prefix,
                                     bcs=self.bcs, entity_maps=self.entity_maps,
-                                    scales=(v_ref, p.c_max, v_ref), bounds=(None, (0.0, p.c_max), None))
+                                    scales=(v_ref, p.c_max, v_ref), bounds=(None, (0.0, p.c_max), None),
+                                    rank_one=collector)
+        collector.u = self._collector_weights(ds_cc)
 
         # ---- diagnostics (compiled once) ----------------------------------------------------------
         form = lambda expr: dolfinx.fem.form(expr, entity_maps=self.entity_maps)  # noqa: E731
         self._f_interface = form(self.i * dS)
         self._f_collector = form(self.j_collector * ds_cc)
-        self._f_phi_cc = form((self.phi_s + self.phi_ref) * ds_cc)
+        self._f_phi_cc = form(self.phi_s * ds_cc)
         dx_sub = ufl.dx(domain=self.nvp.mesh)
         self._f_sodium = dolfinx.fem.form(self.c * dx_sub)
         self._f_sodium_change = dolfinx.fem.form((self.c - self.c_old) * dx_sub)
@@ -233,6 +244,21 @@ class ElectrochemistryProblem:
 
     def _sum(self, local: float) -> float:
         return float(self.domain.mesh.comm.allreduce(local, op=MPI.SUM))
+
+    def _collector_weights(self, ds_cc: ufl.Measure) -> Any:
+        """u = (∫ w_i dA over the collector contact) in the φ_s block of the blocked layout."""
+        m = dolfinx.fem.assemble_vector(dolfinx.fem.form(self.w * ds_cc, entity_maps=self.entity_maps))
+        m.scatter_reverse(dolfinx.la.InsertMode.add)
+        u = self.newton.blocked_vector()
+        iset = self.newton._ises[FIELDS.index("phi_s")]
+        sub = u.getSubVector(iset)
+        sub.array[:] = m.array[: self.V_s.dofmap.index_map.size_local]
+        u.restoreSubVector(iset, sub)
+        return u
+
+    def _set_phi_bar(self, integral: float) -> None:
+        """φ̄ (deviation) from ∫ φ_s dA over the collector contact."""
+        self.phi_bar.value = integral / self.collector_area
 
     def _separator_dofs(self) -> np.ndarray:
         """φ_e dofs on the separator face (through parent vertices -> NZSP submesh vertices)."""
@@ -259,6 +285,7 @@ class ElectrochemistryProblem:
         self.phi_e.x.array[:] = 0.0
         self.phi_s.x.array[:] = 0.0
         self.phi_ref.value = float(self.params.ocv.value(y))
+        self.update_collector_offset()
 
     def snapshot(self) -> list[Any]:
         """Copies of every unknown, of c_old and of φ_ref (to restore after a rejected step)."""
@@ -268,6 +295,7 @@ class ElectrochemistryProblem:
         for u, a in zip((*self.unknowns, self.c_old), snap[:-1], strict=True):
             u.x.array[:] = a
         self.phi_ref.value = snap[-1]
+        self.update_collector_offset()
 
     def recentre(self) -> None:
         """Move the mean of the φ_s deviation into φ_ref (φ_s itself is unchanged)."""
@@ -277,6 +305,7 @@ class ElectrochemistryProblem:
         shift = total / self.V_s.dofmap.index_map.size_global
         self.phi_s.x.array[:] -= shift
         self.phi_ref.value = float(self.phi_ref.value) + shift
+        self.update_collector_offset()
 
     def phi_s_field(self) -> dolfinx.fem.Function:
         """The physical electronic potential φ_s (V) as a Function (updated on each call)."""
@@ -284,15 +313,25 @@ class ElectrochemistryProblem:
         return self.phi_s_out
 
 
+    def _set_collector(self, a: float, b: float) -> None:
+        self.cc_a.value = a
+        self._cc_b = b
+        self.update_collector_offset()
+
+    def update_collector_offset(self) -> None:
+        """Recompute the collector constant after φ_ref or the mode changed."""
+        a = float(self.cc_a.value)
+        self.cc_offset.value = (a - 1.0) * float(self.phi_ref.value) + self._cc_b if a != 1.0 else self._cc_b
+
     def set_galvanostatic(self, current: float) -> None:
         """Collector current I (A, > 0 charge, 0 open circuit)."""
-        self.hold_on.value = 0.0
-        self.j_app.value = current / self.collector_area
+        self._set_collector(1.0, current / (self.params.collector_conductance * self.collector_area))
 
     def set_potentiostatic(self, voltage: float) -> None:
         """Hold the cell voltage at ``voltage`` (V) through the series resistance."""
-        self.hold_on.value = 1.0
-        self.v_hold.value = voltage
+        p = self.params
+        gr = p.collector_conductance * self.collector_area * p.r_series / self.projected_area  # G R
+        self._set_collector(gr / (gr + 1.0), voltage / (gr + 1.0))
 
     def set_frozen_concentration(self, frozen: bool) -> None:
         """Freeze c (no diffusion, no interface flux): steady states at fixed filling."""
@@ -319,8 +358,10 @@ class ElectrochemistryProblem:
         """Global quantities of the current state (collective)."""
         p = self.params
         asm = dolfinx.fem.assemble_scalar
+        self._set_phi_bar(self._sum(asm(self._f_phi_cc)))
         current = self._sum(asm(self._f_collector))
-        phi_cc = self._sum(asm(self._f_phi_cc)) / self.collector_area
+        phi_cc = float(self.phi_bar.value) + float(self.phi_ref.value)
+        v_cc = float(self.cc_a.value) * phi_cc + self._cc_b
         sodium = self._sum(asm(self._f_sodium))
         n_owned = self.V_c.dofmap.index_map.size_local
         owned = self.c.x.array[:n_owned]
@@ -330,7 +371,8 @@ class ElectrochemistryProblem:
         c_mean = sodium / self.volume_nvp
         return StepState(
             current=current, interface_current=self._sum(asm(self._f_interface)),
-            voltage=phi_cc + current * p.r_series / self.projected_area, phi_s_collector=phi_cc,
+            voltage=v_cc + current * p.r_series / self.projected_area, phi_s_collector=phi_cc,
+            collector_potential=v_cc,
             sodium=sodium, sodium_change=self._sum(asm(self._f_sodium_change)),
             c_mean=c_mean, c_min=c_min, c_max=c_max, soc=1.0 - c_mean / p.c_max,
         )

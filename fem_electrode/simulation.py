@@ -220,6 +220,7 @@ class Simulation:
         p = self.problem
         state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], self.comm)
         p.phi_ref.value = state["phi_ref"]
+        p.update_collector_offset()
         p.c_old.x.array[:] = p.c.x.array
         self.state = ProtocolState(**state["protocol"])
         self.controller = StepController(**state["controller"])

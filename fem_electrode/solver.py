@@ -11,7 +11,14 @@ Defaults (``[solver] linear``):
   block Gauss–Seidel is a good approximation of the inverse: about 11 GMRES iterations per
   Newton iteration and ≈1.5 Poisson CG+GAMG solves of the same size per Newton iteration on
   the benchmark box (1e5 dofs).
-- ``direct``: MUMPS LU on the monolithic matrix; only sane below ≈1.5·10⁵ dofs (design §9).
+- ``direct``: MUMPS LU of the monolithic sparse matrix as the preconditioner of GMRES (which
+  then needs 1-3 iterations: see the rank-one term below); only sane below ≈1.5·10⁵ dofs
+  (design §9).
+
+Rank-one term: a global constraint (the equipotential current collector, whose potential is
+eliminated, see :mod:`fem_electrode.electrochemistry`) adds −α u uᵀ to the Jacobian, with u a
+sparse vector. The operator GMRES sees is a shell, A − α u uᵀ; the preconditioner is built
+from the sparse A alone, so the dense term never enters a matrix.
 
 Convergence (a custom SNES test, because the c row's round-off floor grows like 1/Δt and no
 fixed residual tolerance fits every step): converged when the residual norm is below
@@ -54,6 +61,8 @@ log = get_logger("solver")
 
 #: Relative tolerance of each Krylov solve inside Newton (iterative solver).
 KSP_RTOL = 1e-8
+#: Relative tolerance of GMRES around the exact LU (direct solver): 1-3 iterations.
+DIRECT_KSP_RTOL = 1e-12
 #: Maximum Krylov iterations per Newton iteration.
 KSP_MAX_IT = 400
 #: GAMG drop threshold of every block (measured: GMRES iterations per Newton 27 -> 11 against
@@ -106,7 +115,8 @@ def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dic
         "snes_max_it": settings.max_it,
     }
     if settings.linear == "direct":
-        opts.update({"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"})
+        opts.update({"ksp_type": "gmres", "ksp_pc_side": "right", "ksp_rtol": DIRECT_KSP_RTOL,
+                     "ksp_max_it": KSP_MAX_IT, "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"})
     else:
         opts.update({
             "ksp_type": "gmres", "ksp_pc_side": "right", "ksp_rtol": KSP_RTOL,
@@ -179,6 +189,29 @@ class SolverStatistics:
         }
 
 
+@dataclass
+class RankOne:
+    """A term −α u uᵀ of the Jacobian: ``u`` in the blocked layout, ``alpha()`` its current
+    weight, ``update(x)`` refreshes the constants it stands for from an iterate x."""
+
+    u: PETSc.Vec
+    alpha: Any  # Callable[[], float]
+    update: Any  # Callable[[PETSc.Vec], None]
+
+
+class _RankOneOperator:
+    """Python context of the shell matrix A − α u uᵀ."""
+
+    def __init__(self, A: PETSc.Mat, r1: RankOne):
+        self.A, self.r1 = A, r1
+
+    def mult(self, mat: PETSc.Mat, x: PETSc.Vec, y: PETSc.Vec) -> None:
+        self.A.mult(x, y)
+        alpha = self.r1.alpha()
+        if alpha:
+            y.axpy(-alpha * self.r1.u.dot(x), self.r1.u)
+
+
 def _reason_name(cls: Any, code: int) -> str:
     for name in dir(cls):
         if not name.startswith("_") and getattr(cls, name) == code:
@@ -192,7 +225,8 @@ class BlockedNewton:
     ``residuals`` and ``unknowns`` are lists (one per field, same order); ``names`` name the
     fields in option prefixes (``<prefix>fieldsplit_<name>_...``); ``scales`` are the natural
     magnitudes of the fields (the step convergence test divides updates by them);
-    ``bounds`` (lower, upper) per field or None (see the module docstring).
+    ``bounds`` (lower, upper) per field or None (see the module docstring); ``rank_one`` a
+    global rank-one term of the Jacobian and the update of its constants before each residual.
     """
 
     def __init__(self, residuals: Sequence[Any], unknowns: Sequence[dolfinx.fem.Function],
@@ -200,11 +234,13 @@ class BlockedNewton:
                  bcs: Sequence[dolfinx.fem.DirichletBC] = (),
                  entity_maps: Sequence[dolfinx.mesh.EntityMap] | None = None,
                  scales: Sequence[float] | None = None,
-                 bounds: Sequence[tuple[float, float] | None] | None = None):
+                 bounds: Sequence[tuple[float, float] | None] | None = None,
+                 rank_one: RankOne | None = None):
         self.names = list(names)
         self.scales = list(scales) if scales is not None else [1.0] * len(self.names)
         self.step_tol = settings.step_tol
         self.prefix = prefix
+        self.bcs = list(bcs)
         self.options = default_options(settings, self.names)
         self.problem = dolfinx.fem.petsc.NonlinearProblem(
             list(residuals), list(unknowns), bcs=list(bcs), kind="mpi",
@@ -221,6 +257,9 @@ class BlockedNewton:
         if pc.getType() == PETSc.PC.Type.FIELDSPLIT:
             pc.setFieldSplitIS(*zip(self.names, self._ises, strict=True))
         snes.setConvergenceTest(self._converged)
+        self.rank_one = rank_one
+        if rank_one is not None:
+            self._install_rank_one(rank_one)
         self.bounds = list(bounds) if bounds is not None else [None] * len(self.names)
         self.damped = 0  # Newton directions shortened to respect the bounds
         self._correction = np.inf  # scaled size of the last full Newton correction
@@ -233,6 +272,35 @@ class BlockedNewton:
     @property
     def snes(self) -> PETSc.SNES:
         return self.problem.solver
+
+    def blocked_vector(self) -> PETSc.Vec:
+        """A zero vector with the layout of the unknowns (owned dofs, field after field)."""
+        v = self.problem.x.duplicate()
+        v.set(0.0)
+        return v
+
+    def _install_rank_one(self, r1: RankOne) -> None:
+        """Residual: update r1's constants from the iterate first. Jacobian: a shell A − α u uᵀ
+        for the Krylov solver, the assembled A for the preconditioner."""
+        prob = self.problem
+        snes = prob.solver
+        fp = dolfinx.fem.petsc
+        blocks = prob.b.getAttr("_blocks")
+        bcs = self.bcs
+
+        def residual(snes_: PETSc.SNES, x: PETSc.Vec, b: PETSc.Vec) -> None:
+            r1.update(x)
+            fp.assemble_residual(snes_, x, b, prob.u, prob.F, prob.J, bcs, _blocks=blocks)
+
+        def jacobian(snes_: PETSc.SNES, x: PETSc.Vec, J: PETSc.Mat, P: PETSc.Mat) -> None:
+            fp.assemble_jacobian(snes_, x, P, None, prob.u, prob.J, None, bcs)
+
+        A = prob.A
+        shell = PETSc.Mat().createPython(A.getSizes(), context=_RankOneOperator(A, r1), comm=A.comm)
+        shell.setUp()
+        self._shell = shell
+        snes.setFunction(residual, prob.b)
+        snes.setJacobian(jacobian, shell, A)
 
     def scaled_norm(self, v: PETSc.Vec) -> float:
         """max over fields of ‖v‖∞ / scale."""
@@ -261,9 +329,11 @@ class BlockedNewton:
             xs, ys = x.getSubVector(iset), y.getSubVector(iset)
             xa, ya = xs.getArray(readonly=True), ys.getArray(readonly=True)
             room = np.where(ya > 0.0, xa - lo, hi - xa)  # distance to the bound it moves towards
-            moving = ya != 0.0
+            # dofs already on or past a bound (P1 on obtuse tetrahedra can overshoot) are free
+            # to move: holding them would freeze the whole Newton step
+            moving = (ya != 0.0) & (room > 0.0)
             if np.any(moving):
-                ratio = FRACTION_TO_BOUNDARY * np.maximum(room[moving], 0.0) / np.abs(ya[moving])
+                ratio = FRACTION_TO_BOUNDARY * room[moving] / np.abs(ya[moving])
                 lam = min(lam, float(ratio.min()))
             x.restoreSubVector(iset, xs)
             y.restoreSubVector(iset, ys)

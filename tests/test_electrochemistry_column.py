@@ -1,7 +1,7 @@
 """Layered column NZSP | NVP (3D tetrahedra) at steady state against the closed form.
 
 With the filling frozen (uniform y) everything depends on z only:
-V = U(y) + η + j L_e/σ_e + j L_s/σ_s + j r_series, with η from Butler–Volmer,
+V = U(y) + η + j L_e/σ_e + j L_s/σ_s + j/g_c + j r_series (g_c: collector contact), η from Butler–Volmer,
 η = (2RT/F) asinh(j / (2 i₀(y))) for α = ½ (design §6), a 1D root otherwise.
 """
 
@@ -28,7 +28,8 @@ def closed_form_voltage(p: ElectroParams, j: float) -> float:
         eta = bv.overpotential_symmetric(j, Y0)
     else:
         eta = brentq(lambda e: bv.current(e, Y0) - j, -2.0, 2.0, xtol=1e-15, rtol=1e-15)
-    return float(p.ocv.value(Y0) + eta + j * L_E / p.sigma_e + j * L_S / p.sigma_s + j * p.r_series)
+    ohmic = j * (L_E / p.sigma_e + L_S / p.sigma_s + 1.0 / p.collector_conductance + p.r_series)
+    return float(p.ocv.value(Y0) + eta + ohmic)
 
 
 def column_problem(comm, params: ElectroParams, linear: str) -> ElectrochemistryProblem:

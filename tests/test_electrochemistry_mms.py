@@ -32,7 +32,8 @@ def exact(x, mod):
     cos, sin = mod.cos, mod.sin
     phi_e = 0.01 * (x[2] / L) * (1.0 + 0.5 * cos(K * x[0]) * cos(K * x[1]))  # 0 on the separator
     c = PARAMS.c_max * (0.5 + 0.1 * cos(K * x[0]) * sin(0.5 * K * x[1] + 0.2) + 0.1 * (x[2] - L) / L)
-    phi_s = 3.42 + 0.01 * sin(0.5 * K * x[0] + 0.3) * cos(K * (x[2] - L) / 3.0)
+    # uniform on the collector face z = 2L (the equipotential contact carries no current, I = 0)
+    phi_s = 3.42 + 0.01 * sin(0.5 * K * x[0] + 0.3) * sin(K * (2.0 * L - x[2]) / 3.0)
     return phi_e, c, phi_s
 
 

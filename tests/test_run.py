@@ -63,7 +63,8 @@ def test_full_cycle_outputs_and_conservation(comm, mpi_tmp_path):
     assert all(abs(r["voltage_V"] - 3.8) < 1e-9 for r in holds)
     assert all(r["current_A"] > 0 for r in holds) and holds[-1]["current_A"] < holds[0]["current_A"]
     rests = [r for r in steps if r["segment"] == "rest"]
-    assert all(abs(r["current_A"]) < 1e-25 for r in rests)
+    i_run = max(abs(r["current_A"]) for r in steps)
+    assert all(abs(r["current_A"]) < 1e-9 * i_run for r in rests)  # round-off of g_c (φ̄ − φ_s)
     # capacity bookkeeping: Σ I dt over the half-cycle = capacity column = metrics
     q_charge = max(r["capacity_mAh_per_g"] for r in steps if r["segment"].startswith("charge"))
     assert m["capacity_charge_mAh_per_g"] == pytest.approx(q_charge, rel=1e-12)

@@ -75,6 +75,10 @@ SECTION = Section(
         Key("separator_thickness", "float", 700e-6, "m",
             "dense NZSP separator thickness, lumped as an ohmic resistance in series",
             lo=0.0, source="paper: 600-800 µm"),
+        Key("collector_conductance", "float", 1e6, "S/m^2",
+            "Au|NVP contact conductance of the equipotential current collector (1e6 S/m^2 = "
+            "0.01 Ohm cm^2: ideal contact; the current divides between NVP regions by impedance)",
+            lo=0.0, lo_open=True, source="assumed ideal contact"),
         Key("asr_na_nzsp", "float", 23e-4, "Ohm m^2",
             "area-specific resistance of the Na|NZSP interface, lumped in series",
             lo=0.0, source="Batteries 2023, 9, 8 (23 ... 2700 Ohm cm^2)"),
