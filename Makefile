@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml scripts/setup-venv.sh
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/fem-electrode mesh examples/infiltrated.toml
-	$(BIN)/fem-electrode mesh examples/cosintered.toml
+	$(BIN)/fem-electrode compare examples/default.toml -o runs/demo --mechanics-only
 
 test: setup lint test-serial test-mpi
 
