@@ -289,7 +289,7 @@ def render_views(out_dir: Path, pairs: Sequence[build.Pair], screenshots: bool =
     if pvrun.pvpython() is None:
         log.info("pvpython not found: no ParaView screenshots (the report uses matplotlib figures)")
         return script, None
-    shots = out_dir / "views"
+    shots = (out_dir / "views").resolve()  # pvpython runs in the script's folder
     try:
         pvrun.run_script(script, ["--screenshot", str(shots)], timeout=timeout)
     except pvrun.ParaViewError as exc:

@@ -191,5 +191,7 @@ def test_views_script_interactive_setup(electrodes, monkeypatch):
         "infiltrated": {"label": "infiltrated", "run_dir": root / "infiltrated", "time": T_END},
         "cosintered": {"label": "co-sintered", "run_dir": root / "cosintered", "time": T_END}})
     monkeypatch.setenv("PV_NO_INTERACT", "1")
-    proc = pvrun.run_script(script, ["--view", "c"], timeout=300)
+    # Given relative to the caller's folder (as `compare -o runs/NAME` does): must still be found.
+    monkeypatch.chdir(root.parent)
+    proc = pvrun.run_script(script.relative_to(root.parent), ["--view", "c"], timeout=300)
     assert "views ready: infiltrated, cosintered" in proc.stdout

@@ -71,10 +71,11 @@ def run_script(script: str | os.PathLike[str], args: Sequence[str] = (), timeout
     if exe is None:
         raise ParaViewError("pvpython not found (apt-get install paraview python3-paraview, or set PVPYTHON)")
     ctx = display() if render else contextlib.nullcontext(dict(os.environ))
+    script = Path(script).resolve()  # it runs in its own folder, so a relative path would not be found
     with ctx as env:
         try:
             proc = subprocess.run([exe, str(script), *args], env=env, capture_output=True, text=True,
-                                  timeout=timeout, cwd=Path(script).resolve().parent)
+                                  timeout=timeout, cwd=script.parent)
         except subprocess.TimeoutExpired as exc:
             raise ParaViewError(f"pvpython {script} timed out after {timeout:g} s") from exc
     if proc.returncode != 0:
