@@ -14,6 +14,7 @@ with the current NVP concentration at every field output; with ``"off"`` it is n
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,7 +261,15 @@ class Simulation:
         return out
 
     # ---- loop ------------------------------------------------------------------------------------------
-    def run(self, resume: bool = False) -> RunResult:
+    def run(self, resume: bool = False, handle_sigterm: bool = False) -> RunResult:
+        """Run (or ``resume``) the protocol. ``handle_sigterm``: SIGTERM asks for a checkpoint
+        and a clean return (installed here, after meshing: gmsh resets signal handlers)."""
+        if handle_sigterm:
+            previous = signal.signal(signal.SIGTERM, lambda signum, frame: request_stop(signum))
+            try:
+                return self.run(resume)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
         case, p = self.case, self.problem
         if self.rank0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -416,13 +425,14 @@ class Simulation:
 
 
 def run(case: Case, out_dir: str | Path, *, mesh: str | Path | None = None, domain: Domain | None = None,
-        comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False) -> RunResult:
-    """Run ``case`` into ``out_dir``; the domain is ``domain``, or read from ``mesh``, or built."""
+        comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False, handle_sigterm: bool = False) -> RunResult:
+    """Run ``case`` into ``out_dir``; the domain is ``domain``, or read from ``mesh``, or built.
+    ``handle_sigterm``: SIGTERM writes a checkpoint and returns status ``interrupted``."""
     check_case(case)
     mesh_path = None
     if domain is None:
         domain, mesh_path = load_domain(case, comm, mesh)
     sim = Simulation(case, domain, out_dir, mesh_path)
-    return sim.run(resume=resume)
+    return sim.run(resume=resume, handle_sigterm=handle_sigterm)
 
 

@@ -35,8 +35,8 @@ of residual reduction over ``SLOW_WINDOW`` iterations) is stopped as diverged: a
 time step is cheaper than many damped Newton steps.
 
 Bounds (fraction to the boundary): fields with bounds (c in [0, c_max]) never jump past
-them: each Newton direction is scaled (all fields together) so that a bounded field covers at
-most ``FRACTION_TO_BOUNDARY`` of its remaining distance to a bound per iteration. Iterates
+them: each component of a Newton direction is clipped so that a bounded dof covers at most
+``FRACTION_TO_BOUNDARY`` of its remaining distance to a bound per iteration. Iterates
 stay where ln(y), ln(1 − y) are defined, which keeps Newton fast when the surface of NVP
 empties or fills at the end of a half-cycle.
 
@@ -318,28 +318,26 @@ class BlockedNewton:
             self._fraction_to_boundary(y)
 
     def _fraction_to_boundary(self, y: PETSc.Vec) -> None:
-        """Scale the Newton direction y (the iterate becomes x − λy) so that bounded fields
-        move at most FRACTION_TO_BOUNDARY of the way to their bounds."""
+        """Clip the Newton direction y (the iterate becomes x − λy) dof by dof so that bounded
+        fields move at most FRACTION_TO_BOUNDARY of the way to their bounds. Clipping, not
+        scaling the whole direction: one dof pressed against a bound must not stall the rest."""
         x = self.snes.getSolution()
-        lam = 1.0
+        clipped = 0
         for iset, bound in zip(self._ises, self.bounds, strict=True):
             if bound is None:
                 continue
             lo, hi = bound
             xs, ys = x.getSubVector(iset), y.getSubVector(iset)
-            xa, ya = xs.getArray(readonly=True), ys.getArray(readonly=True)
+            xa, ya = xs.getArray(readonly=True), ys.getArray()
             room = np.where(ya > 0.0, xa - lo, hi - xa)  # distance to the bound it moves towards
-            # dofs already on or past a bound (P1 on obtuse tetrahedra can overshoot) are free
-            # to move: holding them would freeze the whole Newton step
-            moving = (ya != 0.0) & (room > 0.0)
-            if np.any(moving):
-                ratio = FRACTION_TO_BOUNDARY * room[moving] / np.abs(ya[moving])
-                lam = min(lam, float(ratio.min()))
+            # dofs already on or past a bound (P1 on obtuse tetrahedra can overshoot) move freely
+            limit = FRACTION_TO_BOUNDARY * room
+            over = (room > 0.0) & (np.abs(ya) > limit)
+            ya[over] = np.sign(ya[over]) * limit[over]
+            clipped += int(np.count_nonzero(over))
             x.restoreSubVector(iset, xs)
             y.restoreSubVector(iset, ys)
-        lam = y.getComm().tompi4py().allreduce(lam, op=MPI.MIN)
-        if lam < 1.0:
-            y.scale(lam)
+        if y.getComm().tompi4py().allreduce(clipped, op=MPI.SUM):
             self.damped += 1
 
     def _converged(self, snes: PETSc.SNES, it: int, norms: tuple[float, float, float]) -> int:

@@ -187,3 +187,33 @@ def test_cli_bad_case_exits_2_and_creates_nothing(tmp_path):
     assert "cutoff_low = 3.9 V must be below cutoff_high" in proc.stderr
     assert "materials.D_nvp = 0.0" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+@pytest.mark.serial
+def test_cli_sigterm_writes_checkpoint_and_resume_finishes(tmp_path):
+    """Serial: a real `fem-electrode run` child gets SIGTERM (as from Slurm or the sweep job
+    step), exits 143 with a checkpoint and no metrics, then --resume completes the protocol."""
+    import signal
+    import time
+
+    case = tmp_path / "film.toml"
+    case.write_text(
+        '[case]\nname = "film"\n[geometry]\nkind = "film"\nbox = [1.0, 1.0, 2.0]\nfilm_thickness = 1.0\n'
+        f'[mesh]\nsize_max = 0.5\ndirectory = "{tmp_path / "meshes"}"\n[materials]\nD_nvp = 1e-15\n'
+        '[mechanics]\ncoupling = "off"\n[protocol]\nc_rate = 2.0\ndt_max = 50.0\n'
+        '[output]\nfields = "none"\ncheckpoint_interval = 100.0\n')
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "fem_electrode.cli", "run", str(case), "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "checkpoint.npz").is_file():
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, log
+    assert (out / "checkpoint.npz").is_file() and not (out / "metrics.json").exists()
+    done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["capacity_discharge_mAh_per_g"] > 0
+    assert "resumed from" in (out / "run.log").read_text()

@@ -9,7 +9,6 @@ checkpoint and exits 143; ``--resume`` continues from it.
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
 
 from fem_electrode.config import load_case
@@ -38,11 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     simulation.check_case(case)
     out = Path(args.output) if args.output else Path(case.output.directory) / case.case.name
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: simulation.request_stop(signum))
-    try:
-        result = simulation.run(case, out, mesh=args.mesh, resume=args.resume)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    result = simulation.run(case, out, mesh=args.mesh, resume=args.resume, handle_sigterm=True)
     if result.status == "completed":
         m = result.metrics
         log.info("done: %s", out)

@@ -6,8 +6,8 @@ Two swappable laws with one method, :meth:`value`, evaluated with NumPy or UFL
 - :class:`SmoothOCV`, the default of design §5:
   U(y) = U0 + (RT/F) ln((1 − y)/y) − s (y − ½), with y clipped to [ε, 1 − ε],
   ε = ``constants.Y_EPS`` (range 2.64 ... 4.10 V with the defaults, wider than the default
-  cut-offs 2.8 / 3.8 V),
-  so that U stays finite (and Newton iterates that overshoot y ∉ (0, 1) stay defined);
+  cut-offs 2.8 / 3.8 V), so that U stays finite (and Newton iterates that overshoot y ∉ (0, 1)
+  stay defined);
 - :class:`TableOCV`, piecewise linear through a CSV table (y, U), clipped to the table's y range.
 """
 
@@ -49,6 +49,7 @@ class SmoothOCV:
         return self.U0 + thermal_voltage(self.temperature) * ops.ln((1.0 - yc) / yc) - self.slope * (yc - 0.5)
 
     def voltage_range(self) -> tuple[float, float]:
+        """U over the admissible fillings [ε, 1 − ε]."""
         u = self.value(np.array([1.0 - Y_EPS, Y_EPS]))
         return float(u[0]), float(u[1])
 
