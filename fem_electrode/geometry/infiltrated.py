@@ -11,7 +11,14 @@ are filled completely (no sliver of void is left in them).
 
 The layer thickness t is ``geometry.layer_thickness`` or, when absent, solved so that the
 NVP fraction matches ``geometry.nvp_fraction`` (voxel estimate, then verified with OCC).
-Lengths in µm.
+
+Why ``pore_connectivity`` (default 1): overlapping random spheres percolate only above
+~29 vol%, so at 20 % porosity most pores of a purely random template would be closed and
+the 80 : 15.5 : 4.5 composition could not be infiltrated. The paper's scaffold has open
+porosity; by default every pore former touches the network that reaches z = Lz, and the
+z-slab rule of :mod:`~fem_electrode.geometry.placement` keeps the pores evenly spread in
+depth. Lower values leave isolated (empty) pores. No pore crosses z = 0: the separator
+face is all NZSP. Lengths in µm.
 """
 
 from __future__ import annotations

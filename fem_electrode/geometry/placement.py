@@ -312,9 +312,3 @@ def _slabs(grid: VoxelGrid, spec: PlacementSpec) -> tuple[np.ndarray, np.ndarray
     slab_of_layer = np.minimum((np.arange(nz) * n_slabs) // nz, n_slabs - 1)
     layers = np.bincount(slab_of_layer, minlength=n_slabs)
     return slab_of_layer, layers * grid.shape[0] * grid.shape[1]
-
-
-def sphere_opens(box: Box, placed: Placed, gap: float) -> np.ndarray:
-    """Per sphere: whether it opens onto z = Lz itself."""
-    return np.array([opens_on_top(box, c, r, gap) for c, r in zip(placed.centers, placed.radii,
-                                                                     strict=True)], dtype=bool)

@@ -18,8 +18,9 @@ from fem_electrode.log import get_logger
 ALGORITHM_3D = {"delaunay": 1, "hxt": 10}
 #: gmsh verbosity when our log level is debug / otherwise (5 = debug, 2 = warnings and errors).
 VERBOSITY_DEBUG, VERBOSITY_QUIET = 5, 2
-#: How many of gmsh's last log lines to attach to an error report.
+#: How many of gmsh's last log lines to attach to an error report, and their maximum length.
 LOG_TAIL = 12
+LOG_LINE_CHARS = 300
 
 log = get_logger("geometry")
 
@@ -68,7 +69,7 @@ def last_messages(n: int = LOG_TAIL) -> str:
     """The last ``n`` gmsh log lines (warnings and errors first), for error messages."""
     try:
         lines = gmsh.logger.get()
-    except Exception:  # noqa: BLE001 - no session: nothing to report
+    except Exception:  # no session: nothing to report
         return ""
     important = [ln for ln in lines if ln.startswith(("Error", "Warning"))]
-    return "\n".join((important or lines)[-n:])
+    return "\n".join(ln[:LOG_LINE_CHARS] for ln in (important or lines)[-n:])
