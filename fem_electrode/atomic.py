@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
 _DEFAULT_MODE = 0o666  # what open() would use before the umask
 
 
