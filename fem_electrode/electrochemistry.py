@@ -62,6 +62,11 @@ from fem_electrode.solver import ECHEM_PREFIX, BlockedNewton, NewtonResult, Rank
 
 #: Field names, in block order.
 FIELDS = ("phi_e", "c", "phi_s")
+#: Newton iterates of c stay within [−C_MARGIN, 1 + C_MARGIN] c_max. P1 on obtuse tetrahedra is
+#: not monotone: near an emptied or filled NVP surface the discrete c may lie slightly outside
+#: [0, c_max]; there U and i₀ are clipped (flat), so such nodes carry no reaction. A hard bound
+#: at 0 or c_max would pin them and stall Newton at the end of a half-cycle.
+C_MARGIN = 0.01
 _COUNT = [0]  # problems created in this process (option prefixes)
 
 
@@ -220,7 +225,8 @@ class ElectrochemistryProblem:
             update=lambda x: self._set_phi_bar(collector.u.dot(x)))
         self.newton = BlockedNewton(residuals, self.unknowns, FIELDS, settings, prefix,
                                     bcs=self.bcs, entity_maps=self.entity_maps,
-                                    scales=(v_ref, p.c_max, v_ref), bounds=(None, (0.0, p.c_max), None),
+                                    scales=(v_ref, p.c_max, v_ref),
+                                    bounds=(None, (-C_MARGIN * p.c_max, (1.0 + C_MARGIN) * p.c_max), None),
                                     rank_one=collector)
         collector.u = self._collector_weights(ds_cc)
 
