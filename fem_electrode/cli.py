@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from fem_electrode import __version__
-from fem_electrode.commands import (, run
+from fem_electrode.commands import (
     check,
     collect,
     compare,
