@@ -90,9 +90,14 @@ def _mesh_matches(case: Case, json_path: Path) -> bool:
     return params.get("geometry") == want["geometry"] and mesh_then == mesh_now
 
 
+class MeshingError(RuntimeError):
+    """Building the case's mesh failed (the geometry layer's reason is in the message)."""
+
+
 def load_domain(case: Case, comm: MPI.Comm, mesh: str | Path | None = None) -> tuple[Domain, Path]:
     """The domain from ``mesh`` or from the case's mesh folder (built on rank 0 when missing
-    or made with other parameters)."""
+    or made with other parameters). Bad geometry input raises ConfigError, a failed build
+    :class:`MeshingError`."""
     if mesh is None:
         from fem_electrode.geometry import build_mesh, output_paths
 
@@ -105,11 +110,15 @@ def load_domain(case: Case, comm: MPI.Comm, mesh: str | Path | None = None) -> t
                 else:
                     log.info("building the %s mesh of case %r", case.geometry.kind, case.case.name)
                     build_mesh(case, case.mesh.directory)
+            except ValueError as exc:  # bad input found with geometry knowledge
+                error = ("input", str(exc))
             except Exception as exc:  # noqa: BLE001  (re-raised on every rank below)
-                error = f"{type(exc).__name__}: {exc}"
+                error = ("build", f"{type(exc).__name__}: {exc}")
         error = comm.bcast(error, root=0)
+        if error is not None and error[0] == "input":
+            raise ConfigError([f"geometry: {error[1]}"], case.source)
         if error is not None:
-            raise RuntimeError(f"meshing failed: {error}")
+            raise MeshingError(f"meshing failed: {error[1]}")
         mesh = msh
     return Domain.from_msh(mesh, comm), Path(mesh)
 
@@ -243,7 +252,8 @@ class Simulation:
         if final is not None:
             moved = self.flux_integral / FARADAY
             change = final.sodium - self.sodium0
-            out["conservation"]["sodium_cumulative"] = abs(change + moved) / max(abs(change), abs(moved))
+            scale = max(abs(change), abs(moved))
+            out["conservation"]["sodium_cumulative"] = abs(change + moved) / scale if scale > 0.0 else 0.0
         out["time_s"] = self.state.time
         out["steps"] = self.state.steps
         out["solver"] = {**self.stats.as_dict(), "linear": p.settings.linear,

@@ -217,3 +217,25 @@ def test_cli_sigterm_writes_checkpoint_and_resume_finishes(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["capacity_discharge_mAh_per_g"] > 0
     assert "resumed from" in (out / "run.log").read_text()
+
+
+def test_meshing_errors_are_reported(comm, mpi_tmp_path, monkeypatch):
+    """Bad input found by the geometry layer is a ConfigError; a failed build a MeshingError."""
+    import fem_electrode.geometry as geometry
+
+    case = make_case(mesh={"directory": str(mpi_tmp_path / "meshes")})
+
+    def bad_input(*args, **kwargs):
+        raise ValueError("layer_thickness = 2 µm does not fit")
+
+    monkeypatch.setattr(geometry, "build_mesh", bad_input)
+    with pytest.raises(ConfigError, match="geometry: layer_thickness = 2 µm does not fit"):
+        simulation.run(case, mpi_tmp_path / "run")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the 1D mesh seems not to be forming a closed loop")
+
+    monkeypatch.setattr(geometry, "build_mesh", broken)
+    with pytest.raises(simulation.MeshingError, match="closed loop"):
+        simulation.run(case, mpi_tmp_path / "run")
+    assert not (mpi_tmp_path / "run").exists()

@@ -37,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     simulation.check_case(case)
     out = Path(args.output) if args.output else Path(case.output.directory) / case.case.name
-    result = simulation.run(case, out, mesh=args.mesh, resume=args.resume, handle_sigterm=True)
+    try:
+        result = simulation.run(case, out, mesh=args.mesh, resume=args.resume, handle_sigterm=True)
+    except simulation.MeshingError as exc:
+        log.error("error: %s", exc)
+        return EXIT_FAILED
     if result.status == "completed":
         m = result.metrics
         log.info("done: %s", out)
