@@ -35,6 +35,12 @@ film_thickness = 1.0
 [base.mesh]
 size_max = 0.5
 
+# The coarse mesh (0.5 µm) must resolve the diffusion layer: at the default D = 1e-16 m^2/s a
+# 4 C charge empties a ~0.14 µm surface layer, P1 undershoots below c = 0 and Newton stalls
+# before the cut-off. D = 1e-14 m^2/s (top of the literature range) gives sqrt(D t) ~ 1 µm.
+[base.materials]
+D_nvp = 1e-14
+
 [base.protocol]
 cycles = 1
 dt_initial = 10.0
