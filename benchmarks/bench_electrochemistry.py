@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from fem_electrode.domain import Domain, layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
+from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams, bounding_box
 from fem_electrode.fenicsx import MPI, PETSc, dolfinx, ufl
 from fem_electrode.solver import SolverSettings
 
@@ -159,7 +159,7 @@ def main() -> None:
         lengths = tuple(1e-6 * v for v in BOX_UM)
         domain = layered_box(comm, lengths, (n, n, 2 * n), z_interface=lengths[2] / 2)
     # a box with as many P1 dofs as the coupled problem (3 fields on the phases)
-    lo, hi = (np.array(v) for v in _bbox(domain.mesh))
+    lo, hi = bounding_box(domain.mesh)
     n_coupled = domain.mesh.topology.index_map(0).size_global + _phase_vertices(domain)
     k = _box_divisions(n_coupled, hi - lo)
     if args.part is not None:
@@ -204,14 +204,6 @@ def _box_divisions(n_dofs: int, size: np.ndarray) -> list[int]:
             return k
         h *= 1.01
     return k
-
-
-def _bbox(mesh: dolfinx.mesh.Mesh) -> tuple[list[float], list[float]]:
-    x = mesh.geometry.x
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    mesh.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
-    mesh.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
-    return list(lo), list(hi)
 
 
 if __name__ == "__main__":
