@@ -212,6 +212,12 @@ class Simulation:
                 self._mech_strain = strain
                 self.mechanics_metrics = {**self.mechanics.metrics(), "time_s": t,
                                           "y_mean": 1.0 - self.last.soc}
+                # The report's stress distributions, of the same (most strained) state.
+                from fem_electrode.report.rundata import STRESS_SAMPLES_FORMAT
+                from fem_electrode.report.samples import write_stress_samples
+
+                write_stress_samples(self.mechanics.post, self.out_dir / STRESS_SAMPLES_FORMAT, time=t,
+                                     y_mean=1.0 - self.last.soc)
 
     def save_checkpoint(self) -> None:
         state = {

@@ -163,6 +163,11 @@ def test_mechanics_hook(comm, mpi_tmp_path):
     assert "strain_accommodation_index" in mech
     if comm.rank == 0:
         assert (out / "fields" / "displacement.xdmf").is_file()
+        # The report's stress distributions come from the same, most strained state.
+        import numpy as np
+
+        samples = np.load(out / "stress_samples.npz")
+        assert float(samples["y_mean"]) == mech["y_mean"]
 
 
 def test_bad_input_fails_before_meshing(comm, mpi_tmp_path, monkeypatch):
