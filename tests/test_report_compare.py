@@ -140,9 +140,6 @@ def test_job_runner_runs_both_designs_side_by_side(tmp_path):
     assert (out / "cosintered" / "metrics.json").stat().st_mtime_ns == stamp  # done: not re-run
 
 
-@pytest.mark.skip(reason="pending: `fem-electrode run` does not converge on RVE meshes yet (Newton "
-                         "DIVERGED_LINEAR_SOLVE / DIVERGED_MAX_IT within the first minutes of the charge); "
-                         "remove this skip when it does")
 def test_compare_full_protocol(tmp_path):
     """Both designs through `fem-electrode run` (one 1 C cycle on the tiny RVE) and the report."""
     out = tmp_path / "cmp"
