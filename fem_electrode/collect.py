@@ -15,29 +15,18 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fem_electrode import atomic
+from fem_electrode.nested import flatten
 from fem_electrode.sweep import format_value
 from fem_electrode.sweepdir import CaseState, read_info, states
 
 METRICS_FILE = "metrics.json"
 MAX_LEGEND = 12
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Scalars of a nested mapping under dotted names; lists and None are skipped."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, name + "."))
-        elif isinstance(value, bool | int | float | str):
-            out[name] = value
-    return out
 
 
 def _number(v: Any) -> float | None:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fem_electrode import nested
+
 DESIGNS = ("infiltrated", "cosintered")
 DESIGN_LABELS = {"infiltrated": "infiltrated", "cosintered": "co-sintered"}
 
@@ -62,15 +64,9 @@ class Row:
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of a nested mapping as ``{"a.b.c": value}`` (bools and lists skipped)."""
-    out: dict[str, float] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, name + "."))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out
+    """Numeric leaves of a nested mapping as ``{"a.b.c": value}`` (bools, strings and lists skipped)."""
+    return {name: float(value) for name, value in nested.flatten(data, prefix).items()
+            if isinstance(value, int | float) and not isinstance(value, bool)}
 
 
 _PHASES = {"nvp": "NVP", "nzsp": "NZSP"}
