@@ -26,14 +26,17 @@ import statistics
 import time
 
 import numpy as np
+from poisson_reference import PoissonReference
 
 from fem_electrode.domain import Domain, layered_box
 from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams, bounding_box
-from fem_electrode.fenicsx import MPI, PETSc, dolfinx, ufl
+from fem_electrode.fenicsx import MPI, dolfinx
 from fem_electrode.solver import SolverSettings
 
 #: Tolerance of the Poisson CG solve (the coupled GMRES uses solver.KSP_RTOL = 1e-8 too).
 POISSON_RTOL = 1e-8
+#: The Poisson reference: CG + GAMG (PETSc defaults otherwise).
+POISSON_OPTIONS = {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": POISSON_RTOL}
 BOX_UM = (8.0, 8.0, 16.0)  # layered benchmark box, µm
 
 
@@ -48,49 +51,15 @@ def rss_mb(key: str = "VmHWM") -> float:
 
 def poisson(mesh: dolfinx.mesh.Mesh, repeat: int) -> dict:
     """Assemble and solve −Δu = 1, u = 0 on z = 0, with CG + GAMG; median times."""
-    comm = mesh.comm
     rss0 = rss_mb()
-    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    a = dolfinx.fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
-    L = dolfinx.fem.form(dolfinx.fem.Constant(mesh, 1.0) * v * ufl.dx)
-    mesh.topology.create_connectivity(2, 3)
-    facets = dolfinx.mesh.locate_entities_boundary(mesh, 2, lambda x: np.isclose(x[2], 0.0))
-    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 2, facets), V)
-    uh = dolfinx.fem.Function(V)
-    times: dict[str, list[float]] = {"assemble": [], "setup": [], "solve": [], "total": []}
-    its = 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
-        A.assemble()
-        b = dolfinx.fem.petsc.assemble_vector(L)
-        dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        dolfinx.fem.petsc.set_bc(b, [bc])
-        t1 = time.perf_counter()
-        ksp = PETSc.KSP().create(comm)
-        ksp.setOperators(A)
-        ksp.setType("cg")
-        ksp.getPC().setType("gamg")
-        ksp.setTolerances(rtol=POISSON_RTOL)
-        ksp.setUp()
-        t2 = time.perf_counter()
-        ksp.solve(b, uh.x.petsc_vec)
-        t3 = time.perf_counter()
-        its = ksp.getIterationNumber()
-        nnz = A.getInfo()["nz_used"]
-        for k, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
-            times[k].append(dt)
-        ksp.destroy()
-        A.destroy()
-        b.destroy()
+    ref = PoissonReference(mesh)
+    runs = [ref.solve(POISSON_OPTIONS) for _ in range(repeat)]
     return {
-        "dofs": V.dofmap.index_map.size_global,
-        **{f"{k}_s": statistics.median(v) for k, v in times.items()},
-        "cg_iterations": its,
-        "matrix_nonzeros": nnz,  # MatGetInfo sums over ranks
-        "peak_rss_growth_MB": comm.allreduce(rss_mb() - rss0, op=MPI.MAX),
+        "dofs": ref.dofs,
+        **{k: statistics.median(r[k] for r in runs) for k in ("assemble_s", "setup_s", "solve_s", "total_s")},
+        "cg_iterations": runs[-1]["iterations"],
+        "matrix_nonzeros": runs[-1]["matrix_nonzeros"],  # MatGetInfo sums over ranks
+        "peak_rss_growth_MB": mesh.comm.allreduce(rss_mb() - rss0, op=MPI.MAX),
     }
 
 

@@ -18,10 +18,11 @@ import json
 import time
 
 import numpy as np
+from poisson_reference import PoissonReference
 
 from fem_electrode.config import validate
 from fem_electrode.domain import layered_box
-from fem_electrode.fenicsx import MPI, PETSc, dolfinx, ufl
+from fem_electrode.fenicsx import MPI, dolfinx
 from fem_electrode.mechanics import ITERATIVE_OPTIONS, PETSC_PREFIX, MechanicsProblem
 
 BOX = (8e-6, 8e-6, 8e-6)  # m
@@ -31,41 +32,8 @@ POISSON_OPTIONS = {k: v for k, v in ITERATIVE_OPTIONS.items() if k != "pc_gamg_s
 
 def poisson(mesh: dolfinx.mesh.Mesh, rtol: float) -> dict:
     """−Δφ = 1 with φ = 0 on z = 0, P1, CG + GAMG; times of assembly, set-up and solve."""
-    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    a = dolfinx.fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
-    L = dolfinx.fem.form(dolfinx.fem.Constant(mesh, 1.0) * v * ufl.dx)
-    mesh.topology.create_connectivity(2, 3)
-    facets = dolfinx.mesh.locate_entities_boundary(mesh, 2, lambda x: np.isclose(x[2], 0.0))
-    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 2, facets), V)
-    t0 = time.perf_counter()
-    A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
-    A.assemble()
-    b = dolfinx.fem.petsc.assemble_vector(L)
-    dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
-    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-    dolfinx.fem.petsc.set_bc(b, [bc])
-    t1 = time.perf_counter()
-    ksp = PETSc.KSP().create(mesh.comm)
-    ksp.setOperators(A)
-    ksp.setOptionsPrefix("bench_poisson_")
-    opts = PETSc.Options()
-    for k, val in {**POISSON_OPTIONS, "ksp_rtol": rtol}.items():
-        opts["bench_poisson_" + k] = val
-    ksp.setFromOptions()
-    ksp.setUp()
-    t2 = time.perf_counter()
-    for k in {**POISSON_OPTIONS, "ksp_rtol": rtol}:
-        opts.delValue("bench_poisson_" + k)
-    x = b.duplicate()
-    ksp.solve(b, x)
-    t3 = time.perf_counter()
-    out = {"dofs": V.dofmap.index_map.size_global, "assemble_s": t1 - t0, "setup_s": t2 - t1,
-           "solve_s": t3 - t2, "iterations": ksp.getIterationNumber(),
-           "converged": ksp.getConvergedReason() > 0}
-    for obj in (ksp, A, b, x):
-        obj.destroy()
-    return out
+    out = PoissonReference(mesh).solve({**POISSON_OPTIONS, "ksp_rtol": rtol})
+    return {k: out[k] for k in ("dofs", "assemble_s", "setup_s", "solve_s", "iterations", "converged")}
 
 
 def mechanics(comm: MPI.Comm, n: int, rtol: float) -> tuple[dict, dolfinx.mesh.Mesh]:
