@@ -24,6 +24,16 @@ constants per mode. The mean makes a rank-one term of the Jacobian, applied matr
 by their impedance (a uniform current density would overload small NVP islands that touch
 the collector).
 
+Two-way chemo-mechanics (``stress_coupling=True``): the Na chemical potential in NVP gains
+−w, w = σ : ∂ε_ch/∂c (J/mol, = Ω σ_h for an isotropic Vegard strain), held in the P1 field
+:attr:`ElectrochemistryProblem.stress_work`. It enters the overpotential,
+η = φ_s − φ_e − U(c) − w/F (tension raises the equilibrium potential), and the flux,
+J = −D ∇c + (D c/RT) ∇w. The field is given, not solved for here:
+:class:`fem_electrode.coupling.TwoWayCoupling` updates it from the mechanics. The residuals
+use w + κ (c_w − c), with c_w the concentration w was computed from and κ a stabilising
+slope (≈ −∂w/∂c): the same at convergence (c = c_w), it makes the staggered iteration
+contract (the "fixed-stress" split of poroelasticity).
+
 The reported cell voltage is V = V_cc − φ_e(separator) + I R with φ_e(separator) = 0 and
 r_series = L_sep/σ_e + ASR_Na|NZSP (Ω m² of projected area A_proj = Lx·Ly).
 
@@ -50,6 +60,7 @@ from fem_electrode.fenicsx import MPI, dolfinx, ufl
 from fem_electrode.physics import transport
 from fem_electrode.physics.constants import (
     FARADAY,
+    GAS_CONSTANT,
     SECONDS_PER_HOUR,
     capacity_coulomb_per_kg,
     thermal_voltage,
@@ -144,7 +155,7 @@ class ElectrochemistryProblem:
     """
 
     def __init__(self, domain: Domain, params: ElectroParams, settings: SolverSettings = SolverSettings(),
-                 *, c_rate: float = 1.0, prefix: str | None = None,
+                 *, c_rate: float = 1.0, prefix: str | None = None, stress_coupling: bool = False,
                  extra: Callable[[ElectrochemistryProblem], Sequence[Any]] | None = None):
         self.domain = domain
         self.params = params
@@ -161,6 +172,13 @@ class ElectrochemistryProblem:
         self.phi_s_out = dolfinx.fem.Function(self.V_s, name="phi_s")  # physical, for output
         self.c_old = dolfinx.fem.Function(self.V_c, name="c_old")
         self.unknowns = [self.phi_e, self.c, self.phi_s]
+        #: w = σ : ∂ε_ch/∂c (J/mol) on NVP, given (two-way coupling); zero without stress coupling
+        self.stress_work = dolfinx.fem.Function(self.V_c, name="stress_work")
+        #: the concentration w was computed from (mol/m³) and the stabilising slope κ (J m³/mol²):
+        #: the residuals use w + κ (c_w − c), equal to w once c = c_w (see the module docstring)
+        self.stress_c = dolfinx.fem.Function(self.V_c, name="stress_c")
+        self.stress_slope = self._const(0.0)
+        self.stress_coupling = bool(stress_coupling)
         self.v_e = ufl.TestFunction(self.V_e)
         self.q = ufl.TestFunction(self.V_c)
         self.w = ufl.TestFunction(self.V_s)
@@ -199,12 +217,18 @@ class ElectrochemistryProblem:
         dx_e, dx_s = domain.dx("NZSP"), domain.dx("NVP")
         y = self.c("+") / p.c_max
         self.eta = self.phi_s("+") + self.phi_ref - self.phi_e("-") - p.ocv.value(y, ops)
+        w_eff = self.stress_work + self.stress_slope * (self.stress_c - self.c)
+        if self.stress_coupling:
+            self.eta = self.eta - w_eff("+") / FARADAY
         self.i = p.kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
         g_c = p.collector_conductance
         self.j_collector = g_c * (self.cc_a * self.phi_bar + self.cc_offset - self.phi_s)
         F_e = transport.conduction(p.sigma_e, self.phi_e, self.v_e, dx_e) - self.i * self.v_e("-") * dS
         F_c = (FARADAY * transport.diffusion(self.c, self.c_old, self.dt_inv, p.D, self.q, dx_s, self.flux_on)
                + self.flux_on * self.i * self.q("+") * dS)
+        if self.stress_coupling:
+            rt = GAS_CONSTANT * p.kinetics.temperature  # J/mol
+            F_c = F_c + FARADAY * transport.stress_drift(self.c, w_eff, p.D, rt, self.q, dx_s, self.flux_on)
         F_s = (transport.conduction(p.sigma_s, self.phi_s, self.w, dx_s) + self.i * self.w("+") * dS
                - self.j_collector * self.w * ds_cc)
         residuals = [F_e, F_c, F_s]
@@ -288,17 +312,22 @@ class ElectrochemistryProblem:
         y = self.params.initial_y if y is None else y
         self.c.x.array[:] = y * self.params.c_max
         self.c_old.x.array[:] = self.c.x.array
+        self.stress_c.x.array[:] = self.c.x.array
         self.phi_e.x.array[:] = 0.0
         self.phi_s.x.array[:] = 0.0
         self.phi_ref.value = float(self.params.ocv.value(y))
         self.update_collector_offset()
 
     def snapshot(self) -> list[Any]:
-        """Copies of every unknown, of c_old and of φ_ref (to restore after a rejected step)."""
-        return [*(u.x.array.copy() for u in (*self.unknowns, self.c_old)), float(self.phi_ref.value)]
+        """Copies of every unknown, of c_old, of the stress work and of φ_ref (to restore after a
+        rejected step)."""
+        return [*(u.x.array.copy() for u in self._state_functions()), float(self.phi_ref.value)]
+
+    def _state_functions(self) -> tuple[dolfinx.fem.Function, ...]:
+        return (*self.unknowns, self.c_old, self.stress_work, self.stress_c)
 
     def restore(self, snap: Sequence[Any]) -> None:
-        for u, a in zip((*self.unknowns, self.c_old), snap[:-1], strict=True):
+        for u, a in zip(self._state_functions(), snap[:-1], strict=True):
             u.x.array[:] = a
         self.phi_ref.value = snap[-1]
         self.update_collector_offset()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -325,12 +326,16 @@ class MechanicsProblem:
         self.y_ref = dolfinx.fem.Constant(mesh, mech.y_ref)
         self.c.x.array[:] = mech.y_ref * mat.c_max  # stress-free start
         if mech.strain_model == "anisotropic":
-            self.eps_ch = elasticity.anisotropic_eigenstrain(
-                self.c / self.c_max, self.y_ref, dolfinx.fem.Constant(mesh, mech.lattice_strain_a),
-                dolfinx.fem.Constant(mesh, mech.lattice_strain_c))
+            e_a = dolfinx.fem.Constant(mesh, mech.lattice_strain_a)
+            e_c = dolfinx.fem.Constant(mesh, mech.lattice_strain_c)
+            self.eps_ch = elasticity.anisotropic_eigenstrain(self.c / self.c_max, self.y_ref, e_a, e_c)
+            #: ∂ε_ch/∂c (m³/mol): the chemical strain per mole of Na
+            self.eps_ch_per_mol = elasticity.anisotropic_eigenstrain(
+                dolfinx.fem.Constant(mesh, 1.0) / self.c_max, 0.0, e_a, e_c)
         else:
-            self.eps_ch = elasticity.isotropic_eigenstrain(
-                self.c, dolfinx.fem.Constant(mesh, mat.omega_nvp), self.y_ref * self.c_max)
+            omega = dolfinx.fem.Constant(mesh, mat.omega_nvp)
+            self.eps_ch = elasticity.isotropic_eigenstrain(self.c, omega, self.y_ref * self.c_max)
+            self.eps_ch_per_mol = elasticity.isotropic_eigenstrain(1.0, omega, 0.0)
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         a = elasticity.bilinear_form(u, v, [(self.laws[p], domain.dx(p)) for p in tags.PHASES])
         L = elasticity.eigenstrain_load(v, self.laws["NVP"], self.eps_ch, domain.dx("NVP"))
@@ -400,18 +405,43 @@ class MechanicsProblem:
     def interpolate_hydrostatic(self, target: dolfinx.fem.Function) -> None:
         """Fill ``target`` with the NVP hydrostatic stress tr σ / 3 (Pa) of the current solution.
 
-        The hook of the two-way coupling (μ − Ω σ_h): ``target`` is a scalar Function on
-        ``domain.submesh("NVP")`` (or on the parent mesh, NVP cells only); use a DG space, the
-        stress is discontinuous between cells.
+        ``target`` is a scalar Function on ``domain.submesh("NVP")`` (or on the parent mesh, NVP
+        cells only); use a DG space, the stress is discontinuous between cells.
         """
+        self._interpolate_nvp("hydrostatic", lambda: ufl.tr(self.stress("NVP")) / 3.0, target)
+
+    def interpolate_stress_work(self, target: dolfinx.fem.Function) -> None:
+        """Fill ``target`` with w = σ : ∂ε_ch/∂c (J/mol) in NVP, the stress term of the Na
+        chemical potential μ = μ_chem − w (two-way coupling). Isotropic Vegard strain: w = Ω σ_h.
+        Spaces as for :meth:`interpolate_hydrostatic`.
+        """
+        work = lambda: ufl.inner(self.stress("NVP"), self.eps_ch_per_mol)  # noqa: E731
+        self._interpolate_nvp("stress_work", work, target)
+
+    def rigid_stress_work_slope(self) -> float:
+        """−∂w/∂c (J m³/mol²) of NVP held rigidly (ε(u) = 0): 𝔼 : C : 𝔼 with 𝔼 = ∂ε_ch/∂c.
+
+        The upper bound of the local stress feedback on the chemical potential (K Ω² for an
+        isotropic Vegard strain); the two-way coupling uses it to stabilise its iteration.
+        """
+        mech, mat = self.case.mechanics, self.case.materials
+        if mech.strain_model == "anisotropic":
+            e = np.diag([mech.lattice_strain_a, mech.lattice_strain_a, mech.lattice_strain_c]) / -mat.c_max
+        else:
+            e = np.eye(3) * mat.omega_nvp / 3.0
+        lm, mu = elasticity.lame(mat.E_nvp, mat.nu_nvp)
+        return float(lm * np.trace(e) ** 2 + 2.0 * mu * np.sum(e * e))
+
+    def _interpolate_nvp(self, name: str, build: Callable[[], ufl.core.expr.Expr],
+                         target: dolfinx.fem.Function) -> None:
+        """Interpolate the NVP expression ``build()`` (compiled once per target space) into ``target``."""
         V = target.function_space
-        key = (id(V), V.element.interpolation_points.tobytes())
-        if getattr(self, "_hydro_key", None) != key:
-            sigma_h = ufl.tr(self.stress("NVP")) / 3.0
-            self._hydro_expr = dolfinx.fem.Expression(sigma_h, V.element.interpolation_points)
-            self._hydro_key = key
+        key = (name, id(V), V.element.interpolation_points.tobytes())
+        cache = self.__dict__.setdefault("_expressions", {})
+        if key not in cache:
+            cache[key] = dolfinx.fem.Expression(build(), V.element.interpolation_points)
         parent_cells, cells = self._cells_to(V.mesh)
-        target.interpolate(self._hydro_expr, cells0=parent_cells, cells1=cells)
+        target.interpolate(cache[key], cells0=parent_cells, cells1=cells)
         target.x.scatter_forward()
 
     # ---- solve ------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ its checkpoint (``resume=True``); SIGTERM (Slurm's time limit, ``scancel``) make
 write a checkpoint at the next step and return with status ``interrupted``.
 
 Mechanics hook: with ``[mechanics] coupling = "one_way"`` the mechanics problem is solved
-with the current NVP concentration at every field output; with ``"off"`` it is never built.
+with the current NVP concentration at every field output; with ``"two_way"`` also inside
+every time step, the stress entering μ and η (:class:`fem_electrode.coupling.TwoWayCoupling`);
+with ``"off"`` it is never built.
 """
 
 from __future__ import annotations
@@ -70,9 +72,6 @@ def check_case(case: Case) -> None:
         ocv_from_config(case.electrochemistry)
     except ValueError as exc:
         problems.append(f"electrochemistry.ocv_table: {exc}")
-    if case.mechanics.coupling == "two_way":
-        problems.append("mechanics.coupling = 'two_way' is not implemented by the electrochemistry yet; "
-                        "use 'one_way' or 'off'")
     if problems:
         raise ConfigError(problems, case.source)
 
@@ -135,7 +134,9 @@ class Simulation:
         self.mesh_path = mesh_path
         self.params = ElectroParams.from_case(case)
         self.problem = ElectrochemistryProblem(domain, self.params, SolverSettings.from_case(case.solver),
-                                               c_rate=case.protocol.c_rate)
+                                               c_rate=case.protocol.c_rate,
+                                               stress_coupling=case.mechanics.coupling == "two_way")
+        self.coupling = None  # TwoWayCoupling, built with the mechanics in run()
         pr = case.protocol
         self.segments = build_segments(pr)
         self.controller = StepController(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
@@ -267,6 +268,9 @@ class Simulation:
                          "dofs": {name: u.function_space.dofmap.index_map.size_global
                                   for name, u in zip(("phi_e", "c", "phi_s"), p.unknowns, strict=True)},
                          "ranks": self.comm.size}
+        if self.coupling is not None:
+            out["solver"]["coupling"] = {"mode": "two_way", "tolerance": self.coupling.tolerance,
+                                         **self.coupling.stats.as_dict()}
         out["cell"] = {"mass_nvp_kg": p.mass_nvp, "volume_nvp_m3": p.volume_nvp,
                        "interface_area_m2": p.interface_area, "collector_area_nvp_m2": p.collector_area,
                        "projected_area_m2": p.projected_area, "current_1C_A": self.current_1c,
@@ -305,12 +309,19 @@ class Simulation:
             rows = []
         self.series = TimeseriesWriter(self.out_dir / "timeseries.csv", self.comm, COLUMNS, append=resumed)
         self.fields = FieldWriter(p, self.out_dir / "fields", case.output.fields, append=resumed)
-        if case.mechanics.coupling == "one_way":
+        if case.mechanics.coupling in ("one_way", "two_way"):
             from fem_electrode.mechanics import MechanicsProblem
             from fem_electrode.outputs import stress
 
             self.mechanics = MechanicsProblem(self.domain, case)
             self.mech_writer = stress.FieldWriter(self.mechanics, self.out_dir / "fields")
+        if case.mechanics.coupling == "two_way":
+            from fem_electrode.coupling import TwoWayCoupling
+
+            mc = case.mechanics
+            self.coupling = TwoWayCoupling(p, self.mechanics, mc.coupling_tolerance,
+                                           mc.coupling_max_iterations, mc.coupling_stabilization)
+            self.coupling.refresh()  # the stress of the initial (or resumed) concentration
         status, reason = "failed", "unexpected error"
         try:
             if not resumed:
@@ -363,7 +374,7 @@ class Simulation:
                 dt = self.controller.propose(st.remaining(seg))
                 snap = p.snapshot()
                 log.debug("t = %.9g s: try dt = %.9g s", st.time, dt)
-                result = p.solve(dt)
+                result = self.coupling.solve(dt) if self.coupling is not None else p.solve(dt)
                 self.stats.record(result)
                 if not result.converged:
                     p.restore(snap)  # a failed step is never accepted

@@ -2,7 +2,10 @@
 
 - conduction: ∇·(σ ∇φ) = 0, residual ∫ σ ∇φ·∇v dx   (σ in S/m, φ in V: A per unit test value);
 - diffusion:  ∂c/∂t = ∇·(D ∇c), backward Euler, residual ∫ [(c − c_old)/Δt q + D ∇c·∇q] dx
-  (c in mol/m³, D in m²/s: mol/s per unit test value).
+  (c in mol/m³, D in m²/s: mol/s per unit test value);
+- stress-driven flux (two-way chemo-mechanics): with μ = RT ln c − w, w = σ : ∂ε_ch/∂c (J/mol;
+  Ω σ_h for an isotropic Vegard strain), J = −(D c/RT) ∇μ = −D ∇c + (D c/RT) ∇w: Na drifts
+  towards tension. Residual term −∫ (D c/RT) ∇w·∇q dx.
 
 Boundary and interface fluxes are added by the caller (kinetics on the interface, the
 applied current on the collector).
@@ -16,6 +19,8 @@ from fem_electrode.fenicsx import ufl
 
 #: Vertex quadrature: mass lumping for P1.
 LUMPED = {"quadrature_rule": "vertex", "quadrature_degree": 1}
+#: Quadrature degree of the stress-driven flux term (c ∇w·∇q is of degree 1 for P1: exact).
+DRIFT_QUADRATURE_DEGREE = 2
 
 
 def conduction(sigma: Any, phi: Any, v: Any, dx: ufl.Measure) -> ufl.Form:
@@ -34,3 +39,15 @@ def diffusion(c: Any, c_old: Any, dt_inv: Any, D: Any, q: Any, dx: ufl.Measure,
     dx_mass = dx.reconstruct(metadata=LUMPED) if lumped else dx
     return ((c - c_old) * dt_inv * q * dx_mass
             + flux_on * D * ufl.inner(ufl.grad(c), ufl.grad(q)) * dx)
+
+
+def stress_drift(c: Any, w: Any, D: Any, rt: Any, q: Any, dx: ufl.Measure, flux_on: Any = 1.0) -> ufl.Form:
+    """Weak stress-driven flux term −k ∫ (D c/RT) ∇w·∇q dx (mol/s per unit test value).
+
+    ``w`` = σ : ∂ε_ch/∂c in J/mol, ``rt`` = RT in J/mol; add it to :func:`diffusion`.
+    """
+    # An explicit degree: with the estimated one (1, as the vertex rule of the lumped mass term
+    # of the same measure) FFCx merged this term with the mass term into one quadrature (the
+    # mass was then no longer lumped; checked with DOLFINx 0.11, FFCx 0.11, UFL 2026.1).
+    dx_drift = dx.reconstruct(metadata={"quadrature_degree": DRIFT_QUADRATURE_DEGREE})
+    return -flux_on * (D / rt) * c * ufl.inner(ufl.grad(w), ufl.grad(q)) * dx_drift

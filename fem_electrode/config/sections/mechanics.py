@@ -11,6 +11,17 @@ SECTION = Section(
         Key("coupling", "str", "one_way", "-",
             "off, one_way (c -> strain each output step) or two_way (stress in mu and eta)",
             choices=("off", "one_way", "two_way")),
+        Key("coupling_tolerance", "float", 1e-6, "-",
+            "two_way: the staggered iteration of a time step stops when the stress work "
+            "w = sigma : d(eps_ch)/dc changes by less than this times RT (max over NVP nodes)",
+            lo=0.0, lo_open=True, hi=1.0),
+        Key("coupling_max_iterations", "int", 25, "-",
+            "two_way: staggered iterations per time step before the step is retried with a smaller dt",
+            lo=1, hi=1000),
+        Key("coupling_stabilization", "float", 0.5, "-",
+            "two_way: slope of the stabilising term of the staggered iteration, as a fraction of "
+            "the stress-work slope of rigidly held NVP (see docs/mechanics.md; >= 0.5 contracts "
+            "for any constraint, larger is safer but slower)", lo=0.0, hi=10.0),
         Key("degree", "int", 1, "-", "Lagrange degree of the displacement", lo=1, hi=2),
         Key("y_ref", "float", 1.0, "-",
             "stress-free filling y_ref = c_ref/c_max (1 = sintered Na3V2(PO4)3)", lo=0.0, hi=1.0),
