@@ -155,6 +155,8 @@ class Simulation:
         self.mechanics_metrics: dict[str, Any] | None = None
         self._mech_strain = -1.0
         self.last_output_time: float | None = None
+        #: half-cycles ended at the depletion limit (``protocol.depletion_end``): label, time, V
+        self.depletion_ends: list[dict[str, Any]] = []
         self.wall0 = time.perf_counter()
 
     # ---- paths ---------------------------------------------------------------------------------
@@ -220,6 +222,31 @@ class Simulation:
                 write_stress_samples(self.mechanics.post, self.out_dir / STRESS_SAMPLES_FORMAT, time=t,
                                      y_mean=1.0 - self.last.soc)
 
+    def depleted(self, seg: Segment) -> bool:
+        """True when the last accepted state of galvanostatic ``seg`` has an NVP node within
+        ``protocol.depletion_end`` × c_max of empty (charge) or full (discharge)."""
+        frac, st = self.case.protocol.depletion_end, self.last
+        if not seg.galvanostatic_to_cutoff or frac <= 0.0 or st is None:
+            return False
+        c_max = self.params.c_max
+        return st.c_min <= frac * c_max if seg.current_sign > 0 else st.c_max >= (1.0 - frac) * c_max
+
+    def end_at_depletion(self, seg: Segment) -> None:
+        """End ``seg`` at the last accepted state: steps no longer converge as the NVP surface
+        empties (fills) and P1 undershoots below 0 (above c_max) there."""
+        st, last = self.state, self.last
+        event = {"segment": seg.label, "time_s": st.time, "voltage_V": last.voltage,
+                 "cutoff_V": seg.cutoff, "c_min_mol_per_m3": last.c_min, "c_max_mol_per_m3": last.c_max,
+                 "capacity_mAh_per_g": mah_per_g(self.q_half, self.problem.mass_nvp)}
+        self.depletion_ends.append(event)
+        log.warning("t = %.6g s: %s ends at %.4f V before its cut-off %.4g V: the NVP surface is %s "
+                    "(c %s) and steps down to dt_min = %g s do not converge; going on", st.time,
+                    seg.label, last.voltage, seg.cutoff, "empty" if seg.current_sign > 0 else "full",
+                    f"min {last.c_min:.4g}" if seg.current_sign > 0 else f"max {last.c_max:.4g}",
+                    self.controller.dt_min)
+        st.advance_segment()
+        self.controller.dt = self.case.protocol.dt_initial
+
     def save_checkpoint(self) -> None:
         state = {
             "protocol": self.state.as_dict(), "controller": self.controller.as_dict(),
@@ -228,6 +255,7 @@ class Simulation:
             "sodium0": self.sodium0, "flux_integral": self.flux_integral,
             "stats": vars(self.stats), "mechanics_metrics": self.mechanics_metrics,
             "mech_strain": self._mech_strain, "phi_ref": float(self.problem.phi_ref.value),
+            "depletion_ends": self.depletion_ends,
         }
         p = self.problem  # the φ_s deviation and φ_ref as they are: a resumed run is bit-identical
         checkpoint.write(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], state, self.comm)
@@ -248,6 +276,7 @@ class Simulation:
         self.stats = SolverStatistics(**state["stats"])
         self.mechanics_metrics = state["mechanics_metrics"]
         self._mech_strain = state["mech_strain"]
+        self.depletion_ends = list(state.get("depletion_ends", []))
         log.info("resumed from %s at t = %.6g s (%s)", self.checkpoint_path, self.state.time,
                  self.segments[min(self.state.segment, len(self.segments) - 1)].label)
 
@@ -261,6 +290,7 @@ class Simulation:
             change = final.sodium - self.sodium0
             scale = max(abs(change), abs(moved))
             out["conservation"]["sodium_cumulative"] = abs(change + moved) / scale if scale > 0.0 else 0.0
+        out["depletion_ends"] = self.depletion_ends
         out["time_s"] = self.state.time
         out["steps"] = self.state.steps
         out["solver"] = {**self.stats.as_dict(), "linear": p.settings.linear,
@@ -382,6 +412,9 @@ class Simulation:
                                 "with a smaller step", st.time, seg.label, result.reason, result.iterations,
                                 dt)
                     if not self.controller.failed(dt):
+                        if self.depleted(seg):
+                            self.end_at_depletion(seg)
+                            continue
                         reason = (f"Newton failed at t = {st.time:.6g} s in {seg.label} with dt = {dt:.4g} s "
                                   f"({result.reason}); the next step would be below dt_min = "
                                   f"{self.controller.dt_min:g} s")

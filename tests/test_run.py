@@ -124,6 +124,35 @@ def test_below_dt_min_the_run_stops_cleanly(comm, mpi_tmp_path, monkeypatch):
         assert "run stopped" in (out / "run.log").read_text()
 
 
+@pytest.mark.parametrize("depletion_end", [0.35, 0.0])
+def test_a_depleted_half_cycle_ends_instead_of_failing(comm, mpi_tmp_path, monkeypatch, depletion_end):
+    """Fault injection standing in for P1 undershoot at an emptied NVP surface: once some node
+    is below 0.3 c_max every charge step fails. Within ``depletion_end`` of empty the charge
+    ends there and the cycle goes on; with 0 the run stops below dt_min."""
+    real = ElectrochemistryProblem.solve
+
+    def undershoot(self, dt):
+        snap = self.snapshot()
+        result = real(self, dt)
+        if result.converged and self.state().c_min < 0.3 * self.params.c_max:
+            self.restore(snap)
+            return NewtonResult(False, 25, 100, "DIVERGED_INJECTED", float("nan"))
+        return result
+
+    monkeypatch.setattr(ElectrochemistryProblem, "solve", undershoot)
+    case = make_case(protocol={"hold_minutes": 0.0, "rest_minutes": 0.0, "depletion_end": depletion_end})
+    result = simulation.run(case, mpi_tmp_path / "run", domain=column(comm))
+    if depletion_end == 0.0:
+        assert result.status == "failed" and "below dt_min" in result.reason
+        return
+    assert result.status == "completed", result.reason
+    (event,) = result.metrics["depletion_ends"]
+    assert event["segment"] == "charge 1" and event["voltage_V"] < event["cutoff_V"]
+    assert 0.3 * case.materials.c_max <= event["c_min_mol_per_m3"] <= 0.35 * case.materials.c_max
+    assert result.metrics["capacity_discharge_mAh_per_g"] > 0.0  # the discharge ran
+    assert result.metrics["conservation"]["sodium"] < 1e-8
+
+
 def test_checkpoint_and_resume_give_the_same_result(comm, mpi_tmp_path, monkeypatch):
     case = make_case(output={"checkpoint_interval": 500.0},
                      protocol={"hold_minutes": 0.0, "rest_minutes": 0.0})
