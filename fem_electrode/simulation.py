@@ -31,7 +31,7 @@ from fem_electrode.outputs import checkpoint
 from fem_electrode.outputs.fields import FieldWriter
 from fem_electrode.outputs.metrics import half_of, summarize, write_metrics
 from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_rows, truncate_after
-from fem_electrode.physics.constants import FARADAY, mah_per_g
+from fem_electrode.physics.constants import FARADAY, SECONDS_PER_HOUR, mah_per_g
 from fem_electrode.physics.ocv import from_config as ocv_from_config
 from fem_electrode.protocol import (
     MAX_CUTOFF_RETRIES,
@@ -44,6 +44,11 @@ from fem_electrode.protocol import (
 from fem_electrode.solver import SolverSettings, SolverStatistics
 
 log = get_logger("run")
+
+#: A depleted half-cycle (``protocol.depletion_end``) ends at the first failed step worth less
+#: than this fraction of the capacity (dt × C-rate / 1 h): the steps that would follow add
+#: nothing measurable and each costs a failed Newton solve.
+DEPLETION_STEP_CAPACITY = 1e-4
 
 #: Stop requests (SIGTERM) set this; the loop checks it collectively at each step.
 _STOP: list[int] = []
@@ -411,6 +416,9 @@ class Simulation:
                     log.warning("t = %.6g s, %s: Newton failed (%s, %d its) with dt = %.4g s; retrying "
                                 "with a smaller step", st.time, seg.label, result.reason, result.iterations,
                                 dt)
+                    if self.depleted(seg) and dt * pr.c_rate / SECONDS_PER_HOUR < DEPLETION_STEP_CAPACITY:
+                        self.end_at_depletion(seg)  # shrinking further would only add retries
+                        continue
                     if not self.controller.failed(dt):
                         if self.depleted(seg):
                             self.end_at_depletion(seg)

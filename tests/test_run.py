@@ -146,7 +146,8 @@ def test_a_depleted_half_cycle_ends_instead_of_failing(comm, mpi_tmp_path, monke
         assert result.status == "failed" and "below dt_min" in result.reason
         return
     assert result.status == "completed", result.reason
-    (event,) = result.metrics["depletion_ends"]
+    # (the discharge may end the same way: with this generous threshold its surface is "full")
+    event = result.metrics["depletion_ends"][0]
     assert event["segment"] == "charge 1" and event["voltage_V"] < event["cutoff_V"]
     assert 0.3 * case.materials.c_max <= event["c_min_mol_per_m3"] <= 0.35 * case.materials.c_max
     assert result.metrics["capacity_discharge_mAh_per_g"] > 0.0  # the discharge ran
