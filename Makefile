@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml scripts/setup-venv.sh
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/fem-electrode compare examples/default.toml -o runs/demo --mechanics-only
+	$(BIN)/fem-electrode compare examples/default.toml -o runs/demo
 
 test: setup lint test-serial test-mpi
 

@@ -22,6 +22,10 @@ Why κ: without it (κ = 0) an error mode of wavenumber k is amplified by
 the factor becomes |θ − θ_s| c / (1 + θ_s c): below 1 whenever θ_s > (θ − 1/c)/2 and
 always when θ_s ≥ θ (as the "fixed-stress" split of poroelasticity). κ is
 ``coupling_stabilization`` × 𝔼:C:𝔼, the slope of NVP held rigidly, the largest local θ.
+The discrete stress recovery averages over cells, so the roughest modes see θ ≈ 0 and
+keep a factor θ_s c/(1 + θ_s c) ≈ 0.7: the iteration is therefore accelerated by Anderson
+mixing (depth ``ANDERSON_DEPTH``) of c_k → c_{k+1}; the mechanics is linear in c, so the same
+combination of stress works is w of the mixed c, without another elasticity solve.
 When the iteration does not converge in ``max_iterations`` the step fails and the time-step
 controller retries with a smaller Δt, like a failed Newton solve. The mismatch of every
 iteration is logged and kept in :attr:`TwoWayCoupling.history`.

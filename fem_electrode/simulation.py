@@ -46,9 +46,9 @@ from fem_electrode.solver import SolverSettings, SolverStatistics
 log = get_logger("run")
 
 #: A depleted half-cycle (``protocol.depletion_end``) ends at the first failed step worth less
-#: than this fraction of the capacity (dt × C-rate / 1 h): the steps that would follow add
-#: nothing measurable and each costs a failed Newton solve.
-DEPLETION_STEP_CAPACITY = 1e-4
+#: than this fraction of the capacity (dt × C-rate / 1 h; 0.1 % = 0.12 mAh/g of NVP): the steps
+#: that would follow add less than that and each costs a failed Newton solve.
+DEPLETION_STEP_CAPACITY = 1e-3
 
 #: Stop requests (SIGTERM) set this; the loop checks it collectively at each step.
 _STOP: list[int] = []
@@ -236,19 +236,18 @@ class Simulation:
         c_max = self.params.c_max
         return st.c_min <= frac * c_max if seg.current_sign > 0 else st.c_max >= (1.0 - frac) * c_max
 
-    def end_at_depletion(self, seg: Segment) -> None:
+    def end_at_depletion(self, seg: Segment, dt: float) -> None:
         """End ``seg`` at the last accepted state: steps no longer converge as the NVP surface
         empties (fills) and P1 undershoots below 0 (above c_max) there."""
         st, last = self.state, self.last
-        event = {"segment": seg.label, "time_s": st.time, "voltage_V": last.voltage,
+        event = {"segment": seg.label, "time_s": st.time, "voltage_V": last.voltage, "failed_dt_s": dt,
                  "cutoff_V": seg.cutoff, "c_min_mol_per_m3": last.c_min, "c_max_mol_per_m3": last.c_max,
                  "capacity_mAh_per_g": mah_per_g(self.q_half, self.problem.mass_nvp)}
         self.depletion_ends.append(event)
         log.warning("t = %.6g s: %s ends at %.4f V before its cut-off %.4g V: the NVP surface is %s "
-                    "(c %s) and steps down to dt_min = %g s do not converge; going on", st.time,
+                    "(c %s mol/m3) and a step of %.3g s did not converge; going on", st.time,
                     seg.label, last.voltage, seg.cutoff, "empty" if seg.current_sign > 0 else "full",
-                    f"min {last.c_min:.4g}" if seg.current_sign > 0 else f"max {last.c_max:.4g}",
-                    self.controller.dt_min)
+                    f"min {last.c_min:.4g}" if seg.current_sign > 0 else f"max {last.c_max:.4g}", dt)
         st.advance_segment()
         self.controller.dt = self.case.protocol.dt_initial
 
@@ -417,11 +416,11 @@ class Simulation:
                                 "with a smaller step", st.time, seg.label, result.reason, result.iterations,
                                 dt)
                     if self.depleted(seg) and dt * pr.c_rate / SECONDS_PER_HOUR < DEPLETION_STEP_CAPACITY:
-                        self.end_at_depletion(seg)  # shrinking further would only add retries
+                        self.end_at_depletion(seg, dt)  # shrinking further would only add retries
                         continue
                     if not self.controller.failed(dt):
                         if self.depleted(seg):
-                            self.end_at_depletion(seg)
+                            self.end_at_depletion(seg, dt)
                             continue
                         reason = (f"Newton failed at t = {st.time:.6g} s in {seg.label} with dt = {dt:.4g} s "
                                   f"({result.reason}); the next step would be below dt_min = "

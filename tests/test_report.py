@@ -69,6 +69,8 @@ def test_margin_words():
     assert conclusion.margin(row) == "3.00× lower"
     row = metrics.compare({"fraction_above_strength": 0.1}, {"fraction_above_strength": 0.3})[0]
     assert conclusion.margin(row) == "lower by 20 percentage points"
+    row = metrics.compare({"series_resistance_ohm_m2": 0.0037}, {"series_resistance_ohm_m2": 0.0037})[0]
+    assert row.winner == "tie" and conclusion.margin(row) == "identical"
 
 
 def test_conclusion_flips_when_numbers_flip(tmp_path):

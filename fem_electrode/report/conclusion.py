@@ -79,6 +79,8 @@ def margin(row: Row) -> str:
     """How much better the winner is, in words ("12 % lower", "3.1x higher", "by 150 MPa")."""
     a, b = row.infiltrated, row.cosintered
     if row.winner == "tie" or a is None or b is None:
+        if a is not None and a == b:
+            return "identical"
         if a is not None and b is not None and abs(a - b) <= row.spec.atol:
             return f"within {row.spec.atol * row.spec.scale:g} {row.spec.unit}".rstrip()
         return f"within {100 * TIE_RTOL:.0f} %"

@@ -46,7 +46,7 @@ SECTION = Section(
             "a step overshooting a cut-off by more is retried with a shorter step", lo=0.0,
             lo_open=True),
         Key("depletion_end", "float", 0.02, "-",
-            "a galvanostatic half-cycle whose steps fail (below dt_min, or worth < 1e-4 of the "
+            "a galvanostatic half-cycle whose steps fail (below dt_min, or worth < 1e-3 of the "
             "capacity) while some NVP node is within this fraction of c_max of empty (charge) or "
             "full (discharge) ends there, logged and "
             "counted in metrics (a diffusion-limited end: the cut-off is a few mV away), instead of "
