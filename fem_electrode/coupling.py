@@ -93,8 +93,10 @@ class TwoWayCoupling:
         problem.stress_slope.value = self.slope
         self.rt = GAS_CONSTANT * problem.params.kinetics.temperature  # J/mol
         self.stats = CouplingStatistics()
-        #: max|Δw|/RT of every staggered iteration of the last step
+        #: max|w(c) − w_used|/RT of every staggered iteration of the last step
         self.history: list[float] = []
+        #: most Newton iterations of one solve in the last step (what the step controller judges)
+        self.step_newton_max = 0
         nvp = problem.V_c.mesh
         degree = max(int(mechanics.degree) - 1, 0)  # the stress of P_k displacements
         self._w_cells = dolfinx.fem.Function(dolfinx.fem.functionspace(nvp, ("DG", degree)))
@@ -172,10 +174,12 @@ class TwoWayCoupling:
         gs: list[np.ndarray] = []
         ws: list[np.ndarray] = []
         its = lin = 0
+        self.step_newton_max = 0
         result = None
         for k in range(1, self.max_iterations + 1):
             result = p.solve(dt)
             its += result.iterations
+            self.step_newton_max = max(self.step_newton_max, result.iterations)
             lin += result.linear_iterations
             self.stats.iterations += 1
             if not result.converged:

@@ -469,7 +469,9 @@ class Simulation:
         if half is not None:
             self.q_half += (1.0 if half == "charge" else -1.0) * new.current * dt
         self.flux_integral += new.interface_current * dt
-        self.controller.succeeded(dt, its)
+        # the step controller judges Newton difficulty: per Newton solve, not summed over the
+        # staggered iterations of a two-way step
+        self.controller.succeeded(dt, self.coupling.step_newton_max if self.coupling is not None else its)
         self.last = new
         row = self.row(new, seg, dt, its, errors)
         self.series.write(row)

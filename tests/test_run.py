@@ -38,8 +38,8 @@ def make_case(**overrides):
 
 
 def test_full_cycle_outputs_and_conservation(comm, mpi_tmp_path):
-    out = mpi_tmp_path / "run"
-    result = simulation.run(make_case(), out, domain=column(comm))
+    out = mpi_tmp_path / "run"  # depletion_end 0: every half-cycle must land on its cut-off
+    result = simulation.run(make_case(protocol={"depletion_end": 0.0}), out, domain=column(comm))
     assert result.status == "completed", result.reason
     m = result.metrics
     if comm.rank == 0:
