@@ -33,7 +33,7 @@ iteration is logged and kept in :attr:`TwoWayCoupling.history`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,7 +63,6 @@ class CouplingStatistics:
     max_iterations: int = 0  #: most iterations of a converged step
     failures: int = 0  #: steps whose staggered iteration did not converge
     mechanics_solves: int = 0
-    last_changes: list[float] = field(default_factory=list)  #: max|Δw|/RT per iteration, last step
 
     def as_dict(self) -> dict:
         return {"coupled_steps": self.steps, "staggered_iterations": self.iterations,
@@ -84,9 +83,9 @@ class TwoWayCoupling:
             raise ValueError(f"coupling tolerance must be > 0, got {tolerance!r}")
         if not max_iterations >= 1:
             raise ValueError(f"coupling max_iterations must be >= 1, got {max_iterations!r}")
-        self.problem, self.mechanics = problem, mechanics
         if not stabilization >= 0.0:
             raise ValueError(f"coupling stabilization must be >= 0, got {stabilization!r}")
+        self.problem, self.mechanics = problem, mechanics
         self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
         #: κ (J m³/mol²) of w_eff = w + κ (c_w − c)
         self.slope = float(stabilization) * mechanics.rigid_stress_work_slope()
@@ -196,7 +195,6 @@ class TwoWayCoupling:
                 # w_eff stays the one this Newton solve used: the state is then an exact solution
                 # of its residual (conservation to solver tolerance), w(c) within the tolerance
                 self.stats.max_iterations = max(self.stats.max_iterations, k)
-                self.stats.last_changes = list(self.history)
                 return NewtonResult(True, its, lin, result.reason, result.residual_norm)
             xs.append(p.stress_c.x.array[:n].copy())
             gs.append(g)
@@ -205,7 +203,6 @@ class TwoWayCoupling:
             self._set_stress(*self._anderson(xs, gs, ws))
         p.restore(snap)
         self.stats.failures += 1
-        self.stats.last_changes = list(self.history)
         return NewtonResult(
             False, its, lin,
             f"two-way coupling not converged in {self.max_iterations} staggered iterations "

@@ -217,8 +217,8 @@ class ElectrochemistryProblem:
         dx_e, dx_s = domain.dx("NZSP"), domain.dx("NVP")
         y = self.c("+") / p.c_max
         self.eta = self.phi_s("+") + self.phi_ref - self.phi_e("-") - p.ocv.value(y, ops)
-        w_eff = self.stress_work + self.stress_slope * (self.stress_c - self.c)
         if self.stress_coupling:
+            w_eff = self.stress_work + self.stress_slope * (self.stress_c - self.c)
             self.eta = self.eta - w_eff("+") / FARADAY
         self.i = p.kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
         g_c = p.collector_conductance

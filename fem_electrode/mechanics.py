@@ -329,13 +329,11 @@ class MechanicsProblem:
             e_a = dolfinx.fem.Constant(mesh, mech.lattice_strain_a)
             e_c = dolfinx.fem.Constant(mesh, mech.lattice_strain_c)
             self.eps_ch = elasticity.anisotropic_eigenstrain(self.c / self.c_max, self.y_ref, e_a, e_c)
-            #: ∂ε_ch/∂c (m³/mol): the chemical strain per mole of Na
-            self.eps_ch_per_mol = elasticity.anisotropic_eigenstrain(
-                dolfinx.fem.Constant(mesh, 1.0) / self.c_max, 0.0, e_a, e_c)
         else:
             omega = dolfinx.fem.Constant(mesh, mat.omega_nvp)
             self.eps_ch = elasticity.isotropic_eigenstrain(self.c, omega, self.y_ref * self.c_max)
-            self.eps_ch_per_mol = elasticity.isotropic_eigenstrain(1.0, omega, 0.0)
+        #: ∂ε_ch/∂c (m³/mol): the chemical strain per mole of Na
+        self.eps_ch_per_mol = dolfinx.fem.Constant(mesh, self.chemical_strain_per_mol())
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         a = elasticity.bilinear_form(u, v, [(self.laws[p], domain.dx(p)) for p in tags.PHASES])
         L = elasticity.eigenstrain_load(v, self.laws["NVP"], self.eps_ch, domain.dx("NVP"))
@@ -424,13 +422,18 @@ class MechanicsProblem:
         The upper bound of the local stress feedback on the chemical potential (K Ω² for an
         isotropic Vegard strain); the two-way coupling uses it to stabilise its iteration.
         """
-        mech, mat = self.case.mechanics, self.case.materials
-        if mech.strain_model == "anisotropic":
-            e = np.diag([mech.lattice_strain_a, mech.lattice_strain_a, mech.lattice_strain_c]) / -mat.c_max
-        else:
-            e = np.eye(3) * mat.omega_nvp / 3.0
+        mat = self.case.materials
+        e = self.chemical_strain_per_mol()
         lm, mu = elasticity.lame(mat.E_nvp, mat.nu_nvp)
         return float(lm * np.trace(e) ** 2 + 2.0 * mu * np.sum(e * e))
+
+    def chemical_strain_per_mol(self) -> np.ndarray:
+        """∂ε_ch/∂c (m³/mol, 3 × 3) of the case's strain model: (Ω/3) I, or
+        −diag(e_a, e_a, e_c)/c_max for the anisotropic lattice strains (ε_ch ∝ y_ref − y)."""
+        mech, mat = self.case.mechanics, self.case.materials
+        if mech.strain_model == "anisotropic":
+            return np.diag([mech.lattice_strain_a, mech.lattice_strain_a, mech.lattice_strain_c]) / -mat.c_max
+        return np.eye(3) * mat.omega_nvp / 3.0
 
     def _interpolate_nvp(self, name: str, build: Callable[[], ufl.core.expr.Expr],
                          target: dolfinx.fem.Function) -> None:

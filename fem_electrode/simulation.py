@@ -248,7 +248,11 @@ class Simulation:
                     "(c %s mol/m3) and a step of %.3g s did not converge; going on", st.time,
                     seg.label, last.voltage, seg.cutoff, "empty" if seg.current_sign > 0 else "full",
                     f"min {last.c_min:.4g}" if seg.current_sign > 0 else f"max {last.c_max:.4g}", dt)
-        st.advance_segment()
+        self.next_segment()
+
+    def next_segment(self) -> None:
+        """Go on with the next protocol segment; the current switches, so dt starts afresh."""
+        self.state.advance_segment()
         self.controller.dt = self.case.protocol.dt_initial
 
     def save_checkpoint(self) -> None:
@@ -415,19 +419,20 @@ class Simulation:
                     log.warning("t = %.6g s, %s: Newton failed (%s, %d its) with dt = %.4g s; retrying "
                                 "with a smaller step", st.time, seg.label, result.reason, result.iterations,
                                 dt)
-                    if self.depleted(seg) and dt * pr.c_rate / SECONDS_PER_HOUR < DEPLETION_STEP_CAPACITY:
-                        self.end_at_depletion(seg, dt)  # shrinking further would only add retries
+                    depleted = self.depleted(seg)
+                    # a depleted half-cycle is not retried with steps too small to add capacity
+                    step_capacity = dt * pr.c_rate / SECONDS_PER_HOUR  # fraction of the capacity
+                    worth_retrying = not depleted or step_capacity >= DEPLETION_STEP_CAPACITY
+                    if worth_retrying and self.controller.failed(dt):
                         continue
-                    if not self.controller.failed(dt):
-                        if self.depleted(seg):
-                            self.end_at_depletion(seg, dt)
-                            continue
-                        reason = (f"Newton failed at t = {st.time:.6g} s in {seg.label} with dt = {dt:.4g} s "
-                                  f"({result.reason}); the next step would be below dt_min = "
-                                  f"{self.controller.dt_min:g} s")
-                        log.error("run stopped: %s", reason)
-                        return "failed", reason
-                    continue
+                    if depleted:
+                        self.end_at_depletion(seg, dt)
+                        continue
+                    reason = (f"Newton failed at t = {st.time:.6g} s in {seg.label} with dt = {dt:.4g} s "
+                              f"({result.reason}); the next step would be below dt_min = "
+                              f"{self.controller.dt_min:g} s")
+                    log.error("run stopped: %s", reason)
+                    return "failed", reason
                 new = p.state()
                 log.debug("  %s in %d its: V = %.9g V", result.reason, result.iterations, new.voltage)
                 end_segment = False
@@ -449,8 +454,7 @@ class Simulation:
                                     seg.cutoff, seg.duration / 3600)
                     log.info("t = %.6g s: %s ends at %.4f V, %.4g mAh/g", st.time, seg.label, new.voltage,
                              mah_per_g(self.q_half, p.mass_nvp))
-                    st.advance_segment()
-                    self.controller.dt = pr.dt_initial  # the current switches: start afresh
+                    self.next_segment()
         finally:
             progress.close()
         if self.last_output_time != st.time:
