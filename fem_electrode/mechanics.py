@@ -9,10 +9,11 @@ stiffness matrix and the AMG hierarchy are built once)::
     mech.write_fields(writer, t)      # ParaView fields (see FieldWriter)
 
 Boundary conditions come from ``[mechanics]``: separator u_z = 0 (or clamped, or free),
-lateral rollers (u·n = 0 on the x and y faces of the box), current collector free (or
-rollers); every other surface (pore walls, outer surfaces of canonical shapes) is
-traction-free. Rigid-body modes the Dirichlet conditions leave free are handed to the
-Krylov solver as a null space, so free-floating bodies (the Eshelby shell test) solve too.
+lateral rollers (u·n = 0 on the x and y faces of the box; or periodic, see
+:mod:`fem_electrode.periodicity`; or free), current collector free (or rollers); every other
+surface (pore walls, outer surfaces of canonical shapes) is traction-free. Rigid-body modes
+the conditions leave free are handed to the Krylov solver as a null space, so free-floating
+bodies (the Eshelby shell test) and periodic cells (free lateral translations) solve too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fem_electrode import tags
+from fem_electrode import periodicity, tags
 from fem_electrode.config import Case
 from fem_electrode.domain import Domain
 from fem_electrode.fenicsx import MPI, PETSc, dolfinx, ufl
@@ -62,6 +63,12 @@ DIRECT_OPTIONS: dict[str, str | int | float | bool] = {
     "ksp_type": "preonly",
     "pc_type": "lu",
     "pc_factor_mat_solver_type": "mumps",
+}
+
+#: Added to MUMPS when rigid-body modes are left free: detect the null pivots of the singular
+#: matrix (one solution is returned; the null space is projected out afterwards).
+SINGULAR_DIRECT_OPTIONS: dict[str, str | int | float | bool] = {
+    "mat_mumps_icntl_24": 1,
 }
 
 #: Above this Poisson ratio P1 tetrahedra lock (volumetric stiffness dominates).
@@ -179,13 +186,21 @@ def rigid_body_modes(V: dolfinx.fem.FunctionSpace) -> list[dolfinx.la.Vector]:
 
 
 def free_rigid_modes(modes: list[dolfinx.la.Vector], bcs: list[dolfinx.fem.DirichletBC],
-                     comm: MPI.Comm) -> list[dolfinx.la.Vector]:
-    """The combinations of ``modes`` that vanish on every Dirichlet dof (the operator's kernel)."""
+                     comm: MPI.Comm, constraint: tuple[PETSc.Mat, np.ndarray] | None = None
+                     ) -> list[dolfinx.la.Vector]:
+    """The combinations of ``modes`` that vanish on every Dirichlet dof (the operator's kernel).
+
+    ``constraint`` = (P, owned slave dofs) of periodic faces (:mod:`fem_electrode.periodicity`):
+    a mode must then also be periodic, u = P û; the returned vectors are û (zero on slaves).
+    """
     n_owned = modes[0].index_map.size_local * modes[0].block_size
     rows = np.concatenate([bc.dof_indices()[0][: bc.dof_indices()[1]] for bc in bcs]) if bcs else []
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     rows = rows[rows < n_owned]
     R = np.stack([m.array[rows] for m in modes], axis=1)
+    if constraint is not None:
+        P, slaves = constraint
+        R = np.vstack([R, np.stack([_periodic_jump(P, slaves, m, n_owned) for m in modes], axis=1)])
     gram = comm.allreduce(R.T @ R, op=MPI.SUM)
     w, Q = np.linalg.eigh(gram)
     free = Q[:, w <= KERNEL_TOL * max(1.0, float(np.max(w)))]
@@ -193,10 +208,25 @@ def free_rigid_modes(modes: list[dolfinx.la.Vector], bcs: list[dolfinx.fem.Diric
     for coeffs in free.T:
         k = dolfinx.la.vector(modes[0].index_map, bs=modes[0].block_size)
         k.array[:] = sum(c * m.array for c, m in zip(coeffs, modes, strict=True))
+        if constraint is not None:
+            k.array[constraint[1]] = 0.0
         kernel.append(k)
     if kernel:
         dolfinx.la.orthonormalize(kernel)
     return kernel
+
+
+def _periodic_jump(P: PETSc.Mat, slaves: np.ndarray, mode: dolfinx.la.Vector, n_owned: int) -> np.ndarray:
+    """mode(slave) − mode(master) at the owned slave dofs."""
+    reduced = mode.array[:n_owned].copy()
+    reduced[slaves] = 0.0
+    x, y = P.createVecs()
+    x.array[:] = reduced
+    P.mult(x, y)
+    jump = mode.array[slaves] - y.array[slaves]
+    x.destroy()
+    y.destroy()
+    return jump
 
 
 def _petsc_nullspace(vectors: list[dolfinx.la.Vector], comm: MPI.Comm) -> PETSc.NullSpace:
@@ -218,28 +248,46 @@ class LinearElasticSolver:
     """
 
     def __init__(self, a: dolfinx.fem.Form, L: dolfinx.fem.Form, bcs: list[dolfinx.fem.DirichletBC],
-                 u: dolfinx.fem.Function, options: dict, prefix: str = PETSC_PREFIX):
+                 u: dolfinx.fem.Function, options: dict, prefix: str = PETSC_PREFIX,
+                 periodic: periodicity.PeriodicPairs | None = None):
         self.a, self.L, self.bcs, self.u = a, L, bcs, u
         V = u.function_space
         comm = V.mesh.comm
         t0 = time.perf_counter()
         self.A = dolfinx.fem.petsc.assemble_matrix(a, bcs=bcs)
         self.A.assemble()
+        self.P = None  # u = P û on periodic faces (None: û is u)
+        if periodic is not None:
+            fixed = np.unique(np.concatenate([bc.dof_indices()[0] for bc in bcs])) if bcs else np.zeros(0)
+            self.P, self._slaves = periodicity.constraint_operator(V, periodic, fixed)
+            self.A_full = self.A
+            self.A = self.A_full.PtAP(self.P)
+            D = periodicity.slave_identity(self.A, self._slaves)
+            self.A.axpy(1.0, D, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+            D.destroy()
         t1 = time.perf_counter()
-        self._modes = rigid_body_modes(V)  # the PETSc vectors below view these arrays
-        self._near = _petsc_nullspace(self._modes, comm)
+        self._modes = rigid_body_modes(V)
+        if self.P is not None:  # near-null vectors in the layout of û: zero on slaves
+            for m in self._modes:
+                m.array[self._slaves] = 0.0
+        self._near = _petsc_nullspace(self._modes, comm)  # the PETSc vectors view these arrays
         self.A.setNearNullSpace(self._near)
-        self._kernel = free_rigid_modes(self._modes, bcs, comm)
+        constraint = (self.P, self._slaves) if self.P is not None else None
+        self._kernel = free_rigid_modes(rigid_body_modes(V), bcs, comm, constraint)
         self.nullspace = _petsc_nullspace(self._kernel, comm) if self._kernel else None
         if self.nullspace is not None:
             self.A.setNullSpace(self.nullspace)
         self.b = dolfinx.fem.petsc.create_vector(V)
         self.x = dolfinx.fem.petsc.create_vector(V)
+        if self.P is not None:
+            self.b_reduced, self.x_reduced = self.A.createVecs()
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOperators(self.A)
         self.ksp.setOptionsPrefix(prefix)
         if self.nullspace is not None and options.get("pc_type") == "gamg":
             options = {**SINGULAR_COARSE_OPTIONS, **options}
+        if self.nullspace is not None and options.get("pc_factor_mat_solver_type") == "mumps":
+            options = {**SINGULAR_DIRECT_OPTIONS, **options}
         db = PETSc.Options()
         for k, v in options.items():
             db[prefix + k] = v
@@ -250,7 +298,8 @@ class LinearElasticSolver:
             for k in options:
                 db.delValue(prefix + k)
         self.options = dict(options)
-        #: Wall times (s) of the one-off set-up: matrix assembly, modes + preconditioner.
+        #: Wall times (s) of the one-off set-up: matrix assembly (and periodic reduction),
+        #: modes + preconditioner.
         self.setup_seconds = {"assemble": t1 - t0, "preconditioner": time.perf_counter() - t1}
 
     @property
@@ -266,9 +315,13 @@ class LinearElasticSolver:
         dolfinx.fem.petsc.apply_lifting(self.b, [self.a], bcs=[self.bcs])
         self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(self.b, self.bcs)
+        b, x = self.b, self.x
+        if self.P is not None:
+            b, x = self.b_reduced, self.x_reduced
+            self.P.multTranspose(self.b, b)
         if self.nullspace is not None:
-            self.nullspace.remove(self.b)  # the load is self-equilibrated; drop round-off
-        self.ksp.solve(self.b, self.x)
+            self.nullspace.remove(b)  # the load is self-equilibrated; drop round-off
+        self.ksp.solve(b, x)
         reason = self.ksp.getConvergedReason()
         its, rnorm = self.ksp.getIterationNumber(), self.ksp.getResidualNorm()
         name = _REASONS.get(reason, str(reason))
@@ -278,14 +331,18 @@ class LinearElasticSolver:
                 f"options {self.options}. Try [solver] linear = 'direct' for small meshes, or "
                 f"raise {PETSC_PREFIX}ksp_max_it in [solver].petsc")
         if self.nullspace is not None:
-            self.nullspace.remove(self.x)
+            self.nullspace.remove(x)
+        if self.P is not None:
+            self.P.mult(x, self.x)
         self.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         with self.x.localForm() as x_local:
             self.u.x.array[:] = x_local.array_r
         return its, name, rnorm
 
     def destroy(self) -> None:
-        for obj in (self.ksp, self.A, self.b, self.x, self._near, self.nullspace):
+        for obj in (self.ksp, self.A, self.b, self.x, self._near, self.nullspace, self.P,
+                    getattr(self, "A_full", None), getattr(self, "b_reduced", None),
+                    getattr(self, "x_reduced", None)):
             if obj is not None:
                 obj.destroy()
 
@@ -339,8 +396,9 @@ class MechanicsProblem:
         L = elasticity.eigenstrain_load(v, self.laws["NVP"], self.eps_ch, domain.dx("NVP"))
         self.bcs = boundary_conditions(domain, self.V, mech.separator_bc, mech.lateral_bc,
                                        mech.collector_bc)
+        periodic = periodicity.lateral_pairs(self.V) if mech.lateral_bc == "periodic" else None
         self.solver = LinearElasticSolver(dolfinx.fem.form(a), dolfinx.fem.form(L), self.bcs, self.u,
-                                          petsc_options(case))
+                                          petsc_options(case), periodic=periodic)
         if self.solver.free_modes:
             log.info("mechanics: %d rigid-body mode(s) not fixed by the boundary conditions are "
                      "projected out of the solution", self.solver.free_modes)

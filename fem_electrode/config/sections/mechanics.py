@@ -30,7 +30,10 @@ SECTION = Section(
             lo=0.0, hi=1.0, optional=True),
         Key("separator_bc", "str", "fixed_z", "-", "separator face: u_z = 0 or clamped",
             choices=("fixed_z", "clamped", "free")),
-        Key("lateral_bc", "str", "rollers", "-", "lateral faces", choices=("rollers", "free")),
+        Key("lateral_bc", "str", "rollers", "-",
+            "lateral faces (x, y): rollers (u.n = 0), periodic (u repeats with the box; zero mean "
+            "in-plane strain; needs a periodic mesh: [geometry] periodic = true) or free",
+            choices=("rollers", "periodic", "free")),
         Key("collector_bc", "str", "free", "-", "current-collector face",
             choices=("free", "rollers")),
         Key("strain_model", "str", "isotropic", "-",
