@@ -110,6 +110,14 @@ def _mesh(case, the_plan: Plan, regions: occ.Regions, timings: dict[str, float])
     return data, sizes, across, conformity
 
 
+def _check_periodic(data: measure.MeshData, box) -> None:
+    """The nodes of x = Lx (y = Ly) must be those of x = 0 (y = 0) translated, one to one."""
+    for name, problem in measure.periodic_mismatch(data, box).items():
+        if problem:
+            raise MeshCheckError(f"periodic mesh: the nodes of the face {name} are not the translated "
+                                 f"nodes of the opposite face ({problem})")
+
+
 def _attempt(case, the_plan: Plan, msh: Path, js: Path, attempt: int, t_start: float,
              timings: dict[str, float]) -> None:
     mcfg = case.mesh
@@ -130,7 +138,12 @@ def _build_and_write(case, the_plan: Plan, msh: Path, js: Path, attempt: int, t_
     timings["occ"] = time.perf_counter() - t0
     fractions = _check_geometry(the_plan, regions)
     occ.add_physical_groups(regions)
+    periodic = the_plan.box is not None and the_plan.box.periodic
+    if periodic:
+        occ.set_periodic(the_plan.box)
     data, sizes, across, conformity = _mesh(case, the_plan, regions, timings)
+    if periodic:
+        _check_periodic(data, the_plan.box)
     t0 = time.perf_counter()
     record = provenance.record(
         case, the_plan, regions, data, fractions=fractions, sizes=sizes, across=across,

@@ -85,7 +85,7 @@ def plan(case, seed: np.random.SeedSequence) -> CanonicalPlan:
     del seed  # deterministic shapes
     g = case.geometry
     kind = g.kind
-    box = Box(tuple(g.box))
+    box = Box(tuple(g.box), periodic=g.periodic)
     if kind in ("film", "column"):
         return CanonicalPlan(kind, box, (0.0, 0.0, 0.0), None, {"film_thickness": g.film_thickness})
     dims = {"inclusion_radius": g.inclusion_radius}

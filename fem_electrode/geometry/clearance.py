@@ -16,10 +16,19 @@ shrunk by the layer thickness) and rejects a candidate sphere that would bring
 
 The checks are conservative (they do not ask whether the near-contact lies inside the
 box). Lengths in µm.
+
+Periodic box (``Box.periodic``): the family holds every periodic image (x +- Lx, y +- Ly,
+corners) that comes within ``gap`` of the box, and a candidate is accepted only when each
+of its images keeps every clearance against the family *and against its other images*
+(they are checked and added one after the other). The OCC model is still clipped to the
+box, so the lateral faces x = 0, Lx, y = 0, Ly remain real faces of the boolean and keep
+their clearances (a sphere nearly tangent to x = 0 is as bad as in a non-periodic box;
+its image is then nearly tangent to x = Lx).
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -219,8 +228,33 @@ class Clearance:
             return np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), np.zeros(0, dtype=int)
         return np.vstack(qs), np.vstack(us), np.concatenate(rhos), np.concatenate(gens)
 
+    def _copies(self, c: np.ndarray, r: float) -> np.ndarray:
+        """The sphere's centre, then (periodic box) those of its images near the box."""
+        centers, _, _ = self.box.images(c[None], np.array([r]), reach=self.gap)
+        return centers
+
     def accepts(self, c: np.ndarray, r: float) -> bool:
-        """Whether a sphere (centre ``c``, radius ``r``) keeps every clearance."""
+        """Whether a sphere (centre ``c``, radius ``r``) and, in a periodic box, its images
+        keep every clearance."""
+        if not self.box.periodic:
+            return self._accepts(c, r)
+        trial = copy.copy(self)  # ``_add`` rebinds its arrays: the family itself is untouched
+        for ci in self._copies(c, r):
+            if not trial._accepts(ci, r):
+                return False
+            trial._add(ci, r)
+        return True
+
+    def add(self, c: np.ndarray, r: float) -> None:
+        """Record an accepted sphere (and, in a periodic box, its images near the box)."""
+        if not self.box.periodic:
+            self._add(c, r)
+            return
+        for ci in self._copies(c, r):
+            self._add(ci, r)
+
+    def _accepts(self, c: np.ndarray, r: float) -> bool:
+        """Whether one sphere keeps every clearance against the family."""
         g = self.gap
         if not self._box_ok(c, r):
             return False
@@ -261,8 +295,8 @@ class Clearance:
         keep = self.box.distance(pts) < self.gap if len(pts) else np.zeros(0, dtype=bool)
         return pts[keep], gens[keep]
 
-    def add(self, c: np.ndarray, r: float) -> None:
-        """Record an accepted sphere and its intersection circles."""
+    def _add(self, c: np.ndarray, r: float) -> None:
+        """Record one sphere and its intersection circles."""
         q, u, rho, gen = self._new_circles(c, r)
         pts, gens = self._new_points(c, r, q, u, rho, gen)
         self.pts = np.vstack([self.pts, pts])

@@ -6,7 +6,9 @@ fraction ``porosity - nvp_fraction`` is met; then NVP grains (log-normal radii f
 ``pore_radius_*`` keys) until NVP = grains \\ pores reaches ``nvp_fraction``. Pores may cut
 grains (their walls are then ``pore_wall_nvp``). With ``grain_connectivity`` = 1 every
 grain touches the grain network that reaches the current collector z = Lz, so all NVP is
-electronically wired; lower values leave floating grains (reported). Lengths in µm.
+electronically wired; lower values leave floating grains (reported). With
+``geometry.periodic`` grains and pores repeat in x and y (grains connect through the
+lateral faces; each sphere is built with its images). Lengths in µm.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class CosinteredPlan:
 def plan(case, seed: np.random.SeedSequence) -> CosinteredPlan:
     """Place residual pores, then grains; raises ``ValueError`` naming the parameter."""
     g = case.geometry
-    box = Box(tuple(g.box))
+    box = Box(tuple(g.box), periodic=g.periodic)
     grid = VoxelGrid(box, min(g.pore_radius_min, g.residual_pore_radius))
     pore_seed, grain_seed, orient_seed, occ_seed = seed.spawn(4)
     family = Clearance(box, g.min_gap)  # grains and pores meet in the same booleans
@@ -97,7 +99,8 @@ def plan(case, seed: np.random.SeedSequence) -> CosinteredPlan:
     pore_fraction = float(np.count_nonzero(pore_mask)) / grid.size
     estimate = {"NVP": grains.fraction, "pore": pore_fraction,
                 "NZSP": 1.0 - grains.fraction - pore_fraction}
-    orientations = orientation.choose(np.vstack([grains.centers, pores.centers]),
+    choose = orientation.choose_periodic if box.periodic else orientation.choose
+    orientations = choose(np.vstack([grains.centers, pores.centers]),
                                       np.concatenate([grains.radii, pores.radii]), box, orient_seed)
     return CosinteredPlan(box, grains, pores, estimate, orientations[:grains.n], orientations[grains.n:],
                           occ_seed)
@@ -106,10 +109,13 @@ def plan(case, seed: np.random.SeedSequence) -> CosinteredPlan:
 def build(p: CosinteredPlan) -> occ.Regions:
     """OCC geometry of the plan in the open gmsh session; conformal, faces named."""
     s_g, s_p = p.occ_seed.spawn(2)
-    grains = occ.clip_to_box(occ.checked_union(p.grains.centers, p.grains.radii, p.grain_orientations,
-                                               p.box, s_g), p.box)
-    pores = occ.clip_to_box(occ.checked_union(p.pores.centers, p.pores.radii, p.pore_orientations,
-                                              p.box, s_p), p.box)
+
+    def union(placed, orientations, seed):  # with the periodic images, if any
+        *spheres, origin = occ.with_images(placed.centers, placed.radii, orientations, p.box)
+        return occ.clip_to_box(occ.checked_union(*spheres, p.box, seed, origin), p.box)
+
+    grains = union(p.grains, p.grain_orientations, s_g)
+    pores = union(p.pores, p.pore_orientations, s_p)
     nzsp = occ.subtract(occ.add_box(p.box), grains + pores, keep_tools=True)
     nvp = occ.subtract(grains, pores, keep_tools=False)
     volumes = occ.fragment_phases({"NZSP": nzsp, "NVP": nvp})

@@ -6,6 +6,9 @@ spheres (overlaps inside the box only); it is *infiltrated* when one of its sphe
 the current-collector face z = Lz (the solution is dropped onto that face and drawn in by
 capillarity). For the infiltrated clusters, with P_t = ∪ B(x_i, r_i - t):
 NVP = P_c \\ P_t, residual void = P_t. Isolated clusters stay empty. NZSP = box \\ P.
+With ``geometry.periodic`` the pore space repeats in x and y: clusters connect through
+the lateral faces (an overlap with a periodic image counts), a cluster is infiltrated
+when it opens onto z = Lz anywhere, and every sphere is built with its images.
 Pore formers whose residual radius r_i - t is below ``MIN_VOID_REL`` x pore_radius_min
 are filled completely (no sliver of void is left in them).
 
@@ -153,7 +156,7 @@ def plan(case, seed: np.random.SeedSequence) -> InfiltratedPlan:
     """Place the pore formers and fix t; raises ``ValueError`` naming the parameter."""
     g = case.geometry
     seed, orient_seed, occ_seed = seed.spawn(3)
-    box = Box(tuple(g.box))
+    box = Box(tuple(g.box), periodic=g.periodic)
     grid = VoxelGrid(box, g.pore_radius_min)
     min_void = MIN_VOID_REL * g.pore_radius_min
     target = g.nvp_fraction * grid.size
@@ -196,9 +199,10 @@ def plan(case, seed: np.random.SeedSequence) -> InfiltratedPlan:
     estimate = {"porosity": placed.fraction, "NVP": nvp, "NZSP": 1.0 - placed.fraction,
                 "pore": placed.fraction - nvp}
     outer_seed, void_seed = orient_seed.spawn(2)
-    orientations = orientation.choose(placed.centers, placed.radii, box, outer_seed)
+    choose = orientation.choose_periodic if box.periodic else orientation.choose
+    orientations = choose(placed.centers, placed.radii, box, outer_seed)
     void_orientations = np.zeros_like(orientations)
-    void_orientations[void] = orientation.choose(placed.centers[void], placed.radii[void] - t, box, void_seed)
+    void_orientations[void] = choose(placed.centers[void], placed.radii[void] - t, box, void_seed)
     return InfiltratedPlan(box, placed, t, solved, infiltrated, void, estimate, min_void, orientations,
                            void_orientations, occ_seed)
 
@@ -261,9 +265,14 @@ def build(p: InfiltratedPlan) -> occ.Regions:
     c, r, o, ov = p.placed.centers, p.placed.radii, p.orientations, p.void_orientations
     inf, iso, vd = p.infiltrated, ~p.infiltrated, p.void
     s_c, s_v, s_i = p.occ_seed.spawn(3)
-    pores_c = occ.clip_to_box(occ.checked_union(c[inf], r[inf], o[inf], p.box, s_c), p.box)
-    voids = occ.clip_to_box(occ.checked_union(c[vd], r[vd] - p.thickness, ov[vd], p.box, s_v), p.box)
-    pores_i = occ.clip_to_box(occ.checked_union(c[iso], r[iso], o[iso], p.box, s_i), p.box)
+
+    def union(centers, radii, orientations, seed):  # with the periodic images, if any
+        *spheres, origin = occ.with_images(centers, radii, orientations, p.box)
+        return occ.clip_to_box(occ.checked_union(*spheres, p.box, seed, origin), p.box)
+
+    pores_c = union(c[inf], r[inf], o[inf], s_c)
+    voids = union(c[vd], r[vd] - p.thickness, ov[vd], s_v)
+    pores_i = union(c[iso], r[iso], o[iso], s_i)
     nzsp = occ.subtract(occ.add_box(p.box), pores_c + pores_i, keep_tools=True)
     occ.gmsh.model.occ.remove(pores_i, recursive=True)
     nvp = occ.subtract(pores_c, voids, keep_tools=False)

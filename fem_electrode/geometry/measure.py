@@ -142,3 +142,52 @@ def quality(mesh: MeshData) -> dict[str, float]:
         return {"measure": QUALITY_MEASURE, "min": float("nan"), "mean": float("nan")}
     q = np.asarray(gmsh.model.mesh.getElementQualities(all_tags.tolist(), QUALITY_MEASURE))
     return {"measure": QUALITY_MEASURE, "min": float(q.min()), "mean": float(q.mean())}
+
+
+#: Nodes of a periodic pair of faces match when closer than this fraction of the largest
+#: box edge (the mechanics pairs them by coordinates with about this tolerance).
+PERIODIC_NODE_TOL_REL = 1e-6
+
+
+def periodic_mismatch(data: MeshData, box) -> dict[str, str]:
+    """Per lateral pair (``"x = Lx"``, ``"y = Ly"``): "" when the mesh nodes on the max face
+    are exactly those of the min face translated (one to one, within
+    ``PERIODIC_NODE_TOL_REL`` of the box), otherwise what is wrong."""
+    tol = PERIODIC_NODE_TOL_REL * max(box.lengths)
+    faces = [f for name, f in data.facets.items() if name == "lateral"]
+    nodes = np.unique(np.concatenate([f.ravel() for f in faces])) if faces else np.zeros(0, dtype=np.int64)
+    xyz = data.coords[nodes]
+    out = {}
+    for axis, name in enumerate(("x", "y")):
+        length = box.lengths[axis]
+        lo = xyz[np.abs(xyz[:, axis]) < tol]
+        hi = xyz[np.abs(xyz[:, axis] - length) < tol].copy()
+        hi[:, axis] -= length
+        key = f"{name} = {length:g}"
+        if len(lo) != len(hi) or not len(lo):
+            out[key] = f"{len(hi)} nodes on {name} = {length:g}, {len(lo)} on {name} = 0"
+            continue
+        worst = _sorted_mismatch(lo, hi, tol)
+        if worst >= tol:  # rounding can split a pair: confirm by nearest neighbours
+            worst = max(_nearest_distance(hi, lo).max(), _nearest_distance(lo, hi).max())
+        out[key] = "" if worst < tol else f"largest distance to the translated partner {worst:.3g} µm"
+    return out
+
+
+def _sorted_mismatch(a: np.ndarray, b: np.ndarray, tol: float) -> float:
+    """Largest distance between the points of ``a`` and ``b`` paired by sorting both on
+    coordinates rounded to ``tol`` (equal sets give ~0)."""
+    def ordered(p: np.ndarray) -> np.ndarray:
+        q = np.round(p / tol)
+        return p[np.lexsort((q[:, 2], q[:, 1], q[:, 0]))]
+
+    return float(np.linalg.norm(ordered(a) - ordered(b), axis=1).max())
+
+
+def _nearest_distance(points: np.ndarray, others: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Distance from every point to its nearest neighbour among ``others`` (brute force)."""
+    out = np.empty(len(points))
+    for k in range(0, len(points), chunk):
+        d = np.linalg.norm(points[k:k + chunk, None] - others[None], axis=2)
+        out[k:k + chunk] = d.min(axis=1)
+    return out

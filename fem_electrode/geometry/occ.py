@@ -98,14 +98,43 @@ def union_volume_mc(centers: np.ndarray, radii: np.ndarray, seed: int) -> tuple[
     return f * box_volume, np.sqrt(max(f * (1 - f), 1e-12) / MC_SAMPLES) * box_volume
 
 
+def with_images(centers: np.ndarray, radii: np.ndarray, orientations: np.ndarray, box: Box) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The spheres plus, in a periodic box, their lateral images that reach into the box
+    (x +- Lx, y +- Ly, corners), each with its sphere's orientation; and per row the index
+    of the sphere it copies (None when the box is not periodic: nothing added)."""
+    if not box.periodic:
+        return centers, radii, orientations, None
+    c, r, origin = box.images(centers, radii)
+    return c, r, np.asarray(orientations).reshape(-1, 4)[origin], origin
+
+
+def _reoriented(c: np.ndarray, r: np.ndarray, o: np.ndarray, box: Box, seed: np.random.SeedSequence,
+                group: np.ndarray, origin: np.ndarray | None) -> np.ndarray:
+    """New orientations for a group whose fuse failed. With periodic images only the spheres
+    whose every copy lies in this group turn (all copies alike), so copies stay alike."""
+    new = orientation.choose(c, r, box, seed.spawn(1)[0])
+    if origin is None:
+        return new
+    o = o.copy()
+    own = origin[group]
+    for src in np.unique(own):
+        members = np.nonzero(own == src)[0]
+        if len(members) == np.count_nonzero(origin == src):
+            o[members] = new[members[0]]
+    return o
+
+
 def checked_union(centers: np.ndarray, radii: np.ndarray, orientations: np.ndarray, box: Box,
-                  seed: np.random.SeedSequence) -> DimTags:
+                  seed: np.random.SeedSequence, origin: np.ndarray | None = None) -> DimTags:
     """Union of spheres, fused one overlap group at a time and checked against Monte Carlo.
 
     OCC can fuse overlapping spheres silently wrong (a sphere or a piece goes missing),
     depending on how their seams and poles lie. A group whose fused volume disagrees with
     the Monte-Carlo estimate is rebuilt with other orientations, up to ``UNION_TRIES``
     times; then :class:`MeshCheckError` (the caller retries with a new placement).
+    In a periodic box pass the image-expanded spheres (:func:`with_images`) and their
+    ``origin``: groups then span the lateral faces, and a retry keeps copies alike.
     """
     out: DimTags = []
     for k, group in enumerate(_components(centers, radii)):
@@ -121,7 +150,7 @@ def checked_union(centers: np.ndarray, radii: np.ndarray, orientations: np.ndarr
                 out += parts
                 break
             gmsh.model.occ.remove(parts, recursive=True)
-            o = orientation.choose(c, r, box, seed.spawn(1)[0])
+            o = _reoriented(c, r, o, box, seed, group, origin)
         else:
             raise MeshCheckError(
                 f"OCC fuse of {len(group)} overlapping spheres gives {got:.4f} µm³, Monte Carlo "
@@ -235,6 +264,64 @@ def classify_faces(volumes: dict[str, list[int]], box: Box | None,
         tags.facet_tag(name)  # every name must be registered
         names[name].sort()
     return names
+
+
+#: Periodic partners must have centres of mass within this fraction of the largest box
+#: edge (after the translation) and areas within this relative difference.
+PERIODIC_MATCH_REL = 1e-5
+_AXIS_NAMES = ("x", "y")
+
+
+def periodic_pairs(box: Box) -> list[tuple[int, list[int], list[int]]]:
+    """Per lateral axis (0: x, 1: y): the surfaces on the max face and their partners on
+    the min face (translated centre of mass and equal area). Raises
+    :class:`MeshCheckError` naming the face when a surface has no partner (either way)."""
+    tol = PLANE_TOL_REL * max(box.lengths)
+    match = PERIODIC_MATCH_REL * max(box.lengths)
+    out = []
+    for axis, name in enumerate(_AXIS_NAMES):
+        length = box.lengths[axis]
+        shift = np.zeros(3)
+        shift[axis] = length
+        sides: dict[float, list[tuple[int, np.ndarray, float]]] = {0.0: [], length: []}
+        for _, s in gmsh.model.getEntities(2):
+            bbox = gmsh.model.getBoundingBox(2, s)
+            for value, faces in sides.items():
+                if _on_plane(bbox, axis, value, tol):
+                    faces.append((int(s), np.asarray(gmsh.model.occ.getCenterOfMass(2, s)),
+                                  gmsh.model.occ.getMass(2, s)))
+        masters, slaves, used = [], [], set()
+        for s, com, area in sides[length]:
+            best, err = None, np.inf
+            for m, com_m, area_m in sides[0.0]:
+                e = np.linalg.norm(com - shift - com_m)
+                if m not in used and e < err and abs(area - area_m) <= PERIODIC_MATCH_REL * area:
+                    best, err = m, e
+            if best is None or err > match:
+                raise MeshCheckError(
+                    f"periodic geometry: surface {s} on the face {name} = {length:g} µm (centre "
+                    f"{np.round(com, 4).tolist()}, area {area:.4g} µm²) has no translated partner on "
+                    f"the face {name} = 0 (the microstructure is not periodic in {name})")
+            used.add(best)
+            masters.append(best)
+            slaves.append(s)
+        left = [m for m, _, _ in sides[0.0] if m not in used]
+        if left:
+            raise MeshCheckError(
+                f"periodic geometry: surface(s) {left} on the face {name} = 0 have no translated "
+                f"partner on the face {name} = {length:g} µm (the microstructure is not periodic "
+                f"in {name})")
+        out.append((axis, slaves, masters))
+    return out
+
+
+def set_periodic(box: Box) -> None:
+    """Make the mesh of the faces x = Lx, y = Ly the translated mesh of x = 0, y = 0
+    (``gmsh.model.mesh.setPeriodic`` before meshing; curves and points follow)."""
+    for axis, slaves, masters in periodic_pairs(box):
+        affine = np.eye(4)
+        affine[axis, 3] = box.lengths[axis]
+        gmsh.model.mesh.setPeriodic(2, slaves, masters, affine.ravel().tolist())
 
 
 def add_physical_groups(regions: Regions) -> None:

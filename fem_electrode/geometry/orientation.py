@@ -9,6 +9,10 @@ whose seam and poles are farthest from the sphere's *special points* (where two 
 intersection circles cross: triple points with two spheres, points on a box face; and
 where a neighbour's seam crosses their common circle) and from tangency with its circles.
 Lengths in µm, orientations as (unit axis, angle in rad).
+
+In a periodic box every image of a sphere gets the sphere's orientation (so that the
+faces x = 0 and x = Lx are cut the same way and their meshes can be matched); the
+orientation is chosen against the special points of all its images (:func:`choose_periodic`).
 """
 
 from __future__ import annotations
@@ -128,4 +132,33 @@ def choose(centers: np.ndarray, radii: np.ndarray, box: Box, seed: np.random.See
         best = int(np.argmax(_clearances(rots, n, cos_a, points)))
         out[i] = [*axes[best], angles[best]]
         chosen[i] = rots[best]
+    return out
+
+
+def choose_periodic(centers: np.ndarray, radii: np.ndarray, box: Box,
+                    seed: np.random.SeedSequence) -> np.ndarray:
+    """:func:`choose` for a periodic box: (n, 4) orientations of the spheres, each chosen
+    against the special points of all its images that reach the box (the images built by
+    ``box.images(centers, radii)`` take their sphere's orientation). Same random stream as
+    :func:`choose`."""
+    rng = np.random.default_rng(seed)
+    ec, er, origin = box.images(centers, radii)
+    out = np.zeros((len(radii), 4))
+    chosen: dict[int, np.ndarray] = {}
+    for i in range(len(radii)):
+        axes = rng.standard_normal((CANDIDATES, 3))
+        axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+        angles = rng.uniform(0.0, 2.0 * np.pi, CANDIDATES)
+        copies = np.nonzero(origin == i)[0]
+        ns, coss, pts = [], [], []
+        for k in copies:  # seen from the sphere's centre, every image's points are the sphere's
+            n, cos_a = _circles(int(k), ec, er, box)
+            ns.append(n)
+            coss.append(cos_a)
+            pts += [_crossings(n, cos_a), _seam_crossings(int(k), ec, er, chosen)]
+        rots = _rotations(axes, angles)
+        best = int(np.argmax(_clearances(rots, np.vstack(ns), np.concatenate(coss), np.vstack(pts))))
+        out[i] = [*axes[best], angles[best]]
+        for k in copies:
+            chosen[int(k)] = rots[best]
     return out

@@ -19,6 +19,14 @@ configuration locally. A proposal is accepted when it
   this rule, spheres that must attach to the network grown from z = Lz would crowd the
   collector side; with it the network grows down evenly and the profile along z is flat.
 
+In a periodic box (``Box.periodic``; the microstructure repeats with periods Lx, Ly) the
+centres are drawn in [0, Lx) x [0, Ly) and every rule sees the periodic images of the
+placed spheres (x +- Lx, y +- Ly and the corners): two spheres connect when one overlaps
+an image of the other (minimum image is not enough: with radii near half the box a
+sphere can overlap two images of another), an overlap can only be "outside" above
+z = Lz, the voxel estimate wraps, and the clearances hold against every image (see
+:class:`~fem_electrode.geometry.clearance.Clearance`). "Opens onto z = Lz" is unchanged.
+
 Placement stops once the union volume (voxel estimate) is within ``FRACTION_TOL`` of the
 target, or within ``FRACTION_TOL_STALLED`` after ``STALL_PROPOSALS`` rejections in a row
 (in small boxes the last sphere may not fit). Lengths in µm.
@@ -151,6 +159,21 @@ def _lens_samples(c: np.ndarray, u: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarr
     return np.stack(axis + rim, axis=1)
 
 
+def _inner_distance(box: Box, points: np.ndarray) -> np.ndarray:
+    """Signed distance to the box boundary (positive inside); only z = 0, Lz when periodic."""
+    if not box.periodic:
+        return box.inner_distance(points)
+    return np.minimum(points[..., 2], box.lengths[2] - points[..., 2])
+
+
+def _outer_distance(box: Box, points: np.ndarray) -> np.ndarray:
+    """Distance to the box (0 inside); to the slab 0 <= z <= Lz when periodic."""
+    if not box.periodic:
+        return box.distance(points)
+    z = points[..., 2]
+    return np.maximum(0.0, np.maximum(-z, z - box.lengths[2]))
+
+
 def _overlaps(box: Box, c: np.ndarray, r: float, centers: np.ndarray, radii: np.ndarray,
               gap: float) -> tuple[np.ndarray, bool]:
     """Spheres whose overlap with the candidate lies in the box, and whether every overlap is
@@ -160,9 +183,23 @@ def _overlaps(box: Box, c: np.ndarray, r: float, centers: np.ndarray, radii: np.
     circle. When a sample of it (axis and rim points) is ``gap`` inside the box, the two
     spheres connect inside the box; when a ball bounding the lens stays ``gap`` outside the
     box they only meet outside it (not connected). Anything in between is ambiguous.
+    In a periodic box the candidate is tested against every lateral image of each sphere
+    and "inside" / "outside" refer to the slab 0 < z < Lz only.
     """
     if not len(radii):
         return np.zeros(0, dtype=int), True
+    if box.periodic:
+        shifts = box.lateral_shifts()
+        origin = np.tile(np.arange(len(radii)), len(shifts))
+        centers = (centers[None] + shifts[:, None]).reshape(-1, 3)
+        radii = np.tile(radii, len(shifts))
+        idx, clear = _overlaps_near(box, c, r, centers, radii, gap)
+        return np.unique(origin[idx]), clear
+    return _overlaps_near(box, c, r, centers, radii, gap)
+
+
+def _overlaps_near(box: Box, c: np.ndarray, r: float, centers: np.ndarray, radii: np.ndarray,
+                   gap: float) -> tuple[np.ndarray, bool]:
     v = centers - c
     d = np.linalg.norm(v, axis=1)
     idx = np.nonzero(d < r + radii)[0]
@@ -173,13 +210,13 @@ def _overlaps(box: Box, c: np.ndarray, r: float, centers: np.ndarray, radii: np.
     s_lo, s_hi = np.maximum(0.0, dd - rr), np.minimum(dd, r)
     a = np.clip((dd**2 + r * r - rr**2) / (2 * dd), s_lo, s_hi)  # plane of the rim circle
     rho = np.sqrt(np.maximum(r * r - a**2, 0.0))
-    inside = box.inner_distance(c + (0.5 * (s_lo + s_hi))[:, None] * u) > gap
+    inside = _inner_distance(box, c + (0.5 * (s_lo + s_hi))[:, None] * u) > gap
     if not np.all(inside):  # look at more of the lens only where its middle is not inside
         k = ~inside
         pts = _lens_samples(c, u[k], s_lo[k], s_hi[k], a[k], rho[k])
-        inside[k] = np.any(box.inner_distance(pts.reshape(-1, 3)).reshape(pts.shape[:2]) > gap, axis=1)
+        inside[k] = np.any(_inner_distance(box, pts.reshape(-1, 3)).reshape(pts.shape[:2]) > gap, axis=1)
     bound = np.sqrt(rho**2 + np.maximum(a - (dd - rr), r - a) ** 2)
-    outside = box.distance(c + a[:, None] * u) > bound + gap
+    outside = _outer_distance(box, c + a[:, None] * u) > bound + gap
     return idx[inside], bool(np.all(inside | outside))
 
 
@@ -203,6 +240,8 @@ class _Proposals:
             lx, ly, lz = self.box.lengths
             lo = np.column_stack([-r + g, -r + g, r + g])  # never across z = 0
             hi = np.column_stack([lx + r - g, ly + r - g, lz + r - g])
+            if self.box.periodic:  # one period in x and y: the images cover the rest
+                lo[:, :2], hi[:, 0], hi[:, 1] = 0.0, lx, ly
             c = lo + u * (hi - lo)
             self._buf = [(c[k], float(r[k]), bool(attach[k])) for k in range(n)][::-1]
         return self._buf.pop()

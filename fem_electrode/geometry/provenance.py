@@ -1,6 +1,7 @@
 """The provenance record written next to every mesh (``<name>.json``).
 
-Parameters (resolved geometry and mesh sections, seed, attempt), versions, wall time, and
+Parameters (resolved geometry and mesh sections, seed, attempt), whether the mesh is
+periodic in x and y (``periodic``), versions, wall time, and
 values *measured* on the OCC model and on the mesh: volume fractions, interface area per
 volume (1/µm), pore clusters, element and node counts, elements across the NVP layer,
 element quality. Lengths in µm.
@@ -98,6 +99,7 @@ def record(case, plan: Plan, regions: Regions, data: measure.MeshData, *, fracti
         "case": case.case.name,
         "description": case.case.description,
         "kind": case.geometry.kind,
+        "periodic": bool(plan.box is not None and plan.box.periodic),  # in x and y (never z)
         "mesh_file": msh.name,
         "units": {"length": "um", "to_metre": 1e-6, "area_per_volume": "1/um"},
         "seed": case.geometry.seed,

@@ -63,6 +63,18 @@ def _shapes(v: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+#: Kinds that fill the box and so can repeat periodically in x and y.
+PERIODIC_KINDS = ("infiltrated", "cosintered", "film", "column")
+
+
+def _periodic(v: Mapping[str, Any]) -> list[str]:
+    if v["periodic"] and v["kind"] not in PERIODIC_KINDS:
+        return [f"periodic = true is not allowed with kind = {v['kind']!r} (one centred sphere or "
+                "cavity, not a box-filling microstructure); periodic = true is allowed with kind = "
+                + " / ".join(repr(k) for k in PERIODIC_KINDS) + "; use periodic = false"]
+    return []
+
+
 SECTION = Section(
     name="geometry",
     doc="Microstructure of the RVE. z = 0 faces the separator, z = Lz the current collector.",
@@ -109,6 +121,12 @@ SECTION = Section(
             "NVP thickness of the film / column (film on top of an NZSP substrate)", lo=0.01),
         Key("coating_thickness", "float", 0.5, "µm", "coated_cavity: NVP coating thickness",
             lo=0.01),
+        Key("periodic", "bool", False, "-",
+            "periodic microstructure in x and y (periods Lx, Ly): a pore or grain crossing "
+            "x = Lx re-enters at x = 0, and the mesh nodes of the faces x = Lx and y = Ly are "
+            "those of x = 0 and y = 0 translated; needed for mechanics.lateral_bc = "
+            "\"periodic\". z is never periodic (separator at z = 0, current collector at "
+            "z = Lz). Kinds infiltrated, cosintered, film, column"),
     ),
-    checks=(_composition, _shapes),
+    checks=(_composition, _shapes, _periodic),
 )
