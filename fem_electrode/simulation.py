@@ -27,7 +27,7 @@ from fem_electrode.domain import Domain
 from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams, StepState
 from fem_electrode.fenicsx import MPI
 from fem_electrode.log import Progress, add_logfile, get_logger
-from fem_electrode.outputs import checkpoint
+from fem_electrode.outputs import checkpoint, snapshots
 from fem_electrode.outputs.fields import FieldWriter
 from fem_electrode.outputs.metrics import half_of, summarize, write_metrics
 from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_rows, truncate_after
@@ -212,6 +212,8 @@ class Simulation:
         t = self.state.time
         self.last_output_time = t
         self.fields.write(t)
+        if self.case.output.concentration_snapshots:
+            snapshots.write(self.out_dir, self.problem.c, t, 1.0 - self.last.soc, self.comm)
         if self.mechanics is not None:
             self.mechanics.solve(self.problem.c)
             self.mechanics.write_fields(self.mech_writer, t)
@@ -340,6 +342,8 @@ class Simulation:
         if resumed:
             self.load_checkpoint()
             rows = truncate_after(self.out_dir / "timeseries.csv", self.state.time) if self.rank0 else []
+            if self.rank0:
+                snapshots.truncate_after(self.out_dir, self.state.time)
             if self.state.segment < len(self.segments):  # the state as it was: with its current
                 self.apply(self.segments[self.state.segment])
             self.last = p.state()

@@ -15,6 +15,7 @@ from fem_electrode import simulation
 from fem_electrode.config import ConfigError, validate
 from fem_electrode.domain import layered_box
 from fem_electrode.electrochemistry import ElectrochemistryProblem
+from fem_electrode.outputs import snapshots
 from fem_electrode.outputs.timeseries import read_rows
 from fem_electrode.physics.constants import FARADAY
 from fem_electrode.solver import NewtonResult
@@ -182,6 +183,9 @@ def test_checkpoint_and_resume_give_the_same_result(comm, mpi_tmp_path, monkeypa
     assert second.metrics["steps"] == ref.metrics["steps"]
     if comm.rank == 0:
         assert len(read_rows(out / "timeseries.csv")) == ref.metrics["steps"] + 1
+        # concentration snapshots: the same output times, none twice
+        times = [s.time_s for s in snapshots.available(out)]
+        assert times == [s.time_s for s in snapshots.available(mpi_tmp_path / "ref")] and len(times) >= 3
 
 
 def test_mechanics_hook(comm, mpi_tmp_path):

@@ -1,6 +1,28 @@
 """[mechanics]: chemo-mechanical coupling and boundary conditions."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from fem_electrode.config.spec import Key, Section
+
+
+def check_periodic_mesh(case: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Periodic lateral faces need a mesh that repeats across them."""
+    if case["mechanics"]["lateral_bc"] == "periodic" and not case["geometry"]["periodic"]:
+        return ["mechanics.lateral_bc = 'periodic' needs [geometry] periodic = true (the mesh must "
+                "repeat across the lateral faces); with periodic = false use lateral_bc = 'rollers' "
+                "or 'free'"]
+    return []
+
+
+def _one_concentration_source(v: Mapping[str, Any]) -> list[str]:
+    if v["prescribed_y"] is not None and v["concentration_from"] is not None:
+        return [f"prescribed_y = {v['prescribed_y']!r} and concentration_from = "
+                f"{v['concentration_from']!r} both set: give one NVP state (uniform or from a run)"]
+    if v["concentration_time"] is not None and v["concentration_from"] is None:
+        return [f"concentration_time = {v['concentration_time']!r} needs concentration_from (a run folder)"]
+    return []
+
 
 SECTION = Section(
     name="mechanics",
@@ -28,6 +50,14 @@ SECTION = Section(
         Key("prescribed_y", "float", None, "-",
             "solve mechanics alone for a uniform NVP filling y (no electrochemistry)",
             lo=0.0, hi=1.0, optional=True),
+        Key("concentration_from", "str", None, "-",
+            "fem-electrode mechanics: a finished run folder whose NVP concentration snapshot "
+            "(concentration/c_NNNN.npz, same mesh) drives the mechanics instead of prescribed_y",
+            optional=True),
+        Key("concentration_time", "float", None, "s",
+            "concentration_from: the snapshot nearest this time; absent = the most strained "
+            "snapshot (largest |y_mean - y_ref|, the state the run's own metrics describe)",
+            lo=0.0, optional=True),
         Key("separator_bc", "str", "fixed_z", "-", "separator face: u_z = 0 or clamped",
             choices=("fixed_z", "clamped", "free")),
         Key("lateral_bc", "str", "rollers", "-",
@@ -50,4 +80,5 @@ SECTION = Section(
             "(provenance, film/coating/layer thickness) or V_NVP / A_interface", lo=0.0, lo_open=True,
             optional=True),
     ),
+    checks=(_one_concentration_source,),
 )

@@ -11,5 +11,8 @@ SECTION = Section(
             choices=("xdmf", "vtk", "xdmf+vtx", "none")),
         Key("checkpoint_interval", "float", 3600.0, "s",
             "simulated time between restart checkpoints", lo=0.0, lo_open=True),
+        Key("concentration_snapshots", "bool", True, "-",
+            "at every field output also write the NVP concentration to concentration/c_NNNN.npz "
+            "(small; mechanics.concentration_from solves the mechanics on it later)"),
     ),
 )
