@@ -30,6 +30,12 @@ def test_bad_material_is_a_config_error(key, value, message):
         validate({"materials": {key: value}})
 
 
+def test_periodic_lateral_faces_need_a_periodic_geometry():
+    with pytest.raises(ConfigError, match=r"lateral_bc = 'periodic' needs \[geometry\] periodic = true"):
+        validate({"mechanics": {"lateral_bc": "periodic"}})
+    assert validate({"mechanics": {"lateral_bc": "periodic"}, "geometry": {"periodic": True}})
+
+
 def test_lame_rejects_bad_constants():
     with pytest.raises(ValueError, match="Young's modulus"):
         lame(0.0, 0.3)

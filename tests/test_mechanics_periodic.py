@@ -49,7 +49,7 @@ def laminate(mid: np.ndarray) -> np.ndarray:
 
 
 def periodic_case(linear: str = "direct", **mech):
-    return validate({  # "geometry": {"periodic": True},
+    return validate({"geometry": {"periodic": True},
                      "mechanics": {"lateral_bc": "periodic", "collector_bc": "rollers", **mech},
                      "solver": {"linear": linear}})
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from fem_electrode import atomic
 from fem_electrode.config.schema import SCHEMA
-from fem_electrode.config.sections import electrochemistry
+from fem_electrode.config.sections import electrochemistry, mechanics
 from fem_electrode.config.spec import REQUIRED, Section
 
 
@@ -131,7 +131,7 @@ def validate(data: Mapping[str, Any], source: str = "case") -> Case:
 
 
 #: Checks that span sections; each receives the resolved nested dict.
-CASE_CHECKS: list = [electrochemistry.check_cutoffs_against_ocv]
+CASE_CHECKS: list = [electrochemistry.check_cutoffs_against_ocv, mechanics.check_periodic_mesh]
 
 
 def load_case(path: str | os.PathLike[str], overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Case:
