@@ -9,6 +9,8 @@ gmsh, with no MPI involved: they are marked ``serial`` and say so.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import gmsh
@@ -66,6 +68,7 @@ def built(tmp_path_factory):
     result = {}
     for kind, case in cases.items():
         rec = _build(case, out)
+        rec["mesh_path"] = str(out / rec["mesh_file"])
         result[kind] = (case, rec, _read_msh(out / rec["mesh_file"]))
     return result
 
@@ -248,3 +251,38 @@ def test_a_face_without_partner_is_named():
         gmsh.model.occ.synchronize()
         with pytest.raises(MeshCheckError, match="face x = 4 µm .* no translated partner on the face x = 0"):
             occ.set_periodic(box)
+
+
+@pytest.mark.serial
+def test_mesh_command_with_periodic_case_file(tmp_path):
+    """Pure gmsh, no MPI involved: `fem-electrode mesh` on a case file with periodic = true."""
+    case = tmp_path / "col.toml"
+    case.write_text('[case]\nname = "col"\n[geometry]\nkind = "column"\nbox = [1.0, 1.0, 4.0]\n'
+                    "film_thickness = 1.0\nperiodic = true\n")
+    exe = Path(sys.executable).with_name("fem-electrode")
+    proc = subprocess.run([str(exe), "mesh", str(case), "-o", str(tmp_path / "m")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads((tmp_path / "m" / "col.json").read_text())
+    assert rec["periodic"] is True
+    data = _read_msh(tmp_path / "m" / "col.msh")
+    assert measure.periodic_mismatch(data, Box((1.0, 1.0, 4.0), periodic=True)) == {"x = 1": "", "y = 1": ""}
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("kind", ["infiltrated", "cosintered"])
+def test_the_mechanics_pairs_every_face_node(built, kind, tmp_path):
+    """DOLFINx on one rank: the periodic mechanics (``periodicity.lateral_pairs``) finds a
+    master for every node on x = Lx, y = Ly of the written mesh, for P1 and P2 spaces."""
+    from mpi4py import MPI
+
+    from fem_electrode.domain import Domain
+    from fem_electrode.fenicsx import dolfinx
+    from fem_electrode.periodicity import lateral_pairs
+
+    _, rec, data = built[kind]
+    domain = Domain.from_msh(Path(rec["mesh_path"]), MPI.COMM_SELF)
+    slaves = len(np.union1d(_face_nodes(data, 0, BOX[0]), _face_nodes(data, 1, BOX[1])))
+    sizes = [lateral_pairs(dolfinx.fem.functionspace(domain.mesh, ("Lagrange", degree, (3,)))).size
+             for degree in (1, 2)]  # raises PeriodicityError when a node has no master
+    assert sizes[0] == slaves and sizes[1] > slaves  # P1: every node on a max face; P2: + edges
