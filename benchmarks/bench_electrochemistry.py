@@ -28,8 +28,8 @@ import time
 import numpy as np
 from poisson_reference import PoissonReference
 
-from fem_electrode.domain import Domain, layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams, bounding_box
+from fem_electrode.domain import Domain, bounding_box, layered_box
+from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
 from fem_electrode.fenicsx import MPI, dolfinx
 from fem_electrode.solver import SolverSettings
 

@@ -229,6 +229,16 @@ def _check_physical_groups(groups: dict, path: Path) -> None:
             )
 
 
+def bounding_box(mesh: dolfinx.mesh.Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """Global (min, max) corner of the mesh geometry (m)."""
+    x = mesh.geometry.x
+    lo = x.min(axis=0) if x.size else np.full(3, np.inf)
+    hi = x.max(axis=0) if x.size else np.full(3, -np.inf)
+    mesh.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
+    mesh.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+    return lo, hi
+
+
 def layered_box(comm: MPI.Comm, lengths: tuple[float, float, float], n: tuple[int, int, int],
                 z_interface: float, upper: str = "NVP", lower: str = "NZSP",
                 cell_type: dolfinx.mesh.CellType = dolfinx.mesh.CellType.tetrahedron) -> Domain:

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from fem_electrode.domain import Domain
+from fem_electrode.domain import Domain, bounding_box
 from fem_electrode.fenicsx import MPI, dolfinx, ufl
 from fem_electrode.physics import transport
 from fem_electrode.physics.constants import (
@@ -133,16 +133,6 @@ class StepState:
     c_min: float
     c_max: float
     soc: float  #: state of charge 1 − ⟨y⟩ (y = 1 discharged)
-
-
-def bounding_box(mesh: dolfinx.mesh.Mesh) -> tuple[np.ndarray, np.ndarray]:
-    """Global (min, max) corner of the mesh geometry (m)."""
-    x = mesh.geometry.x
-    lo = x.min(axis=0) if x.size else np.full(3, np.inf)
-    hi = x.max(axis=0) if x.size else np.full(3, -np.inf)
-    mesh.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
-    mesh.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
-    return lo, hi
 
 
 class ElectrochemistryProblem:

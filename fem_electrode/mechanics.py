@@ -27,7 +27,7 @@ import numpy as np
 
 from fem_electrode import periodicity, tags
 from fem_electrode.config import Case
-from fem_electrode.domain import Domain
+from fem_electrode.domain import Domain, bounding_box
 from fem_electrode.fenicsx import MPI, PETSc, dolfinx, ufl
 from fem_electrode.log import get_logger
 from fem_electrode.outputs import stress
@@ -110,18 +110,9 @@ def petsc_options(case: Case) -> dict[str, str | int | float | bool]:
 
 
 # ---- boundary conditions ---------------------------------------------------------------
-def _bounding_box(mesh: dolfinx.mesh.Mesh) -> tuple[np.ndarray, np.ndarray]:
-    x = mesh.geometry.x
-    lo = x.min(axis=0) if len(x) else np.full(3, np.inf)
-    hi = x.max(axis=0) if len(x) else np.full(3, -np.inf)
-    mesh.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
-    mesh.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
-    return lo, hi
-
-
 def _facets_on_planes(domain: Domain, facets: np.ndarray, axis: int) -> np.ndarray:
     """Those ``facets`` whose midpoints lie on the min or max plane of ``axis``."""
-    lo, hi = _bounding_box(domain.mesh)
+    lo, hi = bounding_box(domain.mesh)
     tol = PLANE_TOL * float(np.max(hi - lo))
     mid = dolfinx.mesh.compute_midpoints(domain.mesh, 2, facets)
     on = np.isclose(mid[:, axis], lo[axis], atol=tol) | np.isclose(mid[:, axis], hi[axis], atol=tol)
@@ -172,7 +163,7 @@ def rigid_body_modes(V: dolfinx.fem.FunctionSpace) -> list[dolfinx.la.Vector]:
     imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
     if bs != 3:
         raise ValueError(f"rigid-body modes need a 3D vector space, got block size {bs}")
-    lo, hi = _bounding_box(V.mesh)
+    lo, hi = bounding_box(V.mesh)
     x = (V.tabulate_dof_coordinates() - 0.5 * (lo + hi)) / float(np.max(hi - lo))
     modes = [dolfinx.la.vector(imap, bs=bs) for _ in range(N_RIGID)]
     b = [m.array for m in modes]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fem_electrode.domain import bounding_box
 from fem_electrode.fenicsx import MPI, PETSc, dolfinx
 
 #: Nodes within this fraction of the box size of a plane lie on it; images match to it too.
@@ -48,15 +49,6 @@ class PeriodicPairs:
     @property
     def size(self) -> int:
         return int(self.slaves.size)
-
-
-def _box(mesh: dolfinx.mesh.Mesh) -> tuple[np.ndarray, np.ndarray]:
-    x = mesh.geometry.x
-    lo = x.min(axis=0) if len(x) else np.full(3, np.inf)
-    hi = x.max(axis=0) if len(x) else np.full(3, -np.inf)
-    mesh.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
-    mesh.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
-    return lo, hi
 
 
 def _match(points: np.ndarray, targets: np.ndarray, tol: float) -> np.ndarray:
@@ -84,7 +76,7 @@ def lateral_pairs(V: dolfinx.fem.FunctionSpace, axes: tuple[int, ...] = LATERAL_
     """
     mesh, imap = V.mesh, V.dofmap.index_map
     comm = mesh.comm
-    lo, hi = _box(mesh)
+    lo, hi = bounding_box(mesh)
     tol = MATCH_TOL * float(np.max(hi - lo))
     n_owned = imap.size_local
     x = V.tabulate_dof_coordinates()[:n_owned]
