@@ -119,20 +119,7 @@ def choose(centers: np.ndarray, radii: np.ndarray, box: Box, seed: np.random.See
     Spheres are oriented in order; each one also keeps its seam away from the points where
     the seams of the neighbours oriented before it cross their common circle.
     """
-    rng = np.random.default_rng(seed)
-    out = np.zeros((len(radii), 4))
-    chosen: dict[int, np.ndarray] = {}
-    for i in range(len(radii)):
-        axes = rng.standard_normal((CANDIDATES, 3))
-        axes /= np.linalg.norm(axes, axis=1, keepdims=True)
-        angles = rng.uniform(0.0, 2.0 * np.pi, CANDIDATES)
-        n, cos_a = _circles(i, centers, radii, box)
-        points = np.vstack([_crossings(n, cos_a), _seam_crossings(i, centers, radii, chosen)])
-        rots = _rotations(axes, angles)
-        best = int(np.argmax(_clearances(rots, n, cos_a, points)))
-        out[i] = [*axes[best], angles[best]]
-        chosen[i] = rots[best]
-    return out
+    return _choose(centers, radii, np.arange(len(radii)), len(radii), box, seed)
 
 
 def choose_periodic(centers: np.ndarray, radii: np.ndarray, box: Box,
@@ -141,21 +128,29 @@ def choose_periodic(centers: np.ndarray, radii: np.ndarray, box: Box,
     against the special points of all its images that reach the box (the images built by
     ``box.images(centers, radii)`` take their sphere's orientation). Same random stream as
     :func:`choose`."""
+    return _choose(*box.images(centers, radii), len(radii), box, seed)
+
+
+def _choose(centers: np.ndarray, radii: np.ndarray, origin: np.ndarray, n_spheres: int, box: Box,
+            seed: np.random.SeedSequence) -> np.ndarray:
+    """The orientation loop of :func:`choose` over spheres and copies: row k of ``centers``,
+    ``radii`` is a copy of sphere ``origin[k]``; every copy of a sphere is turned alike, and
+    chosen against the special points of all its copies (seen from the sphere's centre, every
+    copy's points are the sphere's)."""
     rng = np.random.default_rng(seed)
-    ec, er, origin = box.images(centers, radii)
-    out = np.zeros((len(radii), 4))
+    out = np.zeros((n_spheres, 4))
     chosen: dict[int, np.ndarray] = {}
-    for i in range(len(radii)):
+    for i in range(n_spheres):
         axes = rng.standard_normal((CANDIDATES, 3))
         axes /= np.linalg.norm(axes, axis=1, keepdims=True)
         angles = rng.uniform(0.0, 2.0 * np.pi, CANDIDATES)
         copies = np.nonzero(origin == i)[0]
         ns, coss, pts = [], [], []
-        for k in copies:  # seen from the sphere's centre, every image's points are the sphere's
-            n, cos_a = _circles(int(k), ec, er, box)
+        for k in copies:
+            n, cos_a = _circles(int(k), centers, radii, box)
             ns.append(n)
             coss.append(cos_a)
-            pts += [_crossings(n, cos_a), _seam_crossings(int(k), ec, er, chosen)]
+            pts += [_crossings(n, cos_a), _seam_crossings(int(k), centers, radii, chosen)]
         rots = _rotations(axes, angles)
         best = int(np.argmax(_clearances(rots, np.vstack(ns), np.concatenate(coss), np.vstack(pts))))
         out[i] = [*axes[best], angles[best]]
