@@ -248,30 +248,31 @@ class LinearElasticSolver:
         self.A = dolfinx.fem.petsc.assemble_matrix(a, bcs=bcs)
         self.A.assemble()
         self.P = None  # u = P û on periodic faces (None: û is u)
+        self.b_reduced = self.x_reduced = None  # Pᵀb and û (periodic faces only)
+        constraint = None
         if periodic is not None:
             fixed = np.unique(np.concatenate([bc.dof_indices()[0] for bc in bcs])) if bcs else np.zeros(0)
-            self.P, self._slaves = periodicity.constraint_operator(V, periodic, fixed)
-            self.A_full = self.A
-            self.A = self.A_full.PtAP(self.P)
-            D = periodicity.slave_identity(self.A, self._slaves)
+            self.P, slaves = periodicity.constraint_operator(V, periodic, fixed)
+            constraint = (self.P, slaves)
+            full, self.A = self.A, self.A.PtAP(self.P)
+            full.destroy()
+            D = periodicity.slave_identity(self.A, slaves)
             self.A.axpy(1.0, D, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
             D.destroy()
+            self.b_reduced, self.x_reduced = self.A.createVecs()
         t1 = time.perf_counter()
         self._modes = rigid_body_modes(V)
-        if self.P is not None:  # near-null vectors in the layout of û: zero on slaves
+        self._kernel = free_rigid_modes(self._modes, bcs, comm, constraint)
+        if constraint is not None:  # near-null vectors in the layout of û: zero on slaves
             for m in self._modes:
-                m.array[self._slaves] = 0.0
+                m.array[constraint[1]] = 0.0
         self._near = _petsc_nullspace(self._modes, comm)  # the PETSc vectors view these arrays
         self.A.setNearNullSpace(self._near)
-        constraint = (self.P, self._slaves) if self.P is not None else None
-        self._kernel = free_rigid_modes(rigid_body_modes(V), bcs, comm, constraint)
         self.nullspace = _petsc_nullspace(self._kernel, comm) if self._kernel else None
         if self.nullspace is not None:
             self.A.setNullSpace(self.nullspace)
         self.b = dolfinx.fem.petsc.create_vector(V)
         self.x = dolfinx.fem.petsc.create_vector(V)
-        if self.P is not None:
-            self.b_reduced, self.x_reduced = self.A.createVecs()
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOperators(self.A)
         self.ksp.setOptionsPrefix(prefix)
@@ -332,8 +333,7 @@ class LinearElasticSolver:
 
     def destroy(self) -> None:
         for obj in (self.ksp, self.A, self.b, self.x, self._near, self.nullspace, self.P,
-                    getattr(self, "A_full", None), getattr(self, "b_reduced", None),
-                    getattr(self, "x_reduced", None)):
+                    self.b_reduced, self.x_reduced):
             if obj is not None:
                 obj.destroy()
 

@@ -11,6 +11,7 @@ is written atomically.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,6 @@ def write(run_dir: str | os.PathLike[str], c: dolfinx.fem.Function, time_s: floa
 
 def available(run_dir: str | os.PathLike[str]) -> list[Snapshot]:
     """The snapshots of ``run_dir`` in time order (reads only their small state entries)."""
-    import json
-
     out = []
     for path in sorted((Path(run_dir) / FOLDER).glob(PATTERN)):
         with np.load(path) as npz:
