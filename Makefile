@@ -21,6 +21,8 @@ test: setup lint test-serial test-mpi
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test-serial: setup
 	$(BIN)/python -m pytest -q

@@ -6,7 +6,7 @@ In one run, on the same mesh (a layered NZSP | NVP box, or ``--msh`` for a real 
   b, GAMG set-up, CG to rtol 1e-8), and on a finer box with as many dofs as the coupled
   problem (``same-dofs``);
 - the coupled problem (φ_e, c, φ_s, Butler–Volmer) with the default solver of
-  :mod:`fem_electrode.solver`: one 1 C galvanostatic time step from rest, timed per Newton
+  :mod:`fem_electrode.fem.newton`: one 1 C galvanostatic time step from rest, timed per Newton
   iteration (residual + Jacobian assembly, field-split set-up, GMRES).
 
 It prints dofs, times (median of ``--repeat``), Krylov iterations, matrix nonzeros, the
@@ -25,13 +25,15 @@ import json
 import statistics
 import time
 
+import _paths  # noqa: F401  (tests/ on sys.path: the test helpers below)
 import numpy as np
+from builders import electro_params, solver_settings
+from layered import layered_box
 from poisson_reference import PoissonReference
 
-from fem_electrode.domain import Domain, bounding_box, layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
-from fem_electrode.fenicsx import MPI, dolfinx
-from fem_electrode.solver import SolverSettings
+from fem_electrode.fem.domain import Domain, bounding_box
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 #: Tolerance of the Poisson CG solve (the coupled GMRES uses solver.KSP_RTOL = 1e-8 too).
 POISSON_RTOL = 1e-8
@@ -67,8 +69,8 @@ def coupled(domain: Domain, repeat: int, petsc: dict) -> dict:
     """One 1 C galvanostatic time step from rest; time per Newton iteration."""
     comm = domain.mesh.comm
     rss0 = rss_mb()
-    params = ElectroParams(initial_y=0.5, r_series=3.7e-3)
-    prob = ElectrochemistryProblem(domain, params, SolverSettings(petsc=petsc), c_rate=1.0)
+    params = electro_params(initial_y=0.5, r_series=3.7e-3)
+    prob = ElectrochemistryProblem(domain, params, solver_settings("iterative", petsc=petsc), c_rate=1.0)
     snes = prob.newton.snes
     dofs = sum(u.function_space.dofmap.index_map.size_global for u in prob.unknowns)
     per_it, its, lin = [], [], []

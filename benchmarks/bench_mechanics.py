@@ -20,13 +20,15 @@ import argparse
 import json
 import time
 
+import _paths  # noqa: F401  (tests/ on sys.path: the test helpers below)
 import numpy as np
+from builders import Mechanics
+from layered import layered_box
 from poisson_reference import PoissonReference
 
 from fem_electrode.config import validate
-from fem_electrode.domain import layered_box
-from fem_electrode.fenicsx import MPI, dolfinx
-from fem_electrode.mechanics import ITERATIVE_OPTIONS, PETSC_PREFIX, MechanicsProblem
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+from fem_electrode.problems.mechanics import ITERATIVE_OPTIONS, PETSC_PREFIX
 
 BOX = (8e-6, 8e-6, 8e-6)  # m
 #: The Poisson solve uses the same Krylov/AMG options as the mechanics (scalar: no modes).
@@ -46,7 +48,7 @@ def mechanics(comm: MPI.Comm, n: int, rtol: float,
                      "solver": {"petsc": {f"{PETSC_PREFIX}ksp_rtol": rtol}}})
     domain = layered_box(comm, BOX, (n, n, n), z_interface=BOX[2] * (n // 2) / n)
     t0 = time.perf_counter()
-    mech = MechanicsProblem(domain, case)
+    mech = Mechanics(domain, case)
     t_problem = time.perf_counter() - t0
     sub = domain.submesh("NVP")
     c = dolfinx.fem.Function(dolfinx.fem.functionspace(sub.mesh, ("Lagrange", 1)))

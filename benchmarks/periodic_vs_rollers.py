@@ -17,10 +17,12 @@ import json
 import time
 from pathlib import Path
 
+import _paths  # noqa: F401  (tests/ on sys.path: the test helpers below)
+from builders import Mechanics
+
 from fem_electrode.config import load_case
-from fem_electrode.domain import Domain
-from fem_electrode.fenicsx import MPI
-from fem_electrode.mechanics import MechanicsProblem
+from fem_electrode.fem.domain import Domain
+from fem_electrode.fem.fenicsx import MPI
 
 CASE = Path(__file__).resolve().parent.parent / "examples" / "default.toml"
 #: (label, path into metrics["mechanics"], scale to print)
@@ -66,7 +68,7 @@ def main() -> None:
         for lateral in ("periodic", "rollers"):
             case = base.replace(mechanics={"lateral_bc": lateral})
             t0 = time.perf_counter()
-            mech = MechanicsProblem(Domain.from_msh(msh, comm), case)
+            mech = Mechanics(Domain.from_msh(msh, comm), case)
             info = mech.solve_y(args.y)
             metrics = mech.metrics()
             results[kind, lateral] = {"metrics": {label: lookup(metrics, path) * scale

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fem_electrode.fenicsx import PETSc, dolfinx, ufl
+from fem_electrode.fem.fenicsx import PETSc, dolfinx, ufl
 
 PREFIX = "bench_poisson_"
 

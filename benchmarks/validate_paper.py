@@ -43,7 +43,7 @@ import numpy as np
 
 from fem_electrode.config import load_case, write_case
 
-#: The paper's figures (../shared/seed/chemical-infiltration-nvp-nzsp.txt).
+#: The paper's figures (the chemical-infiltration paper, docs/references.md).
 PAPER = {
     "capacity_mAh_per_g": "> 95",
     "coulombic_efficiency": "> 0.99",

@@ -24,7 +24,7 @@ from fem_electrode.commands import (
     sweep,
 )
 from fem_electrode.config import ConfigError
-from fem_electrode.log import get_logger, setup_logging
+from fem_electrode.util.log import get_logger, setup_logging
 
 #: Only commands that work are listed here.
 COMMANDS = (check, keys, mesh, run, mechanics, compare, sweep, submit, status, collect)

@@ -57,12 +57,3 @@ def cell_tag(name: str) -> int:
 def facet_tag(name: str) -> int:
     """Integer id of the surface group ``name`` (e.g. ``"interface_nvp_nzsp"``)."""
     return _lookup(FACET_TAGS, "facet", name)
-
-
-def name_of(tag: int, dim: int) -> str:
-    """Inverse lookup: the name of cell (dim 3) or facet (dim 2) id ``tag``."""
-    table = CELL_TAGS if dim == 3 else FACET_TAGS
-    for name, value in table.items():
-        if value == tag:
-            return name
-    raise TagError(f"no registered name for dim={dim} tag={tag}")

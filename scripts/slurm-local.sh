@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real single-node Slurm on localhost for the tests (recipe: ../shared/notes/slurm-local.md).
+# A real single-node Slurm on localhost for the tests (see docs/cluster.md).
 #
 #   scripts/slurm-local.sh start    install munge/slurmctld/slurmd if missing (apt-get, needs root),
 #                                   write /etc/slurm/slurm.conf (CPUs from nproc), start the daemons,

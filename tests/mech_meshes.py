@@ -16,7 +16,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from fem_electrode import tags
-from fem_electrode.domain import Domain
+from fem_electrode.fem.domain import Domain
 
 #: Relative tolerance when matching OCC volumes / areas to the spheres they came from.
 MATCH_RTOL = 1e-3

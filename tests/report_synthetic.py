@@ -84,24 +84,26 @@ def toy_timeseries(path: Path, capacity: float, gap: float) -> None:
 
 
 def toy_metrics(capacity: float, gap: float, nvp_vm_p95: float, accommodation: float) -> dict:
+    """metrics.json of a run, in the layout of the metrics schema (fem_electrode.run.folder)."""
     return {
         "capacity_discharge_mAh_per_g": capacity,
         "capacity_charge_mAh_per_g": capacity * 1.01,
         "coulombic_efficiency": 0.99,
         "polarization_V": gap,
-        "conservation": {"max_relative_error": 1e-9},
+        "conservation": {"charge": 1e-9, "sodium": 1e-9},
         "solver": {"newton_iterations": 120, "wall_time_s": 30.0},
         "mechanics": {
-            "NVP": {"von_mises": {"mean": 0.7 * nvp_vm_p95, "p95": nvp_vm_p95, "p99": 1.1 * nvp_vm_p95,
-                                  "max": 3 * nvp_vm_p95},
-                    "hydrostatic": {"mean": 0.5 * nvp_vm_p95, "p95": 0.8 * nvp_vm_p95},
-                    "max_principal": {"mean": 0.6 * nvp_vm_p95, "p95": 0.9 * nvp_vm_p95},
-                    "fraction_above_strength": 0.8},
-            "NZSP": {"von_mises": {"mean": 2e8, "p95": 6e8}, "max_principal": {"p95": 3e8},
-                     "fraction_above_strength": 0.2},
-            "accommodation_index": accommodation,
-            "stored_energy_J": 1e-12,
-            "stored_energy_per_nvp_volume_J_per_m3": 4e7,
+            "phases": {
+                "NVP": {"von_mises": {"mean": 0.7 * nvp_vm_p95, "p95": nvp_vm_p95, "p99": 1.1 * nvp_vm_p95,
+                                      "max": 3 * nvp_vm_p95},
+                        "hydrostatic": {"mean": 0.5 * nvp_vm_p95, "p95": 0.8 * nvp_vm_p95},
+                        "max_principal": {"mean": 0.6 * nvp_vm_p95, "p95": 0.9 * nvp_vm_p95},
+                        "fraction_above_strength": 0.8},
+                "NZSP": {"von_mises": {"mean": 2e8, "p95": 6e8}, "max_principal": {"p95": 3e8},
+                         "fraction_above_strength": 0.2},
+            },
+            "strain_accommodation_index": accommodation,
+            "elastic_energy": {"total": 1e-12, "per_nvp_volume": 4e7},
         },
     }
 

@@ -20,7 +20,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from fem_electrode import atomic
+from fem_electrode.util import atomic
 
 stop = []
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from fem_electrode import atomic
+from fem_electrode.util import atomic
 
 
 @pytest.mark.serial

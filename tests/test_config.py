@@ -66,7 +66,7 @@ def test_examples_validate(examples, tmp_path):
     """Every example case file validates; sweep files expand into valid cases."""
     import tomllib
 
-    from fem_electrode.sweep import load_sweep
+    from fem_electrode.campaign.sweep import load_sweep
 
     files = sorted(examples.glob("*.toml"))
     assert files, "no example case files"

@@ -19,25 +19,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import Mechanics, electro_params, solver_settings
+from layered import layered_box
 
 from fem_electrode.config import validate
-from fem_electrode.coupling import TwoWayCoupling
-from fem_electrode.domain import layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
-from fem_electrode.fenicsx import MPI, dolfinx
-from fem_electrode.mechanics import MechanicsProblem
+from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.physics.constants import FARADAY, GAS_CONSTANT
-from fem_electrode.solver import SolverSettings
+from fem_electrode.problems.coupling import TwoWayCoupling
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 
 def coupled(comm, domain, tolerance: float = 1e-9, initial_y: float = 0.4, **materials):
     """(case, problem, mechanics, coupling) with default materials plus ``materials``."""
     case = validate({"materials": {"sigma_s_nvp": 1.0, **materials},
                      "electrochemistry": {"initial_y": initial_y}})
-    params = ElectroParams.from_case(case)
-    prob = ElectrochemistryProblem(domain, params, SolverSettings(linear="direct"), stress_coupling=True)
-    mech = MechanicsProblem(domain, case)
-    return case, prob, mech, TwoWayCoupling(prob, mech, tolerance, max_iterations=50)
+    params = electro_params(case)
+    prob = ElectrochemistryProblem(domain, params, solver_settings("direct"), stress_coupling=True,
+                                   c_rate=1.0)
+    mech = Mechanics(domain, case)
+    return case, prob, mech, TwoWayCoupling(prob, mech, tolerance, max_iterations=50, stabilization=0.5)
 
 
 def theta(case) -> float:

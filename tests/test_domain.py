@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from layered import layered_box
 
 from fem_electrode import tags
-from fem_electrode.domain import Domain, layered_box
-from fem_electrode.fenicsx import MPI, dolfinx, ufl
+from fem_electrode.fem.domain import Domain
+from fem_electrode.fem.fenicsx import MPI, dolfinx, ufl
 
 L = (2e-6, 1e-6, 4e-6)  # m
 N = (4, 2, 8)

@@ -2,19 +2,19 @@
 
 With the filling frozen (uniform y) everything depends on z only:
 V = U(y) + η + j L_e/σ_e + j L_s/σ_s + j/g_c + j r_series (g_c: collector contact), η from Butler–Volmer,
-η = (2RT/F) asinh(j / (2 i₀(y))) for α = ½ (design §6), a 1D root otherwise.
+η = (2RT/F) asinh(j / (2 i₀(y))) for α = ½, a 1D root otherwise.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import electro_params, solver_settings
+from layered import layered_box
 from scipy.optimize import brentq
 
-from fem_electrode.domain import layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
 from fem_electrode.physics.kinetics import ButlerVolmer
-from fem_electrode.solver import SolverSettings
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem, ElectroParams
 
 L_E, L_S = 4e-6, 2e-6  # NZSP and NVP thickness, m
 LENGTHS = (1e-6, 1e-6, L_E + L_S)
@@ -34,7 +34,7 @@ def closed_form_voltage(p: ElectroParams, j: float) -> float:
 
 def column_problem(comm, params: ElectroParams, linear: str) -> ElectrochemistryProblem:
     domain = layered_box(comm, LENGTHS, (2, 2, 12), z_interface=L_E)
-    prob = ElectrochemistryProblem(domain, params, SolverSettings(linear=linear))
+    prob = ElectrochemistryProblem(domain, params, solver_settings(linear), c_rate=1.0)
     prob.set_frozen_concentration(True)
     return prob
 
@@ -42,8 +42,8 @@ def column_problem(comm, params: ElectroParams, linear: str) -> Electrochemistry
 @pytest.mark.parametrize("linear", ["direct", "iterative"])
 @pytest.mark.parametrize("alpha_a, alpha_c", [(0.5, 0.5), (0.3, 0.7)])
 def test_galvanostatic_column_matches_closed_form(comm, linear, alpha_a, alpha_c):
-    params = ElectroParams(kinetics=ButlerVolmer(1.0, alpha_a, alpha_c), initial_y=Y0, r_series=3.7e-3,
-                           sigma_s=0.05)
+    params = electro_params(kinetics=ButlerVolmer(1.0, alpha_a, alpha_c, 298.15), initial_y=Y0,
+                            r_series=3.7e-3, sigma_s=0.05)
     prob = column_problem(comm, params, linear)
     try:
         for j in (5.0, -3.0, 0.2, 0.0):  # A/m², charge and discharge, large and small
@@ -60,7 +60,7 @@ def test_galvanostatic_column_matches_closed_form(comm, linear, alpha_a, alpha_c
 
 
 def test_potentiostatic_column_holds_the_cell_voltage(comm):
-    params = ElectroParams(initial_y=Y0, r_series=3.7e-3, sigma_s=0.05)
+    params = electro_params(initial_y=Y0, r_series=3.7e-3, sigma_s=0.05)
     prob = column_problem(comm, params, "direct")
     try:
         v_hold = float(params.ocv.value(Y0)) + 0.08
@@ -77,7 +77,7 @@ def test_potentiostatic_column_holds_the_cell_voltage(comm):
 
 def test_fields_are_linear_in_each_phase(comm):
     """φ_e(z) = j z / σ_e in NZSP: exact for P1, at every dof."""
-    params = ElectroParams(initial_y=Y0)
+    params = electro_params(initial_y=Y0)
     prob = column_problem(comm, params, "direct")
     try:
         j = 2.0

@@ -1,4 +1,4 @@
-"""Constant-flux diffusion in a planar NVP film against the series solution (design §6).
+"""Constant-flux diffusion in a planar NVP film against the series solution (Crank 1975).
 
 A galvanostatic discharge of a layered column puts a uniform, constant Na flux J0 = −j/F
 into the NVP film through the interface; the collector face is closed. With x the distance
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import electro_params, solver_settings
+from layered import layered_box
 
-from fem_electrode.domain import layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
-from fem_electrode.fenicsx import MPI, dolfinx
+from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.physics.constants import FARADAY
-from fem_electrode.solver import SolverSettings
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 L_FILM, L_E = 1e-6, 0.25e-6  # m
 D = 1e-16  # m²/s
@@ -39,8 +39,8 @@ def film_errors(comm, nz: int, steps_per_tau: int) -> dict[float, float]:
     """Relative error of surface − mean against the series at t/τ = 0.2, 0.5, 1.5; asserts the
     mean is exact at every step."""
     domain = layered_box(comm, (0.25e-6, 0.25e-6, L_E + L_FILM), (1, 1, nz), z_interface=L_E)
-    params = ElectroParams(D=D, c_max=C_MAX, initial_y=Y0, sigma_s=1.0)
-    prob = ElectrochemistryProblem(domain, params, SolverSettings(linear="direct"))
+    params = electro_params(D=D, c_max=C_MAX, initial_y=Y0, sigma_s=1.0)
+    prob = ElectrochemistryProblem(domain, params, solver_settings("direct"), c_rate=1.0)
     c0 = Y0 * C_MAX
     surface = dolfinx.fem.form(prob.c("+") * domain.dS(), entity_maps=prob.entity_maps)
     checks = {round(f * steps_per_tau): f for f in (0.2, 0.5, 1.5)}

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import electro_params, solver_settings
+from layered import layered_box
 
-from fem_electrode.domain import layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
-from fem_electrode.fenicsx import MPI, dolfinx, ufl
+from fem_electrode.fem.fenicsx import MPI, dolfinx, ufl
 from fem_electrode.physics.constants import FARADAY
 from fem_electrode.physics.kinetics import ButlerVolmer
 from fem_electrode.physics.ops import ufl_ops
-from fem_electrode.solver import SolverSettings
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 L = 1e-6  # m; NZSP z in [0, L], NVP z in [L, 2L]
 K = np.pi / L
-PARAMS = ElectroParams(sigma_e=1e-4, sigma_s=2e-4, D=1e-14, c_max=13850.0,
-                       kinetics=ButlerVolmer(2.0, 0.5, 0.5), initial_y=0.5, r_series=0.0)
+PARAMS = electro_params(sigma_e=1e-4, sigma_s=2e-4, D=1e-14, c_max=13850.0,
+                       kinetics=ButlerVolmer(2.0, 0.5, 0.5, 298.15), initial_y=0.5, r_series=0.0)
 DT = 100.0  # s
 MESHES = (4, 8, 16)
 
@@ -71,7 +71,8 @@ def manufactured_terms(prob: ElectrochemistryProblem):
 
 def errors(comm, n: int) -> dict[str, float]:
     domain = layered_box(comm, (L, L, 2 * L), (n, n, 2 * n), z_interface=L)
-    prob = ElectrochemistryProblem(domain, PARAMS, SolverSettings(linear="direct"), extra=manufactured_terms)
+    prob = ElectrochemistryProblem(domain, PARAMS, solver_settings("direct"), extra=manufactured_terms,
+                                   c_rate=1.0)
     try:
         prob.c_old.interpolate(lambda x: exact(x, np)[1])
         prob.set_galvanostatic(0.0)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import electro_params, solver_settings
+from layered import layered_box
 
-from fem_electrode.domain import layered_box
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams
-from fem_electrode.fenicsx import MPI
-from fem_electrode.solver import SolverSettings
+from fem_electrode.fem.fenicsx import MPI
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 LENGTHS = (1e-6, 1e-6, 2e-6)  # m
 N = (4, 4, 8)
-PARAMS = ElectroParams(D=1e-15, initial_y=0.6, r_series=3.7e-3)
+PARAMS = electro_params(D=1e-15, initial_y=0.6, r_series=3.7e-3)
 
 
 def history(comm, linear: str) -> tuple[np.ndarray, int]:
@@ -26,7 +26,7 @@ def history(comm, linear: str) -> tuple[np.ndarray, int]:
     ent = domain.interface_entities()
     n_cells = domain.mesh.topology.index_map(3).size_local
     cross = comm.allreduce(int(np.count_nonzero((ent[:, 0] >= n_cells) | (ent[:, 2] >= n_cells))), op=MPI.SUM)
-    prob = ElectrochemistryProblem(domain, PARAMS, SolverSettings(linear=linear))
+    prob = ElectrochemistryProblem(domain, PARAMS, solver_settings(linear), c_rate=1.0)
     try:
         prob.c.interpolate(lambda x: PARAMS.c_max * (0.6 + 0.2 * np.sin(6e6 * x[0]) * np.cos(3e6 * x[1])
                                                      + 0.05 * (x[2] - 1e-6) / 1e-6))

@@ -217,7 +217,7 @@ def test_failure_is_retried_then_reported_and_leaves_no_files(tmp_path, monkeypa
 @pytest.mark.serial
 def test_failed_provenance_write_leaves_no_files(tmp_path, monkeypatch):
     """Pure gmsh, no MPI involved. A crash while writing leaves neither file behind."""
-    from fem_electrode import atomic
+    from fem_electrode.util import atomic
 
     def crash(target, data):
         raise OSError("disk full")

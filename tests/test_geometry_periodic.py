@@ -276,9 +276,9 @@ def test_the_mechanics_pairs_every_face_node(built, kind, tmp_path):
     master for every node on x = Lx, y = Ly of the written mesh, for P1 and P2 spaces."""
     from mpi4py import MPI
 
-    from fem_electrode.domain import Domain
-    from fem_electrode.fenicsx import dolfinx
-    from fem_electrode.periodicity import lateral_pairs
+    from fem_electrode.fem.domain import Domain
+    from fem_electrode.fem.fenicsx import dolfinx
+    from fem_electrode.fem.periodicity import lateral_pairs
 
     _, rec, data = built[kind]
     domain = Domain.from_msh(Path(rec["mesh_path"]), MPI.COMM_SELF)

@@ -1,4 +1,4 @@
-"""Mechanics against closed forms (design §6): planar film, Eshelby sphere in a finite shell,
+"""Mechanics against closed forms: planar film, Eshelby sphere in a finite shell,
 coated spherical cavity (layered-sphere Lamé solution), manufactured solution with observed
 convergence rates. Runs serially and on 2 ranks (meshes kept small for 2 shared cores)."""
 
@@ -9,11 +9,11 @@ import math
 import mech_meshes
 import numpy as np
 import pytest
+from builders import Mechanics
+from layered import layered_box
 
 from fem_electrode.config import validate
-from fem_electrode.domain import layered_box
-from fem_electrode.fenicsx import MPI, dolfinx, ufl
-from fem_electrode.mechanics import MechanicsProblem
+from fem_electrode.fem.fenicsx import MPI, dolfinx, ufl
 from fem_electrode.physics.elasticity import lame
 
 #: Elastic constants with a real mismatch (inclusion softer than the matrix), Pa.
@@ -79,8 +79,8 @@ def test_planar_film_biaxial_stress(comm):
     """Thin NVP film on a thick NZSP substrate, lateral rollers: σ_xx = σ_yy = −E_f ε*/(1−ν_f)."""
     case = validate({"mechanics": {"prescribed_y": 0.0}})
     domain = layered_box(comm, (4e-6, 4e-6, 4.5e-6), (4, 4, 9), z_interface=4e-6)
-    mech = MechanicsProblem(domain, case)
-    mech.solve()
+    mech = Mechanics(domain, case)
+    mech.solve_y(0.0)
     mat = case.materials
     eps = linear_eigenstrain(case, 0.0)
     expected = -mat.E_nvp * eps / (1.0 - mat.nu_nvp)
@@ -110,7 +110,7 @@ def test_layered_sphere_reproduces_the_eshelby_shell_formula():
 
 
 def test_eshelby_sphere_in_shell(comm, mpi_tmp_path):
-    """Interior hydrostatic stress of an NVP sphere in a free NZSP shell (design §6), P2:
+    """Interior hydrostatic stress of an NVP sphere in a free NZSP shell, P2:
     within 2 % and converging under refinement. The mesh comes from the geometry layer
     (``sphere_inclusion`` with ``outer_radius``). No Dirichlet condition: the rigid-body
     modes are projected out by the solver's null space."""
@@ -126,7 +126,7 @@ def test_eshelby_sphere_in_shell(comm, mpi_tmp_path):
             geometry={"kind": "sphere_inclusion", "inclusion_radius": a, "outer_radius": b},
             mesh={"size_max": 0.5, "refinement": refinement, "directory": str(mpi_tmp_path)})
         domain = mech_meshes.from_geometry(comm, case)
-        mech = MechanicsProblem(domain, case)
+        mech = Mechanics(domain, case)
         assert mech.solver.free_modes == 6
         mech.solve_y(Y)
         errors.append(abs(mech.metrics()["phases"]["NVP"]["hydrostatic"]["mean"] / sigma_in - 1))
@@ -149,7 +149,7 @@ def test_coated_cavity(comm, mpi_tmp_path):
     vm_nvp = 6 * G[0] * abs(B[0]) * 4 * math.pi * math.log(r1 / r0) / v_nvp  # ∫ 6G|B|/r³ dV / V
 
     domain = mech_meshes.coated_cavity(comm, mpi_tmp_path, r0, r1, b, 0.25, 0.625)
-    mech = MechanicsProblem(domain, case)
+    mech = Mechanics(domain, case)
     mech.solve_y(Y)
     m = mech.metrics()["phases"]
     for phase, value in hydro.items():
@@ -196,7 +196,7 @@ def test_manufactured_solution_rates(comm, degree, sizes, min_rate):
     errors = []
     for n in sizes:
         domain = layered_box(comm, (L, L, L), (n, n, n), z_interface=L / 2, upper="NVP", lower="NVP")
-        mech = MechanicsProblem(domain, case, degree=degree, c_degree=degree)
+        mech = Mechanics(domain, case, degree=degree, c_degree=degree)
         c = dolfinx.fem.Function(dolfinx.fem.functionspace(domain.submesh("NVP").mesh, ("Lagrange", degree)))
         c.interpolate(c_exact)
         mech.solve(c)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import pytest
 from test_run import column, make_case
 
-from fem_electrode import simulation
-from fem_electrode.commands.mechanics import nvp_state, solve_prescribed
 from fem_electrode.config import ConfigError, validate
-from fem_electrode.fenicsx import dolfinx
+from fem_electrode.fem.fenicsx import dolfinx
 from fem_electrode.outputs import snapshots
+from fem_electrode.run import simulation
+from fem_electrode.run.folder import RunFolder
+from fem_electrode.run.mechanics_only import nvp_state, solve_prescribed
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def finished_run(comm, mpi_tmp_path):
 
 def test_snapshot_reproduces_the_runs_mechanics(comm, mpi_tmp_path, finished_run):
     case, run_dir, metrics = finished_run
-    found = snapshots.available(run_dir)
+    found = snapshots.available(RunFolder(run_dir).concentration)
     assert len(found) >= 3 and found[0].time_s == 0.0
     state = nvp_state(case.replace(mechanics={"concentration_from": str(run_dir)}), None, "test")
     assert state.time_s == metrics["mechanics"]["time_s"]  # the most strained, like the run
@@ -48,7 +49,7 @@ def test_snapshot_reproduces_the_runs_mechanics(comm, mpi_tmp_path, finished_run
 
 def test_snapshot_choice_and_bad_input(comm, mpi_tmp_path, finished_run):
     case, run_dir, _ = finished_run
-    found = snapshots.available(run_dir)
+    found = snapshots.available(RunFolder(run_dir).concentration)
     near = nvp_state(case, None, "test", from_run=str(run_dir), time_s=found[1].time_s + 1.0)
     assert near == found[1]
     with pytest.raises(ConfigError, match=r"--from-run = '.*nowhere': no concentration snapshots"):
@@ -68,7 +69,7 @@ def test_resume_truncates_later_snapshots(comm, mpi_tmp_path, finished_run):
     _, run_dir, _ = finished_run
     copy = mpi_tmp_path / "copy"
     if comm.rank == 0:
-        shutil.copytree(run_dir / snapshots.FOLDER, copy / snapshots.FOLDER)
+        shutil.copytree(RunFolder(run_dir).concentration, copy)
         found = snapshots.available(copy)
         assert snapshots.truncate_after(copy, found[1].time_s) == len(found) - 2
         assert [s.time_s for s in snapshots.available(copy)] == [s.time_s for s in found[:2]]

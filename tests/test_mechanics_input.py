@@ -8,12 +8,13 @@ import logging
 import re
 
 import pytest
+from builders import Mechanics
+from layered import layered_box
 
 from fem_electrode import cli
 from fem_electrode.config import ConfigError, validate
-from fem_electrode.domain import layered_box
-from fem_electrode.mechanics import NU_LOCKING_P1, MechanicsProblem
 from fem_electrode.physics.elasticity import lame
+from fem_electrode.problems.mechanics import NU_LOCKING_P1
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
@@ -77,7 +78,7 @@ def test_near_incompressible_p1_warns_of_locking(comm, degree, warns):
     logger = logging.getLogger("fem_electrode.mechanics")
     logger.addHandler(handler)
     try:
-        mech = MechanicsProblem(layered_box(comm, (1e-6, 1e-6, 2e-6), (1, 1, 2), z_interface=1e-6), case)
+        mech = Mechanics(layered_box(comm, (1e-6, 1e-6, 2e-6), (1, 1, 2), z_interface=1e-6), case)
     finally:
         logger.removeHandler(handler)
     mech.destroy()
@@ -103,7 +104,7 @@ def test_cli_mechanics_film(comm, mpi_tmp_path):
         film = -mat.E_nvp * eps / (1 - mat.nu_nvp)
         assert mech["phases"]["NVP"]["max_principal"]["p95"] == pytest.approx(film, rel=0.02)
         assert mech["thin_film"]["h"] == pytest.approx(0.5e-6)
-        assert mech["thin_film"]["h_source"] == "provenance"
+        assert mech["thin_film"]["h_source"] == "mesh provenance"
         assert mech["y_mean"] == 0.0 and data["solver"]["mechanics_reason"].startswith("CONVERGED")
         for name in ("case.toml", "stress_samples.npz", "fields/mesh.xdmf", "fields/displacement.xdmf",
                      "fields/von_mises.xdmf", "fields/interface_normal_traction.xdmf"):

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import Mechanics
+from layered import layered_box
 
 from fem_electrode import tags
 from fem_electrode.config import validate
-from fem_electrode.domain import Domain, layered_box
-from fem_electrode.fenicsx import MPI, dolfinx
-from fem_electrode.mechanics import MechanicsProblem
-from fem_electrode.periodicity import PeriodicityError
+from fem_electrode.fem.domain import Domain
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+from fem_electrode.fem.periodicity import PeriodicityError
 from fem_electrode.physics.elasticity import lame
+from fem_electrode.problems.mechanics import MechanicsProblem
 
 N_XY, N_Z = 8, 2  # cells per lateral edge / along z
 LXY, LZ = 2e-6, 0.5e-6  # m
@@ -91,7 +93,7 @@ def test_box_mesh_is_a_conforming_laminate(comm):
 @pytest.mark.parametrize(("linear", "degree"), [("direct", 1), ("iterative", 1), ("direct", 2)])
 def test_diagonal_laminate_matches_closed_form(comm, linear, degree):
     case = periodic_case(linear, degree=degree)
-    mech = MechanicsProblem(patterned_box(comm, laminate), case)
+    mech = Mechanics(patterned_box(comm, laminate), case)
     assert mech.solver.free_modes == 2  # translations in x and y
     mech.solve_y(0.0)
     exact = laminate_stresses(case, 0.0)
@@ -109,7 +111,7 @@ def test_rollers_cannot_make_the_laminate(comm):
     leave the laminate solution (measured: 52 % off; so the closed-form test above can fail)."""
     case = validate({"mechanics": {"lateral_bc": "rollers", "collector_bc": "rollers"},
                      "solver": {"linear": "direct"}})
-    mech = MechanicsProblem(patterned_box(comm, laminate), case)
+    mech = Mechanics(patterned_box(comm, laminate), case)
     mech.solve_y(0.0)
     exact = laminate_stresses(case, 0.0)
     got = cell_stresses(mech, "NVP")
@@ -149,7 +151,7 @@ def assert_repeats(mech: MechanicsProblem) -> int:
 def test_displacement_repeats_across_the_faces(comm):
     """On every face node, corners included."""
     inclusion = lambda mid: np.linalg.norm(mid[:, :2] - [0.6 * LXY, 0.3 * LXY], axis=1) < 0.45 * LXY  # noqa: E731
-    mech = MechanicsProblem(patterned_box(comm, inclusion), periodic_case())
+    mech = Mechanics(patterned_box(comm, inclusion), periodic_case())
     mech.solve_y(0.2)
     assert assert_repeats(mech) == (N_XY + 1) * (N_Z + 1) * 2 - (N_Z + 1)  # two faces share an edge
     mech.destroy()
@@ -173,7 +175,7 @@ def test_periodic_infiltrated_rve(comm, mpi_tmp_path):
                            ("rollers", comm, case.replace(mechanics={"lateral_bc": "rollers"}))):
         if name == "serial" and comm.size == 1:
             continue
-        mech = MechanicsProblem(Domain.from_msh(msh, group), c)
+        mech = Mechanics(Domain.from_msh(msh, group), c)
         mech.solve_y(0.0)
         if name == "here":
             assert mech.solver.free_modes == 2
@@ -209,7 +211,7 @@ def test_translation_invariance(comm, lateral):
         {"mechanics": {"collector_bc": "rollers"}, "solver": {"linear": "direct"}})
     results = []
     for shift in (0, N_XY // 2):
-        mech = MechanicsProblem(patterned_box(comm, _shifted_inclusion(shift)), case)
+        mech = Mechanics(patterned_box(comm, _shifted_inclusion(shift)), case)
         mech.solve_y(0.0)
         m = mech.metrics()
         results.append((m["elastic_energy"]["total"], m["phases"]["NVP"]["von_mises"]["p95"],
@@ -232,4 +234,4 @@ def test_periodic_needs_a_periodic_mesh(comm):
                          & (np.abs(x[:, 2] - 0.5 * LZ) < 1e-12))[0]
     x[on_face, 1] += 0.3 * H
     with pytest.raises(PeriodicityError, match=r"1 node\(s\) on the faces .* \[geometry\] periodic = true"):
-        MechanicsProblem(domain, periodic_case())
+        Mechanics(domain, periodic_case())

@@ -56,7 +56,7 @@ def test_table_constructor_checks_too():
 
 
 def test_butler_volmer_normalisation_and_inverse():
-    bv = ButlerVolmer(i0_ref=2.0, alpha_a=0.5, alpha_c=0.5)
+    bv = ButlerVolmer(i0_ref=2.0, alpha_a=0.5, alpha_c=0.5, temperature=298.15)
     assert bv.exchange_current(0.5) == pytest.approx(2.0, rel=1e-15)
     assert bv.exchange_current(0.9) == pytest.approx(2.0 * np.sqrt(1.8 * 0.2), rel=1e-14)
     for i in (-50.0, -1e-3, 0.0, 0.3, 7.0):
@@ -68,7 +68,7 @@ def test_butler_volmer_normalisation_and_inverse():
     e = safe_exp(x)
     assert np.all(np.isfinite(e)) and e[1] / e[0] == pytest.approx(1.0, rel=1e-5)
     with pytest.raises(ValueError, match="i0_ref must be > 0"):
-        ButlerVolmer(i0_ref=0.0)
+        ButlerVolmer(i0_ref=0.0, alpha_a=0.5, alpha_c=0.5, temperature=298.15)
 
 
 @pytest.mark.parametrize("data, match", [

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from layered import layered_box
 
-from fem_electrode.domain import layered_box
-from fem_electrode.fenicsx import MPI, dolfinx
+from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.report import pvrun, views
 
 pytestmark = pytest.mark.serial

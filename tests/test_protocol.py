@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fem_electrode.config import validate
-from fem_electrode.protocol import (
+from fem_electrode.run.protocol import (
     EASY_ITERATIONS,
     HARD_ITERATIONS,
     MAX_CAPACITY_FACTOR,
@@ -56,11 +56,11 @@ def test_step_controller_grows_shrinks_and_stops():
     assert c.failed(2.0) and c.dt == 1.0
     assert not c.failed(1.0)  # 0.5 s would be below dt_min
     with pytest.raises(ValueError, match="dt_min <= dt_max"):
-        StepController(dt=1.0, dt_min=2.0, dt_max=1.0)
+        StepController(dt=1.0, dt_min=2.0, dt_max=1.0, growth=1.5, shrink=0.5)
 
 
 def test_propose_lands_on_segment_ends_without_slivers():
-    c = StepController(dt=10.0, dt_min=1.0, dt_max=100.0)
+    c = StepController(dt=10.0, dt_min=1.0, dt_max=100.0, growth=1.5, shrink=0.5)
     assert c.propose(None) == 10.0
     assert c.propose(25.0) == 10.0
     assert c.propose(7.0) == 7.0  # last step of a timed segment
@@ -71,7 +71,7 @@ def test_propose_lands_on_segment_ends_without_slivers():
 
 def test_cutoff_landing_by_secant():
     assert secant_fraction(3.70, 3.90, 3.80) == pytest.approx(0.5)
-    c = StepController(dt=100.0, dt_min=1.0, dt_max=100.0)
+    c = StepController(dt=100.0, dt_min=1.0, dt_max=100.0, growth=1.5, shrink=0.5)
     assert c.land_on_cutoff(100.0, 0.5) and c.dt == 50.0
     assert c.land_on_cutoff(100.0, 1e-6) and c.dt == pytest.approx(5.0)  # clamped fraction
     assert c.land_on_cutoff(10.0, 0.05) and c.dt == pytest.approx(0.5)  # may go below dt_min

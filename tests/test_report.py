@@ -17,8 +17,9 @@ import pytest
 from report_synthetic import toy_msh, toy_run
 
 from fem_electrode.config import validate
-from fem_electrode.report import build, conclusion, curves, metrics, microstructure
+from fem_electrode.report import build, comparison, conclusion, curves, microstructure
 from fem_electrode.report.rundata import RunData, read_csv
+from fem_electrode.run import folder
 
 pytestmark = pytest.mark.serial
 
@@ -36,40 +37,50 @@ GOOD = {"capacity": 95.0, "gap": 0.030, "nvp_vm_p95": 2.5e9, "accommodation": 0.
 BAD = {"capacity": 80.0, "gap": 0.050, "nvp_vm_p95": 1.5e9, "accommodation": 0.4}
 
 
-def test_flatten_and_classify_mechanics_layout():
-    flat = metrics.flatten({"a": {"b": 1, "c": {"d": 2.5}}, "s": "text", "flag": True, "l": [1, 2]})
+def test_flatten_and_schema_specs():
+    flat = comparison.numeric_leaves({"a": {"b": 1, "c": {"d": 2.5}}, "s": "text", "flag": True, "l": [1, 2]})
     assert flat == {"a.b": 1.0, "a.c.d": 2.5}
-    spec = metrics.classify("mechanics.phases.NVP.von_mises.p95")
-    assert (spec.better, spec.unit, spec.scale, spec.group) == (metrics.LOWER, "MPa", 1e-6, "stress")
-    assert spec.label == "NVP, von mises, 95th pct."
-    assert not metrics.classify("mechanics.phases.NVP.von_mises.max").verdict  # singular corners
-    assert metrics.classify("mechanics.strain_accommodation_index").better == metrics.HIGHER
-    assert metrics.classify("mechanics.thin_film.G_channeling").unit == "J/m²"
-    assert metrics.classify("mechanics.thin_film.h").better is None
-    assert metrics.classify("polarization_V").unit == "mV"
-    assert metrics.classify("capacity_discharge_mAh_per_g").better == metrics.HIGHER
-    assert metrics.classify("solver.newton_iterations").better is None
+    spec = comparison.spec_of("mechanics.phases.NVP.von_mises.p95")
+    assert (spec.better, spec.unit, spec.scale, spec.group) == (folder.LOWER, "MPa", 1e-6, "stress")
+    assert spec.label == "NVP von Mises stress, 95th pct."
+    assert not comparison.spec_of("mechanics.phases.NVP.von_mises.max").verdict  # singular corners
+    assert comparison.spec_of("mechanics.strain_accommodation_index").better == folder.HIGHER
+    assert comparison.spec_of("mechanics.thin_film.G_channeling").unit == "J/m²"
+    assert comparison.spec_of("mechanics.thin_film.h").better is None
+    assert comparison.spec_of("polarization_V").unit == "mV"
+    assert comparison.spec_of("capacity_discharge_mAh_per_g").better == folder.HIGHER
+    assert comparison.spec_of("solver.newton_iterations").better is None
+    assert comparison.spec_of("cell.series_resistance_ohm_m2").better is None  # an input, not a result
+    undeclared = comparison.spec_of("made_up.metric_V")  # another version's key: shown, never judged
+    assert undeclared.better is None and undeclared.unit == ""
+    with pytest.raises(folder.UndeclaredMetric, match="made_up.metric_V"):
+        folder.metric("made_up.metric_V")
 
 
 @pytest.mark.parametrize(("better", "a", "b", "winner"), [
-    (metrics.HIGHER, 95.0, 80.0, "infiltrated"), (metrics.HIGHER, 80.0, 95.0, "cosintered"),
-    (metrics.LOWER, 1.0, 2.0, "infiltrated"), (metrics.LOWER, 2.0, 1.0, "cosintered"),
-    (metrics.SMALLER_MAGNITUDE, -3.0, 2.0, "cosintered"), (metrics.LOWER, 1.0, 1.01, "tie"),
+    (folder.HIGHER, 95.0, 80.0, "infiltrated"), (folder.HIGHER, 80.0, 95.0, "cosintered"),
+    (folder.LOWER, 1.0, 2.0, "infiltrated"), (folder.LOWER, 2.0, 1.0, "cosintered"),
+    (folder.SMALLER_MAGNITUDE, -3.0, 2.0, "cosintered"), (folder.LOWER, 1.0, 1.01, "tie"),
 ])
 def test_judge_follows_the_numbers(better, a, b, winner):
-    spec = metrics.MetricSpec("x", better=better)
-    assert metrics.judge(spec, a, b)[0] == winner
+    spec = folder.MetricSpec("x", "x", better=better)
+    assert comparison.judge(spec, a, b)[0] == winner
 
 
 def test_margin_words():
-    row = metrics.compare({"capacity_mAh_per_g": 90.0}, {"capacity_mAh_per_g": 60.0})[0]
+    key = "capacity_discharge_mAh_per_g"
+    row = comparison.compare({key: 90.0}, {key: 60.0})[0]
     assert row.ratio == pytest.approx(1.5)
     assert conclusion.margin(row) == "50.0 % higher"
-    row = metrics.compare({"x_von_mises_Pa": 1e9}, {"x_von_mises_Pa": 3e9})[0]
-    assert conclusion.margin(row) == "3.00× lower"
-    row = metrics.compare({"fraction_above_strength": 0.1}, {"fraction_above_strength": 0.3})[0]
+    key = "mechanics.phases.NVP.von_mises.p95"
+    row = comparison.compare({"mechanics": {"phases": {"NVP": {"von_mises": {"p95": 1e9}}}}},
+                             {"mechanics": {"phases": {"NVP": {"von_mises": {"p95": 3e9}}}}})[0]
+    assert row.key == key and conclusion.margin(row) == "3.00× lower"
+    frac = {"mechanics": {"phases": {"NVP": {"fraction_above_strength": 0.1}}}}
+    frac_co = {"mechanics": {"phases": {"NVP": {"fraction_above_strength": 0.3}}}}
+    row = comparison.compare(frac, frac_co)[0]
     assert conclusion.margin(row) == "lower by 20 percentage points"
-    row = metrics.compare({"series_resistance_ohm_m2": 0.0037}, {"series_resistance_ohm_m2": 0.0037})[0]
+    row = comparison.compare({"coulombic_efficiency": 0.99}, {"coulombic_efficiency": 0.99})[0]
     assert row.winner == "tie" and conclusion.margin(row) == "identical"
 
 
@@ -81,7 +92,7 @@ def test_conclusion_flips_when_numbers_flip(tmp_path):
         blocks = build.conclusion_blocks([pair], build._elastic(case))
         texts[name] = "\n".join(b.text if hasattr(b, "text") else "\n".join(getattr(b, "items", []))
                                 for b in blocks)
-    cap = re.compile(r"\*\*capacity discharge\*\*.*?— \*\*(\S+)\*\* better")
+    cap = re.compile(r"\*\*discharge capacity\*\*.*?— \*\*(\S+)\*\* better")
     assert cap.search(texts["ab"]).group(1) == "infiltrated"
     assert cap.search(texts["ba"]).group(1) == "co-sintered"
     assert "does **not** support 'minimized stress'" in texts["ab"]  # infiltrated NVP stress is higher
@@ -120,7 +131,9 @@ def test_half_cycles_and_gap(tmp_path):
     assert hc[0].capacity.max() == pytest.approx(95.0 + 0.6)  # galvanostatic + CV hold
     assert hc[1].capacity[0] == pytest.approx(95.0 / 40)  # the column restarts: not |q - q_prev|
     assert hc[1].capacity.max() == pytest.approx(95.0)
-    assert curves.voltage_gap(ts) == pytest.approx(GOOD["gap"], rel=0.1)
+    q = 0.5 * min(hc[0].capacity.max(), hc[1].capacity.max())  # the plateau gap at mid capacity
+    gap = np.interp(q, hc[0].capacity, hc[0].voltage) - np.interp(q, hc[1].capacity, hc[1].voltage)
+    assert gap == pytest.approx(GOOD["gap"], rel=0.1)
 
 
 @pytest.mark.parametrize("design", ["infiltrated", "cosintered"])

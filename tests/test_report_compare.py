@@ -17,7 +17,7 @@ import json
 
 import pytest
 
-from fem_electrode import compare
+from fem_electrode.campaign import compare
 from fem_electrode.commands import compare as compare_cmd
 from fem_electrode.config import validate
 from fem_electrode.report import pvrun
@@ -78,7 +78,7 @@ threads = 1
     for design in ("infiltrated", "cosintered"):
         mech = proto["runs"][design]["metrics"]["mechanics"]
         assert mech["y_mean"] == 0.0
-        # a fully charged NVP shrinks: bonded to NZSP it is in tension (GPa, design §4)
+        # a fully charged NVP shrinks: bonded to NZSP it is in tension (GPa)
         assert mech["phases"]["NVP"]["hydrostatic"]["mean"] > 5e8
         assert 0.0 < mech["strain_accommodation_index"] < 1.0
         fractions = proto["runs"][design]["mesh"]["measured"]["volume_fractions"]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import Mechanics
+from layered import layered_box
 
 from fem_electrode.config import validate
-from fem_electrode.domain import layered_box
-from fem_electrode.mechanics import MechanicsProblem
-from fem_electrode.report import samples
+from fem_electrode.outputs import stress_samples as samples
 from fem_electrode.report.rundata import read_stress_samples
 
 L = (1e-6, 1e-6, 2e-6)
@@ -19,7 +19,7 @@ N = (2, 2, 4)
 
 def test_samples_match_the_metrics(comm, mpi_tmp_path):
     domain = layered_box(comm, L, N, z_interface=1e-6)
-    mech = MechanicsProblem(domain, validate({}))
+    mech = Mechanics(domain, validate({}))
     mech.solve_y(0.0)
     metrics = mech.metrics()
     path = samples.write_stress_samples(mech.post, mpi_tmp_path / "stress_samples.npz", time=7.0, y_mean=0.0)

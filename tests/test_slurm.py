@@ -15,15 +15,15 @@ import subprocess
 import pytest
 from sweep_helpers import checkpoint_step, cli, require_slurm, status, wait_for, write_sweep
 
-from fem_electrode import slurm
-from fem_electrode.casejob import RunSpec
-from fem_electrode.collect import collect
+from fem_electrode.campaign import slurm
+from fem_electrode.campaign.collect import collect
+from fem_electrode.campaign.executors import submission_ids
+from fem_electrode.campaign.job import RunSpec
+from fem_electrode.campaign.slurm import SlurmOptions
+from fem_electrode.campaign.sweep import load_sweep
+from fem_electrode.campaign.sweep_folder import states
 from fem_electrode.commands.status import table
 from fem_electrode.config import ConfigError
-from fem_electrode.executors import submission_ids
-from fem_electrode.slurm import SlurmOptions
-from fem_electrode.sweep import load_sweep
-from fem_electrode.sweepdir import states
 
 TIMEOUT = 60  # seconds any one Slurm job may take here
 
@@ -37,7 +37,7 @@ def test_job_script_has_the_options_and_leaves_out_empty_ones():
     text = _script(SlurmOptions(venv="/opt/venv", time="02:00:00", signal_seconds=120, max_running=2))
     for line in ("#SBATCH --job-name=fem-s", "#SBATCH --ntasks=2", "#SBATCH --time=02:00:00",
                  "#SBATCH --signal=B:TERM@120", "#SBATCH --array=0-3%2", "#SBATCH --requeue",
-                 "source /opt/venv/bin/activate", "exec /opt/venv/bin/python -m fem_electrode.casejob "
+                 "source /opt/venv/bin/activate", "exec /opt/venv/bin/python -m fem_electrode.campaign.job "
                  '"$CASE_DIR"'):
         assert line in text, line
     assert "--account" not in text and "--partition" not in text and "module load" not in text
@@ -47,7 +47,7 @@ def test_job_script_has_the_options_and_leaves_out_empty_ones():
                                 venv="", sbatch=("--exclusive",), requeue=False, signal="USR1"), array=None)
     for line in ("#SBATCH --account=proj1", "#SBATCH --partition=short", "#SBATCH --exclusive",
                  "#SBATCH --no-requeue", "#SBATCH --signal=B:USR1@300", "module load gcc/13",
-                 "module load dolfinx/0.11", "exec python3 -m fem_electrode.casejob"):
+                 "module load dolfinx/0.11", "exec python3 -m fem_electrode.campaign.job"):
         assert line in text, line
     assert "--array" not in text and "activate" not in text
     subprocess.run([shutil.which("bash") or "/bin/bash", "-n"], input=text, text=True, check=True)  # valid

@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from sweep_helpers import checkpoint_step, cli, status, wait_for, write_sweep
 
-from fem_electrode import casestatus
-from fem_electrode.casejob import RunSpec
-from fem_electrode.collect import collect
+from fem_electrode.campaign import status as casestatus
+from fem_electrode.campaign.collect import collect
+from fem_electrode.campaign.job import RunSpec
+from fem_electrode.campaign.slurm import SlurmOptions
+from fem_electrode.campaign.sweep import SweepSettings, case_id, load_sweep
+from fem_electrode.campaign.sweep_folder import plan, prepare, states
 from fem_electrode.commands.status import table
 from fem_electrode.config import ConfigError
-from fem_electrode.slurm import SlurmOptions
-from fem_electrode.sweep import SweepSettings, case_id, load_sweep
-from fem_electrode.sweepdir import plan, prepare, states
 
 GRID = """
 [grid]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sweep_helpers import cli, status
 
+from fem_electrode.campaign.collect import collect
 from fem_electrode.cli import COMMANDS
-from fem_electrode.collect import collect
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_RUN = (ROOT / "fem_electrode" / "commands" / "run.py").is_file() and any(

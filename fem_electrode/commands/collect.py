@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from fem_electrode.collect import collect
-from fem_electrode.log import get_logger
+from fem_electrode.campaign.collect import collect
+from fem_electrode.util.log import get_logger
 
 NAME = "collect"
 HELP = "gather a sweep: results.csv (swept values + metrics per case) and plots/*.png"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fem_electrode import compare
+from fem_electrode.campaign import compare
 from fem_electrode.config import load_case
-from fem_electrode.log import get_logger
+from fem_electrode.util.log import get_logger
 
 NAME = "compare"
 HELP = ("build an infiltrated and a co-sintered electrode from one case, run the same protocol on both "

@@ -11,7 +11,7 @@ import json
 import time
 
 from fem_electrode.config import load_case
-from fem_electrode.log import get_logger
+from fem_electrode.util.log import get_logger
 
 NAME = "mesh"
 HELP = "build the geometry of a case and write <name>.msh and <name>.json"
@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from fem_electrode.config import ConfigError
 
     comm = MPI.COMM_WORLD
-    code, text, error = EXIT_FAILED, "", None
+    code, text = EXIT_FAILED, ""
+    error: BaseException | None = None
     if comm.rank == 0:
         try:
             code, text = _build(args)

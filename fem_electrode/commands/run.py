@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from fem_electrode.config import load_case
-from fem_electrode.log import get_logger
+from fem_electrode.util.log import get_logger
 
 NAME = "run"
 HELP = "mesh (or reuse a mesh) and run the cycling protocol of a case"
@@ -33,13 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     case = load_case(args.case)  # ConfigError -> exit 2 before anything is created
-    from fem_electrode import simulation
+    from fem_electrode.run import simulation
+    from fem_electrode.run.meshes import MeshingError, check_case
 
-    simulation.check_case(case)
+    check_case(case)
     out = Path(args.output) if args.output else Path(case.output.directory) / case.case.name
     try:
         result = simulation.run(case, out, mesh=args.mesh, resume=args.resume, handle_sigterm=True)
-    except simulation.MeshingError as exc:
+    except MeshingError as exc:
         log.error("error: %s", exc)
         return EXIT_FAILED
     if result.status == "completed":

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from datetime import datetime
 
-from fem_electrode.sweepdir import CaseState, states
+from fem_electrode.campaign.sweep_folder import CaseState, states
 
 NAME = "status"
 HELP = "show the state of each case of a sweep (or submitted case) folder, with Slurm's view"

@@ -6,12 +6,12 @@ import argparse
 import tomllib
 from pathlib import Path
 
-from fem_electrode import executors
-from fem_electrode.casejob import RunSpec
+from fem_electrode.campaign import executors
+from fem_electrode.campaign.job import RunSpec
+from fem_electrode.campaign.slurm import SlurmOptions
+from fem_electrode.campaign.sweep import job_options, single
 from fem_electrode.commands import _jobargs
 from fem_electrode.config import ConfigError, load_case
-from fem_electrode.slurm import SlurmOptions
-from fem_electrode.sweep import job_options, single
 
 NAME = "submit"
 HELP = "submit one case as a Slurm job (folder <output.directory>/<case name>, or -o)"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from fem_electrode import executors
+from fem_electrode.campaign import executors
+from fem_electrode.campaign.sweep import load_sweep
 from fem_electrode.commands import _jobargs
-from fem_electrode.sweep import load_sweep
 
 NAME = "sweep"
 HELP = "expand a sweep file into runs/<sweep>/<case>/ and run the cases here or as a Slurm job array"
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     executor = executors.make(args.executor)
     rc = executors.start(sweep, executor, retry_failed=args.retry_failed, dry_run=args.dry_run,
                          wait=args.wait)
-    if getattr(executor, "job_id", None):
-        print(executor.job_id)  # like sbatch --parsable, for scripts
+    job_id = getattr(executor, "job_id", None)
+    if job_id:
+        print(job_id)  # like sbatch --parsable, for scripts
     return rc

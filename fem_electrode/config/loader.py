@@ -11,14 +11,23 @@ import difflib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, make_dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from fem_electrode import atomic
 from fem_electrode.config.schema import SCHEMA
 from fem_electrode.config.sections import electrochemistry, mechanics
-from fem_electrode.config.spec import REQUIRED, Section
+from fem_electrode.config.sections.case import CaseConfig
+from fem_electrode.config.sections.electrochemistry import ElectrochemistryConfig
+from fem_electrode.config.sections.geometry import GeometryConfig
+from fem_electrode.config.sections.materials import MaterialsConfig
+from fem_electrode.config.sections.mechanics import MechanicsConfig
+from fem_electrode.config.sections.mesh import MeshConfig
+from fem_electrode.config.sections.output import OutputConfig
+from fem_electrode.config.sections.protocol import ProtocolConfig
+from fem_electrode.config.sections.solver import SolverConfig
+from fem_electrode.config.spec import REQUIRED
+from fem_electrode.util import atomic
 
 
 class ConfigError(ValueError):
@@ -31,38 +40,25 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {len(self.problems)} problem(s):\n{lines}")
 
 
-def _section_class(section: Section) -> type:
-    cls = make_dataclass(
-        f"{section.name.title().replace('_', '')}Config",
-        [(k.name, Any) for k in section.keys],
-        frozen=True,
-    )
-    cls.__doc__ = section.doc
-    return cls
-
-
-_SECTION_CLASSES = {s.name: _section_class(s) for s in SCHEMA}
-
-
 @dataclass(frozen=True)
 class Case:
-    """A validated case. Sections are attributes: ``case.geometry.porosity``."""
+    """A validated case: one typed, immutable section per ``[section]`` (``case.geometry.porosity``)."""
 
-    sections: Mapping[str, Any]
+    case: CaseConfig
+    geometry: GeometryConfig
+    mesh: MeshConfig
+    materials: MaterialsConfig
+    electrochemistry: ElectrochemistryConfig
+    protocol: ProtocolConfig
+    mechanics: MechanicsConfig
+    solver: SolverConfig
+    output: OutputConfig
     source: str = "case"
 
-    def __getattr__(self, name: str) -> Any:
-        sections = object.__getattribute__(self, "sections")
-        if name in sections:
-            return sections[name]
-        raise AttributeError(f"case has no section {name!r}; sections: {', '.join(sections)}")
-
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Plain nested dict of every resolved value."""
-        return {
-            name: {f.name: getattr(obj, f.name) for f in fields(obj)}
-            for name, obj in self.sections.items()
-        }
+        """Plain nested dict of every resolved value, sections in schema order."""
+        return {s.name: {f.name: getattr(section, f.name) for f in fields(section)}
+                for s in SCHEMA for section in (getattr(self, s.name),)}
 
     def replace(self, **overrides: Mapping[str, Any]) -> Case:
         """A new validated case with ``{section: {key: value}}`` overrides applied."""
@@ -124,10 +120,8 @@ def validate(data: Mapping[str, Any], source: str = "case") -> Case:
             problems.extend(check(resolved))
     if problems:
         raise ConfigError(problems, source)
-    sections = {
-        name: _SECTION_CLASSES[name](**values) for name, values in resolved.items()
-    }
-    return Case(sections=sections, source=source)
+    typed = {s.name: s.config_class(**resolved[s.name]) for s in SCHEMA}  # type: ignore[misc]
+    return Case(**typed, source=source)
 
 
 #: Checks that span sections; each receives the resolved nested dict.

@@ -7,7 +7,11 @@ can never drift from what is enforced.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,14 +113,65 @@ class Key:
         return None
 
 
+def key(default: Any, unit: str, doc: str, *, lo: float | None = None, hi: float | None = None,
+        lo_open: bool = False, hi_open: bool = False, choices: tuple[str, ...] | None = None,
+        source: str = "") -> Any:
+    """A field of a typed section class that documents itself as a case-file :class:`Key`.
+
+    ``default`` is the key's one default (lists and tables are copied per instance); the
+    field's type annotation gives the key's type (``X | None``: the key may be absent).
+    """
+    meta = {"unit": unit, "doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
+            "choices": choices, "source": source}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"key": meta})
+    return field(default=default, metadata={"key": meta})
+
+
+#: Python annotation -> Key.type
+_KEY_TYPES: dict[Any, str] = {float: "float", int: "int", bool: "bool", str: "str",
+                               list[float]: "list[float]"}
+
+
+def _key_type(annotation: Any) -> tuple[str, bool]:
+    """(Key.type, optional) of a section field's annotation."""
+    optional = False
+    if isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation):
+        optional = True
+        (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is dict:
+        return "table", optional
+    if annotation not in _KEY_TYPES:
+        raise TypeError(f"unsupported case-key type {annotation!r}")
+    return _KEY_TYPES[annotation], optional
+
+
 @dataclass(frozen=True)
 class Section:
-    """A ``[section]`` of the case file: its keys and cross-key checks."""
+    """A ``[section]`` of the case file: its keys, cross-key checks and typed class."""
 
     name: str
     doc: str
     keys: Sequence[Key]
     checks: Sequence[SectionCheck] = field(default_factory=tuple)
+    config_class: type | None = None  #: frozen dataclass holding the section's resolved values
+
+    @classmethod
+    def from_config(cls, name: str, config_class: type, checks: Sequence[SectionCheck] = ()) -> Section:
+        """The section described by a frozen dataclass whose fields are made with :func:`key`;
+        its docstring is the section's documentation."""
+        hints = typing.get_type_hints(config_class)
+        keys = []
+        for f in dataclasses.fields(config_class):
+            meta = f.metadata["key"]
+            kind, optional = _key_type(hints[f.name])
+            factory: Any = f.default_factory
+            default = f.default if f.default is not dataclasses.MISSING else factory()
+            keys.append(Key(f.name, kind, default, meta["unit"], meta["doc"], lo=meta["lo"], hi=meta["hi"],
+                            lo_open=meta["lo_open"], hi_open=meta["hi_open"], choices=meta["choices"],
+                            source=meta["source"], optional=optional))
+        doc = " ".join((config_class.__doc__ or "").split())
+        return cls(name, doc, tuple(keys), tuple(checks), config_class)
 
     def key(self, name: str) -> Key:
         for k in self.keys:

@@ -14,11 +14,11 @@ from types import ModuleType
 import gmsh
 import numpy as np
 
-from fem_electrode import atomic
 from fem_electrode.geometry import canonical, cosintered, infiltrated, measure, occ, provenance, sizing
 from fem_electrode.geometry.base import GeometryError, MeshCheckError, Plan
 from fem_electrode.geometry.session import gmsh_session, last_messages
-from fem_electrode.log import get_logger
+from fem_electrode.util import atomic
+from fem_electrode.util.log import get_logger
 
 __all__ = ["BUILDERS", "GeometryError", "MeshCheckError", "build_mesh", "output_paths", "plan"]
 
@@ -140,6 +140,7 @@ def _build_and_write(case, the_plan: Plan, msh: Path, js: Path, attempt: int, t_
     occ.add_physical_groups(regions)
     periodic = the_plan.box is not None and the_plan.box.periodic
     if periodic:
+        assert the_plan.box is not None  # periodic implies a box
         occ.set_periodic(the_plan.box)
     data, sizes, across, conformity = _mesh(case, the_plan, regions, timings)
     if periodic:

@@ -1,4 +1,4 @@
-"""Canonical shapes with closed-form answers, for verification (design §2, §6). Lengths in µm.
+"""Canonical shapes with closed-form answers, for verification (docs/references.md). Lengths in µm.
 
 * ``sphere_inclusion``: NVP sphere (``inclusion_radius``) at the centre of the box, or at
   the origin inside an NZSP sphere (``outer_radius``; its surface is ``outer``).
@@ -43,7 +43,10 @@ class CanonicalPlan:
 
     @property
     def reference_volume(self) -> float:
-        return self.box.volume if self.box is not None else _ball(self.outer_radius)
+        if self.box is not None:
+            return self.box.volume
+        assert self.outer_radius is not None  # no box: an outer sphere
+        return _ball(self.outer_radius)
 
     @property
     def layer(self) -> Layer | None:
@@ -57,7 +60,9 @@ class CanonicalPlan:
     def nvp_thickness(self) -> float:
         if self.kind == "sphere_inclusion":
             return self.dims["inclusion_radius"]
-        return self.layer.thickness
+        layer = self.layer
+        assert layer is not None  # the other kinds have an NVP layer
+        return layer.thickness
 
     @property
     def expected(self) -> dict[str, float]:
@@ -71,6 +76,7 @@ class CanonicalPlan:
             nvp = _ball(a) - _ball(a - self.dims["coating_thickness"])
             void = _ball(a - self.dims["coating_thickness"])
         else:
+            assert self.box is not None  # film and column live in a box
             lx, ly, _ = self.box.lengths
             nvp, void = lx * ly * self.dims["film_thickness"], 0.0
         return {"NVP": nvp / v, "NZSP": (v - nvp - void) / v}
@@ -93,7 +99,8 @@ def plan(case, seed: np.random.SeedSequence) -> CanonicalPlan:
         dims["coating_thickness"] = g.coating_thickness
     if g.outer_radius is not None:
         return CanonicalPlan(kind, None, (0.0, 0.0, 0.0), g.outer_radius, dims)
-    center = tuple(0.5 * length for length in box.lengths)
+    lx, ly, lz = box.lengths
+    center = (0.5 * lx, 0.5 * ly, 0.5 * lz)
     return CanonicalPlan(kind, box, center, None, dims)
 
 
@@ -108,14 +115,15 @@ def _sphere(p: CanonicalPlan, r: float) -> occ.DimTags:
 
 
 def _outer_namer(p: CanonicalPlan):
-    if p.outer_radius is None:
+    outer_radius = p.outer_radius
+    if outer_radius is None:
         return None
     c = np.asarray(p.center)
 
     def namer(face: int, phase: str) -> str | None:
         bb = np.asarray(gmsh.model.getBoundingBox(2, face))
         reach = np.max(np.abs(np.concatenate([bb[:3] - c, bb[3:] - c])))
-        return "outer" if reach >= OUTER_FACE_REL * p.outer_radius else None
+        return "outer" if reach >= OUTER_FACE_REL * outer_radius else None
 
     return namer
 
@@ -123,6 +131,7 @@ def _outer_namer(p: CanonicalPlan):
 def build(p: CanonicalPlan) -> occ.Regions:
     """OCC geometry of the shape in the open gmsh session; conformal, faces named."""
     if p.kind in ("film", "column"):
+        assert p.box is not None  # film and column live in a box
         lx, ly, lz = p.box.lengths
         z = lz - p.dims["film_thickness"]
         nzsp = [(3, gmsh.model.occ.addBox(0.0, 0.0, 0.0, lx, ly, z))]

@@ -1,4 +1,4 @@
-"""Co-sintered electrode (design §2): NVP grains dispersed in a dense NZSP matrix, with
+"""Co-sintered electrode: NVP grains dispersed in a dense NZSP matrix, with
 small residual pores; grains bonded to the matrix (conformal faces).
 
 Residual pores (radius ``geometry.residual_pore_radius``) are placed first until the pore
@@ -111,8 +111,8 @@ def build(p: CosinteredPlan) -> occ.Regions:
     s_g, s_p = p.occ_seed.spawn(2)
 
     def union(placed, orientations, seed):  # with the periodic images, if any
-        *spheres, origin = occ.with_images(placed.centers, placed.radii, orientations, p.box)
-        return occ.clip_to_box(occ.checked_union(*spheres, p.box, seed, origin), p.box)
+        c_all, r_all, o_all, origin = occ.with_images(placed.centers, placed.radii, orientations, p.box)
+        return occ.clip_to_box(occ.checked_union(c_all, r_all, o_all, p.box, seed, origin), p.box)
 
     grains = union(p.grains, p.grain_orientations, s_g)
     pores = union(p.pores, p.pore_orientations, s_p)

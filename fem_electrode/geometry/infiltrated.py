@@ -1,4 +1,4 @@
-"""Infiltrated electrode (design §2): porous NZSP scaffold, NVP layer on the walls of the
+"""Infiltrated electrode: porous NZSP scaffold, NVP layer on the walls of the
 pores that are open to the current collector, residual pore void.
 
 Pore space P = ∪ B(x_i, r_i) of pore-former spheres. A *cluster* is a set of overlapping
@@ -171,8 +171,9 @@ def plan(case, seed: np.random.SeedSequence) -> InfiltratedPlan:
         for _ in range(MAX_LAYER_PASSES):
             model = _model(box, grid, placed, g, min_void)
             t_star = _solve(model, target, g)
-            t = _consistent_thickness(box, placed, model, t_star, target, g.min_gap, min_void)
-            if t is not None:
+            t_found = _consistent_thickness(box, placed, model, t_star, target, g.min_gap, min_void)
+            if t_found is not None:
+                t = t_found
                 break
             # Re-place with voids kept clear for every t seen so far (plus a margin): the
             # window grows until the solved t falls inside it, so passes cannot cycle.
@@ -267,8 +268,8 @@ def build(p: InfiltratedPlan) -> occ.Regions:
     s_c, s_v, s_i = p.occ_seed.spawn(3)
 
     def union(centers, radii, orientations, seed):  # with the periodic images, if any
-        *spheres, origin = occ.with_images(centers, radii, orientations, p.box)
-        return occ.clip_to_box(occ.checked_union(*spheres, p.box, seed, origin), p.box)
+        c_all, r_all, o_all, origin = occ.with_images(centers, radii, orientations, p.box)
+        return occ.clip_to_box(occ.checked_union(c_all, r_all, o_all, p.box, seed, origin), p.box)
 
     pores_c = union(c[inf], r[inf], o[inf], s_c)
     voids = union(c[vd], r[vd] - p.thickness, ov[vd], s_v)

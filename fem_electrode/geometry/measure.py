@@ -135,9 +135,10 @@ def elements_across(mesh: MeshData, phase: str, source: str, target: str,
     return int(dist[dst].min())
 
 
-def quality(mesh: MeshData) -> dict[str, float]:
+def quality(mesh: MeshData) -> dict[str, str | float]:
     """Minimum and mean ``QUALITY_MEASURE`` over all tets."""
-    all_tags = np.concatenate([t for t in mesh.cell_tags.values()]) if mesh.cell_tags else []
+    all_tags = (np.concatenate([t for t in mesh.cell_tags.values()]) if mesh.cell_tags
+                else np.empty(0, dtype=np.int64))
     if not len(all_tags):
         return {"measure": QUALITY_MEASURE, "min": float("nan"), "mean": float("nan")}
     q = np.asarray(gmsh.model.mesh.getElementQualities(all_tags.tolist(), QUALITY_MEASURE))

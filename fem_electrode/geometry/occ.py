@@ -246,6 +246,7 @@ def classify_faces(volumes: dict[str, list[int]], box: Box | None,
     for _, s in gmsh.model.getEntities(2):
         up, _ = gmsh.model.getAdjacencies(2, s)
         phases = sorted(phase_of[int(v)] for v in up if int(v) in phase_of)
+        name: str | None
         if len(phases) == 2:
             if phases[0] == phases[1]:
                 continue  # between two volumes of one phase (OCC split it): interior, untagged

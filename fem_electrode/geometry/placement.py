@@ -316,15 +316,17 @@ def place(box: Box, grid: VoxelGrid, spec: PlacementSpec, seed: np.random.SeedSe
         if not families[0].accepts(c, r):
             reject("clearance")
             continue
-        shrunk = spec.shrink is not None and r - spec.shrink >= spec.min_shrunk
-        if shrunk and not families[1].accepts(c, r - spec.shrink):
+        r_shrunk = None  # radius in the shrunk family; None: no shrink, or below min_shrunk
+        if spec.shrink is not None and r - spec.shrink >= spec.min_shrunk:
+            r_shrunk = r - spec.shrink
+        if r_shrunk is not None and not families[1].accepts(c, r_shrunk):
             reject("clearance_shrunk")
             continue
         # accept
         last_accept = n_prop
         families[0].add(c, r)
-        if shrunk:
-            families[1].add(c, r - spec.shrink)
+        if r_shrunk is not None:
+            families[1].add(c, r_shrunk)
         k = uf.add()
         opened.append(is_open)
         for j in idx:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import gmsh
 
-from fem_electrode.log import get_logger
+from fem_electrode.util.log import get_logger
 
 #: gmsh 3D algorithm ids by the case-file name.
 ALGORITHM_3D = {"delaunay": 1, "hxt": 10}

@@ -1,6 +1,6 @@
 """Restart checkpoints: the fields (c, φ_e, φ_s), the protocol state and the time, in one file.
 
-``checkpoint.npz`` is written atomically by rank 0 (gathered values keyed by their dof
+The file is written atomically by rank 0 (gathered values keyed by their dof
 coordinates, so a run may resume on another number of ranks with the same mesh) and holds
 a JSON string with the protocol state. A crash while writing leaves the previous
 checkpoint intact.
@@ -12,14 +12,13 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from fem_electrode import atomic
-from fem_electrode.fenicsx import MPI, dolfinx
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+from fem_electrode.util import atomic
 
-FILENAME = "checkpoint.npz"
 #: Coordinates are matched after rounding to this fraction of the bounding-box size.
 MATCH_RESOLUTION = 1e-9
 
@@ -50,7 +49,7 @@ def write(path: str | os.PathLike[str], functions: Sequence[dolfinx.fem.Function
     arrays["state"] = np.array(json.dumps(dict(state)))
     with atomic.atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **cast(dict[str, Any], arrays))
     return Path(path)
 
 

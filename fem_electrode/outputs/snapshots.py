@@ -1,7 +1,8 @@
 """NVP concentration snapshots of a run, for mechanics studies after the fact.
 
-At every field output a run writes ``concentration/c_NNNN.npz`` (``[output]
-concentration_snapshots``): the NVP concentration (mol/m³, P1 on the NVP submesh) keyed by
+At every field output a run writes ``c_NNNN.npz`` into its snapshot folder (``[output]
+concentration_snapshots``; the folder is named by :mod:`fem_electrode.run.folder`): the NVP
+concentration (mol/m³, P1 on the NVP submesh) keyed by
 its dof coordinates, like the restart checkpoint (so any number of ranks can read it on the
 same mesh), with the time (s) and the mean filling y. ``fem-electrode mechanics`` solves the
 mechanics alone on one of them (``[mechanics] concentration_from``), e.g. with other
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fem_electrode.fenicsx import MPI, dolfinx
+from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.outputs import checkpoint
 
-FOLDER = "concentration"
+#: File names of the snapshots in their folder (``c_0000.npz``, ``c_0001.npz``, ...).
 PATTERN = "c_*.npz"
 
 
@@ -34,10 +35,10 @@ class Snapshot:
     y_mean: float
 
 
-def write(run_dir: str | os.PathLike[str], c: dolfinx.fem.Function, time_s: float, y_mean: float,
+def write(folder: str | os.PathLike[str], c: dolfinx.fem.Function, time_s: float, y_mean: float,
           comm: MPI.Comm) -> Path | None:
-    """Write the next snapshot of ``c`` (a Function named ``c``) into ``run_dir`` (collective)."""
-    folder = Path(run_dir) / FOLDER
+    """Write the next snapshot of ``c`` (a Function named ``c``) into ``folder`` (collective)."""
+    folder = Path(folder)
     index = None
     if comm.rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
@@ -48,20 +49,20 @@ def write(run_dir: str | os.PathLike[str], c: dolfinx.fem.Function, time_s: floa
                             {"time_s": float(time_s), "y_mean": float(y_mean)}, comm)
 
 
-def available(run_dir: str | os.PathLike[str]) -> list[Snapshot]:
-    """The snapshots of ``run_dir`` in time order (reads only their small state entries)."""
+def available(folder: str | os.PathLike[str]) -> list[Snapshot]:
+    """The snapshots in ``folder`` in time order (reads only their small state entries)."""
     out = []
-    for path in sorted((Path(run_dir) / FOLDER).glob(PATTERN)):
+    for path in sorted(Path(folder).glob(PATTERN)):
         with np.load(path) as npz:
             state = json.loads(str(npz["state"]))
         out.append(Snapshot(path, float(state["time_s"]), float(state["y_mean"])))
     return sorted(out, key=lambda s: s.time_s)
 
 
-def truncate_after(run_dir: str | os.PathLike[str], time_s: float) -> int:
-    """Delete the snapshots later than ``time_s`` (a resumed run writes them again); rank 0 only.
-    Returns how many were deleted."""
-    late = [s for s in available(run_dir) if s.time_s > time_s * (1.0 + 1e-12)]
+def truncate_after(folder: str | os.PathLike[str], time_s: float) -> int:
+    """Delete the snapshots in ``folder`` later than ``time_s`` (a resumed run writes them again);
+    rank 0 only. Returns how many were deleted."""
+    late = [s for s in available(folder) if s.time_s > time_s * (1.0 + 1e-12)]
     for s in late:
         s.path.unlink()
     return len(late)

@@ -1,4 +1,4 @@
-"""Stress post-processing: samples, derived fields, distributions and the ``mechanics`` metrics.
+"""Stress post-processing: samples of the current mechanics solution and the ``mechanics`` metrics.
 
 Samples. The Cauchy stress is evaluated at the points of a degree-:data:`SAMPLE_DEGREE`
 quadrature rule in every owned cell, each with its volume weight |det J| w_q (exact
@@ -7,123 +7,26 @@ evaluated at each facet's centroid (the one reference point both sides agree on)
 by the facet area; the traction is t = ½(σ_NVP + σ_NZSP) n with n the normal pointing out
 of NVP, split into the normal (opening, > 0 in tension) and shear (|t − t_n n|) parts.
 
-Distributions are volume (area) weighted over all ranks: :func:`weighted_quantile` is a
-distributed selection that returns a sample value, the same on any number of ranks.
-
-Fields for ParaView (XDMF, one file per function, :class:`FieldWriter`): displacement,
-the cell-mean stress tensor, von Mises, hydrostatic and max principal stress, strain-energy
-density (cell means of the quadrature values, DG0) and the interface tractions on a
-surface mesh of the interface.
+Distributions are volume (area) weighted over all ranks (:mod:`fem_electrode.outputs.statistics`).
+ParaView fields of the same samples: :mod:`fem_electrode.outputs.mechanics_fields`.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from fem_electrode import tags
-from fem_electrode.fenicsx import MPI, basix, dolfinx, ufl
-
-if TYPE_CHECKING:  # pragma: no cover
-    from fem_electrode.mechanics import MechanicsProblem
+from fem_electrode.fem.fenicsx import MPI, basix, dolfinx, ufl
+from fem_electrode.outputs.statistics import distribution
+from fem_electrode.physics import fracture
+from fem_electrode.problems.mechanics import MechanicsProblem
 
 #: Degree of the quadrature rule whose points sample the stress (4 points per tetrahedron).
 SAMPLE_DEGREE = 2
 
-#: Percentiles reported for every distribution.
-PERCENTILES = (95.0, 99.0)
-
-#: Relative slack on the cumulative-weight target of a quantile: cumulative sums that tie the
-#: target exactly (equal cell volumes of a structured mesh) fall on the same side on any
-#: number of ranks despite round-off in the order of summation.
-QUANTILE_RTOL = 1e-12
-
-#: Channel cracking of a film bonded to a substrate of similar stiffness:
-#: G = Z σ² h / E_f with Z = 1.976 (Beuth, Int. J. Solids Struct. 29 (1992) 1657;
-#: Hutchinson & Suo, Adv. Appl. Mech. 29 (1992) 63, table 1, no elastic mismatch).
-Z_CHANNELING = 1.976
-
 INTERFACE = "interface_nvp_nzsp"
-_IT = dolfinx.fem.IntegralType
-
-
-# ---- distributed weighted statistics ------------------------------------------------------------
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: list[float] | tuple[float, ...],
-                       comm: MPI.Comm) -> list[float]:
-    """For each q in [0, 1]: the smallest sample x with W(v ≤ x) ≥ q·W over all ranks (NaN if
-    there is no weight).
-
-    A distributed selection: each round pivots on the count-weighted median of the ranks'
-    local medians of the remaining candidates, so O(log N) rounds of two small collectives;
-    nothing is gathered. The answer is one of the samples and does not depend on the
-    partition. The local samples are sorted once for all ``qs``.
-    """
-    values = np.asarray(values, dtype=float).ravel()
-    weights = np.asarray(weights, dtype=float).ravel()
-    order = np.argsort(values, kind="stable")
-    v, cw = values[order], np.cumsum(weights[order])
-    total = comm.allreduce(float(cw[-1]) if cw.size else 0.0, op=MPI.SUM)
-    if not total > 0.0:
-        return [float("nan")] * len(qs)
-    v_max = comm.allreduce(float(v[-1]) if v.size else -np.inf, op=MPI.MAX)
-
-    def weight_le(x: float) -> float:
-        i = int(np.searchsorted(v, x, side="right"))
-        return comm.allreduce(float(cw[i - 1]) if i else 0.0, op=MPI.SUM)
-
-    def select(q: float) -> float:
-        target = q * total * (1.0 - QUANTILE_RTOL)
-        lo, hi = -np.inf, v_max
-        while True:  # invariant: W(≤ lo) < target ≤ W(≤ hi)
-            i0, i1 = int(np.searchsorted(v, lo, side="right")), int(np.searchsorted(v, hi, side="left"))
-            n = i1 - i0  # local candidates, strictly inside (lo, hi)
-            proposals = comm.allgather((n, float(v[(i0 + i1) // 2]) if n else 0.0))
-            n_all = sum(k for k, _ in proposals)
-            if n_all == 0:
-                return float(hi)
-            acc, pivot = 0, hi
-            for k, median in sorted(((k, m) for k, m in proposals if k), key=lambda km: km[1]):
-                acc += k
-                if 2 * acc >= n_all:
-                    pivot = median
-                    break
-            if weight_le(pivot) >= target:
-                hi = pivot
-            else:
-                lo = pivot
-
-    return [select(q) for q in qs]
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float, comm: MPI.Comm) -> float:
-    """One weighted quantile; see :func:`weighted_quantiles`."""
-    return weighted_quantiles(values, weights, (q,), comm)[0]
-
-
-def distribution(values: np.ndarray, weights: np.ndarray, comm: MPI.Comm,
-                 threshold: float | None = None) -> dict[str, float | None]:
-    """Weighted mean, p95, p99, min, max (and the weight fraction above ``threshold``)."""
-    values = np.asarray(values, dtype=float).ravel()
-    weights = np.asarray(weights, dtype=float).ravel()
-    total = comm.allreduce(float(weights.sum()), op=MPI.SUM)
-    out: dict[str, float | None] = {}
-    if not total > 0.0:
-        out.update(mean=None, **{f"p{p:g}": None for p in PERCENTILES}, min=None, max=None)
-        if threshold is not None:
-            out["fraction_above"] = None
-        return out
-    out["mean"] = comm.allreduce(float(values @ weights), op=MPI.SUM) / total
-    quantiles = weighted_quantiles(values, weights, [p / 100.0 for p in PERCENTILES], comm)
-    out.update({f"p{p:g}": x for p, x in zip(PERCENTILES, quantiles, strict=True)})
-    out["min"] = comm.allreduce(float(values.min()) if values.size else np.inf, op=MPI.MIN)
-    out["max"] = comm.allreduce(float(values.max()) if values.size else -np.inf, op=MPI.MAX)
-    if threshold is not None:
-        above = comm.allreduce(float(weights[values > threshold].sum()), op=MPI.SUM)
-        out["fraction_above"] = above / total
-    return out
 
 
 # ---- stress invariants (numpy, arrays of 3x3 tensors) --------------------------------------------
@@ -162,7 +65,6 @@ def energy_density(s: np.ndarray, lmbda: float, mu: float) -> np.ndarray:
     return 0.5 * (ss / (2.0 * mu) - lmbda / (2.0 * mu * (3.0 * lmbda + 2.0 * mu)) * tr**2)
 
 
-# ---- sampling ------------------------------------------------------------------------------------------
 class StressPost:
     """Samples of the current solution of a :class:`MechanicsProblem`; compiled once."""
 
@@ -187,7 +89,7 @@ class StressPost:
         centroid = np.full((1, tdim - 1), 1.0 / tdim)
         self._sigma_f = {p: dolfinx.fem.Expression(problem.stress(p), centroid) for p in tags.PHASES}
         self.facets, self.facet_area, self.normal = _facet_geometry(mesh, self.iface)
-        self._trace_forms = None
+        self._trace_forms: tuple[Any, Any] | None = None
 
     # ---- raw samples -------------------------------------------------------------------------------
     def stress_samples(self, phase: str) -> np.ndarray:
@@ -219,7 +121,7 @@ class StressPost:
         }
 
     # ---- metrics -------------------------------------------------------------------------------------
-    def _mean_traces(self) -> tuple[float, float]:
+    def _mean_traces(self) -> tuple[float, ...]:
         """∫_NVP tr ε(u) dx and ∫_NVP tr ε_ch dx (m³)."""
         p = self.problem
         if self._trace_forms is None:
@@ -229,11 +131,12 @@ class StressPost:
         return tuple(self.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
                      for f in self._trace_forms)
 
-    def metrics(self) -> dict[str, Any]:
-        """The ``mechanics`` block of metrics.json (SI units; see the module docstring)."""
-        p, comm = self.problem, self.comm
-        mat = p.case.materials
-        strength = {"NZSP": mat.strength_nzsp, "NVP": mat.strength_nvp}
+    def metrics(self, strengths: fracture.Strengths, layer: fracture.LayerThickness) -> dict[str, Any]:
+        """The ``mechanics`` block of metrics.json (SI units; see the module docstring):
+        ``strengths`` of the phases and the interface, ``layer`` the NVP layer thickness h of
+        the thin-film indicator (and where it came from)."""
+        comm = self.comm
+        strength = {"NZSP": strengths.strength_nzsp, "NVP": strengths.strength_nvp}
         out: dict[str, Any] = {"units": {"stress": "Pa", "energy": "J", "energy_per_volume": "J/m^3",
                                          "volume": "m^3", "area": "m^2", "length": "m",
                                          "energy_release_rate": "J/m^2"}}
@@ -257,12 +160,13 @@ class StressPost:
             phases[phase]["fraction_above_strength"] = phases[phase]["max_principal"]["fraction_above"]
         out["phases"] = phases
         tn, ts = self.tractions()
+        strength_interface = strengths.strength_interface
         area = comm.allreduce(float(self.facet_area.sum()), op=MPI.SUM)
         out["interface"] = {
             "area": area,
-            "strength": mat.strength_interface,
-            "normal_traction": distribution(tn, self.facet_area, comm, threshold=mat.strength_interface),
-            "shear_traction": distribution(ts, self.facet_area, comm, threshold=mat.strength_interface),
+            "strength": strengths.strength_interface,
+            "normal_traction": distribution(tn, self.facet_area, comm, threshold=strength_interface),
+            "shear_traction": distribution(ts, self.facet_area, comm, threshold=strength_interface),
         }
         v_nvp = phases["NVP"]["volume"]
         out["elastic_energy"] = {"total": energy_total,
@@ -271,7 +175,9 @@ class StressPost:
         out["strain_accommodation_index"] = tr_u / tr_ch if abs(tr_ch) > 0.0 else None
         out["mean_trace_strain_nvp"] = tr_u / v_nvp if v_nvp > 0 else None
         out["mean_trace_eigenstrain_nvp"] = tr_ch / v_nvp if v_nvp > 0 else None
-        out["thin_film"] = thin_film_indicator(p, phases["NVP"], area)
+        E, nu = self.problem.params.E_nvp, self.problem.params.nu_nvp
+        out["thin_film"] = fracture.thin_film_indicator(phases["NVP"]["hydrostatic"]["mean"], layer, E, nu,
+                                                        strengths)
         return out
 
 
@@ -290,148 +196,3 @@ def _facet_geometry(mesh: dolfinx.mesh.Mesh, rows: np.ndarray) -> tuple[np.ndarr
     inward = dolfinx.mesh.compute_midpoints(mesh, tdim, rows[:, 0]) - x.mean(axis=1)
     n[np.einsum("fi,fi->f", n, inward) > 0] *= -1.0
     return facets, 0.5 * twice_area, n
-
-
-# ---- thin-film fracture indicator ----------------------------------------------------------------------
-def layer_thickness(problem: MechanicsProblem, interface_area: float) -> tuple[float | None, str]:
-    """h (m) of the NVP layer and where it came from.
-
-    In order: the value given to the problem (geometry provenance); ``[mechanics]
-    fracture_layer_thickness``; the case geometry (``film_thickness``/``coating_thickness``/
-    ``layer_thickness`` for the layered kinds); else V_NVP / A_interface (exact for a film, the
-    mean thickness of a thin coating).
-    """
-    if problem.layer_thickness is not None:
-        return float(problem.layer_thickness), "provenance"
-    mech, geo = problem.case.mechanics, problem.case.geometry
-    um = 1e-6  # µm -> m (case geometry lengths are in µm)
-    if mech.fracture_layer_thickness is not None:
-        return mech.fracture_layer_thickness * um, "mechanics.fracture_layer_thickness"
-    by_kind = {"film": "film_thickness", "column": "film_thickness", "coated_cavity": "coating_thickness",
-               "infiltrated": "layer_thickness"}
-    key = by_kind.get(geo.kind)
-    if key is not None and getattr(geo, key) is not None:
-        return getattr(geo, key) * um, f"geometry.{key}"
-    v_nvp = problem.domain.volume("NVP")
-    if interface_area > 0.0:
-        return v_nvp / interface_area, "V_NVP / A_interface"
-    return None, "no interface"
-
-
-def thin_film_indicator(problem: MechanicsProblem, nvp: dict, interface_area: float) -> dict[str, Any]:
-    """G = Z σ_f² h / E_f of the NVP layer against G_c = K_IC² / E (J/m²).
-
-    σ_f is the layer's equi-biaxial in-plane stress estimated as 1.5 × the NVP volume-mean
-    hydrostatic stress (exact for a membrane state σ_xx = σ_yy, σ_zz = 0).
-    Channel cracking needs tension: G_channel = Z_CHANNELING σ_f² h / E_f for σ_f > 0
-    (else 0), compared with the NVP toughness. Steady-state delamination of an equi-biaxial
-    film releases its stored energy, G_delam = (1 − ν_f) σ_f² h / E_f (Hutchinson & Suo 1992);
-    under compression it needs buckling first, so it is an upper bound there. It is
-    compared with the interface toughness.
-    """
-    mat = problem.case.materials
-    h, source = layer_thickness(problem, interface_area)
-    mean_h = nvp["hydrostatic"]["mean"]
-    if h is None or mean_h is None:
-        return {"h": h, "h_source": source}
-    sigma_f = 1.5 * mean_h
-    E, nu = mat.E_nvp, mat.nu_nvp
-    g_channel = Z_CHANNELING * max(sigma_f, 0.0) ** 2 * h / E
-    g_delam = (1.0 - nu) * sigma_f**2 * h / E
-    gc_film = mat.toughness_nvp**2 / E
-    gc_interface = mat.toughness_interface**2 / E
-    return {
-        "h": h, "h_source": source, "sigma_film": sigma_f,
-        "Z_channeling": Z_CHANNELING, "G_channeling": g_channel, "Gc_film": gc_film,
-        "channeling_ratio": g_channel / gc_film,
-        "Z_delamination": 1.0 - nu, "G_delamination": g_delam, "Gc_interface": gc_interface,
-        "delamination_ratio": g_delam / gc_interface,
-    }
-
-
-# ---- ParaView fields -----------------------------------------------------------------------------------
-class FieldWriter:
-    """XDMF files (one per function) for u and the derived fields; keep open across steps.
-
-    ``append=True`` continues existing files (a resumed run) instead of starting them anew.
-    """
-
-    SCALARS = ("von_mises", "hydrostatic", "max_principal", "energy_density")
-
-    def __init__(self, problem: MechanicsProblem, folder: str | os.PathLike[str], append: bool = False):
-        self.problem = problem
-        self.folder = Path(folder)
-        self.append = append
-        mesh = problem.domain.mesh
-        comm = mesh.comm
-        if comm.rank == 0:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        comm.Barrier()
-        post = problem.post
-        V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
-        self.u_out = dolfinx.fem.Function(V1, name="displacement")
-        Q0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
-        T0 = dolfinx.fem.functionspace(mesh, ("DG", 0, (3, 3)))
-        self.tensor = dolfinx.fem.Function(T0, name="stress")
-        self.scalars = {k: dolfinx.fem.Function(Q0, name=k) for k in self.SCALARS}
-        self.dofs = {p: Q0.dofmap.list[c, 0] for p, c in post.cells.items()}
-        self.tdofs = {p: T0.dofmap.list[c, 0] for p, c in post.cells.items()}
-        self.files: dict[str, dolfinx.io.XDMFFile] = {}
-        for f in (self.u_out, self.tensor, *self.scalars.values()):
-            self._open(f.name, mesh)
-        # interface tractions on a surface mesh of the owned interface facets
-        self.surface = None
-        if comm.allreduce(post.facets.size, op=MPI.SUM):
-            sub, emap, _, _ = dolfinx.mesh.create_submesh(mesh, mesh.topology.dim - 1, post.facets)
-            S0 = dolfinx.fem.functionspace(sub, ("DG", 0))
-            n_sub = sub.topology.index_map(2).size_local
-            parent = emap.sub_topology_to_topology(np.arange(n_sub, dtype=np.int32), False)
-            row_of = {int(f): i for i, f in enumerate(post.facets)}
-            self._rows = np.array([row_of[int(f)] for f in parent], dtype=np.int64)
-            self._sdofs = S0.dofmap.list[np.arange(n_sub), 0]
-            self.surface = {k: dolfinx.fem.Function(S0, name=k)
-                            for k in ("interface_normal_traction", "interface_shear_traction")}
-            for k in self.surface:
-                self._open(k, sub)
-
-    def _open(self, name: str, mesh: dolfinx.mesh.Mesh) -> None:
-        path = self.folder / f"{name}.xdmf"
-        exists = mesh.comm.bcast(path.is_file() if mesh.comm.rank == 0 else None, root=0)
-        if self.append and exists:
-            self.files[name] = dolfinx.io.XDMFFile(mesh.comm, str(path), "a")
-        else:
-            self.files[name] = dolfinx.io.XDMFFile(mesh.comm, str(path), "w")
-            self.files[name].write_mesh(mesh)
-
-    def write(self, t: float = 0.0) -> None:
-        """Evaluate and append every field at time ``t`` (s)."""
-        post = self.problem.post
-        self.u_out.interpolate(self.problem.u)
-        for phase in tags.PHASES:
-            fields = post.phase_fields(phase)
-            n_cells = post.cells[phase].size
-            for k in self.SCALARS:
-                self.scalars[k].x.array[self.dofs[phase]] = fields[k].reshape(n_cells, post.nq).mean(axis=1)
-            mean_s = fields["stress"].reshape(n_cells, post.nq, 9).mean(axis=1)
-            self.tensor.x.array.reshape(-1, 9)[self.tdofs[phase]] = mean_s
-        for f in (self.tensor, *self.scalars.values()):
-            f.x.scatter_forward()
-        for f in (self.u_out, self.tensor, *self.scalars.values()):
-            self.files[f.name].write_function(f, t)
-        if self.surface is not None:
-            tn, ts = post.tractions()
-            for k, vals in zip(self.surface, (tn, ts), strict=True):
-                self.surface[k].x.array[self._sdofs] = vals[self._rows]
-                self.surface[k].x.scatter_forward()
-                self.files[k].write_function(self.surface[k], t)
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
-        self.files.clear()
-
-    def __enter__(self) -> FieldWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

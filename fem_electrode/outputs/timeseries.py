@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fem_electrode import atomic
+from fem_electrode.util import atomic
 
 #: Columns, with units in the names (SI; capacity in mAh/g of NVP).
 COLUMNS = (

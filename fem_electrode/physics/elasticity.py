@@ -7,6 +7,9 @@ Small strain ε(u) = sym ∇u, isotropic Hooke's law per phase,
 - anisotropic: ε_ch = diag(e_a, e_a, e_c) (y_ref − y), y = c/c_max, with e_a, e_c the linear
   lattice strains from y = 1 to y = 0 and the crystal c axis along z (an assumed texture).
 
+Both are linear in c, ε_ch = 𝔼 (c − c_ref) with 𝔼 = ∂ε_ch/∂c
+(:meth:`fem_electrode.problems.mechanics.MechanicsParams.chemical_strain_per_mol`).
+
 Nothing here touches meshes or solvers; the material constants are ``fem.Constant`` so that
 changing them never recompiles a form.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fem_electrode.fenicsx import dolfinx, ufl
+from fem_electrode.fem.fenicsx import dolfinx, ufl
 
 #: Bounds of the Poisson ratio of an isotropic, stable solid.
 NU_MIN, NU_MAX = -1.0, 0.5
@@ -54,22 +57,6 @@ class IsotropicElastic:
         d = ufl.shape(eps_el)[0]
         return self.lmbda * ufl.tr(eps_el) * ufl.Identity(d) + 2.0 * self.mu * eps_el
 
-    def energy_density(self, eps_el: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
-        """Strain-energy density ½ σ : ε_el (J/m³)."""
-        return 0.5 * ufl.inner(self.stress(eps_el), eps_el)
-
-
-def isotropic_eigenstrain(c: ufl.core.expr.Expr, omega: float | ufl.core.expr.Expr,
-                          c_ref: float | ufl.core.expr.Expr, dim: int = 3) -> ufl.core.expr.Expr:
-    """Vegard strain (Ω/3)(c − c_ref) I; ``c``, ``c_ref`` in mol/m³, ``omega`` in m³/mol."""
-    return (omega / 3.0) * (c - c_ref) * ufl.Identity(dim)
-
-
-def anisotropic_eigenstrain(y: ufl.core.expr.Expr, y_ref: float | ufl.core.expr.Expr,
-                            e_a: float | ufl.core.expr.Expr,
-                            e_c: float | ufl.core.expr.Expr) -> ufl.core.expr.Expr:
-    """diag(e_a, e_a, e_c) (y_ref − y): lattice strains of the end members, c axis along z."""
-    return (y_ref - y) * ufl.as_matrix([[e_a, 0, 0], [0, e_a, 0], [0, 0, e_c]])
 
 
 def bilinear_form(u: ufl.Argument, v: ufl.Argument,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fem_electrode.physics.constants import Y_EPS, thermal_voltage
-from fem_electrode.physics.ops import NUMPY, Ops
+from fem_electrode.physics.ops import NUMPY, Ops, is_number
 
 #: Largest exponent evaluated exactly; beyond it exp is continued by its tangent.
 EXP_ARG_MAX = 60.0
@@ -38,19 +38,24 @@ def safe_exp(x: Any, ops: Ops = NUMPY) -> Any:
 
 @dataclass(frozen=True)
 class ButlerVolmer:
-    """Butler–Volmer law: ``i0_ref`` (A/m²), ``alpha_a``, ``alpha_c`` (-), ``temperature`` (K)."""
+    """Butler–Volmer law: ``i0_ref`` (A/m²), ``alpha_a``, ``alpha_c`` (-), ``temperature`` (K).
 
-    i0_ref: float = 1.0
-    alpha_a: float = 0.5
-    alpha_c: float = 0.5
-    temperature: float = 298.15
+    The fields are numbers, or UFL coefficients of the same meaning (a problem's forms use
+    ``fem.Constant`` copies so that other values do not recompile them); numbers are checked.
+    """
+
+    i0_ref: Any
+    alpha_a: Any
+    alpha_c: Any
+    temperature: Any
 
     def __post_init__(self) -> None:
-        if not self.i0_ref > 0.0:
+        if is_number(self.i0_ref) and not self.i0_ref > 0.0:
             raise ValueError(f"i0_ref must be > 0 A/m^2, got {self.i0_ref!r}")
         for name in ("alpha_a", "alpha_c"):
-            if not 0.0 < getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must lie in (0, 1), got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if is_number(value) and not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
 
     @property
     def f(self) -> float:

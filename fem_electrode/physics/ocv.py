@@ -3,7 +3,7 @@
 Two swappable laws with one method, :meth:`value`, evaluated with NumPy or UFL
 (:mod:`fem_electrode.physics.ops`):
 
-- :class:`SmoothOCV`, the default of design §5:
+- :class:`SmoothOCV`, a smooth stand-in for the two-phase plateau:
   U(y) = U0 + (RT/F) ln((1 − y)/y) − s (y − ½), with y clipped to [ε, 1 − ε],
   ε = ``constants.Y_EPS`` (range 2.64 ... 4.10 V with the defaults, wider than the default
   cut-offs 2.8 / 3.8 V), so that U stays finite (and Newton iterates that overshoot y ∉ (0, 1)
@@ -38,11 +38,12 @@ class OCV(Protocol):
 
 @dataclass(frozen=True)
 class SmoothOCV:
-    """Smooth stand-in for the NVP plateau: ``U0`` (V), tilt ``slope`` (V), ``temperature`` (K)."""
+    """Smooth stand-in for the NVP plateau: ``U0`` (V), tilt ``slope`` (V), ``temperature`` (K)
+    (numbers, or UFL coefficients inside forms)."""
 
-    U0: float = 3.37
-    slope: float = 0.05
-    temperature: float = 298.15
+    U0: Any
+    slope: Any
+    temperature: Any
 
     def value(self, y: Any, ops: Ops = NUMPY) -> Any:
         yc = ops.clip(y, Y_EPS, 1.0 - Y_EPS)
@@ -131,5 +132,5 @@ def from_config(echem: Any) -> OCV:
     """The OCV law named by an ``[electrochemistry]`` section (object or mapping)."""
     get = echem.get if isinstance(echem, dict) else lambda k: getattr(echem, k)
     if get("ocv") == "table":
-        return load_table(get("ocv_table"))
+        return load_table(str(get("ocv_table")))
     return SmoothOCV(U0=get("ocv_U0"), slope=get("ocv_slope"), temperature=get("temperature"))

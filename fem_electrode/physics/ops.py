@@ -30,6 +30,11 @@ class Ops:
         return self.minimum(self.maximum(x, lo), hi)
 
 
+def is_number(x: Any) -> bool:
+    """True for a real number (not a bool, not a UFL expression)."""
+    return isinstance(x, int | float | np.floating | np.integer) and not isinstance(x, bool)
+
+
 NUMPY = Ops(
     exp=np.exp, ln=np.log, minimum=np.minimum, maximum=np.maximum,
     where_gt=lambda x, a, t, f: np.where(np.asarray(x) > a, t, f),
@@ -37,8 +42,8 @@ NUMPY = Ops(
 
 
 def ufl_ops() -> Ops:
-    """The UFL backend (imports UFL through :mod:`fem_electrode.fenicsx`)."""
-    from fem_electrode.fenicsx import ufl
+    """The UFL backend (imports UFL through :mod:`fem_electrode.fem.fenicsx`)."""
+    from fem_electrode.fem.fenicsx import ufl
 
     return Ops(
         exp=ufl.exp, ln=ufl.ln, minimum=ufl.min_value, maximum=ufl.max_value,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fem_electrode.fenicsx import ufl
+from fem_electrode.fem.fenicsx import ufl
 
 #: Vertex quadrature: mass lumping for P1.
 LUMPED = {"quadrature_rule": "vertex", "quadrature_degree": 1}

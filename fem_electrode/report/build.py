@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fem_electrode import __version__, atomic
-from fem_electrode.log import get_logger
-from fem_electrode.report import conclusion, document, figures, metrics
+from fem_electrode import __version__
+from fem_electrode.report import comparison, conclusion, document, figures
+from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, MetricSpec, Row
 from fem_electrode.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
-from fem_electrode.report.metrics import DESIGN_LABELS, DESIGNS, MetricSpec, Row
 from fem_electrode.report.rundata import RunData
+from fem_electrode.util import atomic
+from fem_electrode.util.log import get_logger
 
 log = get_logger("report")
 
@@ -45,27 +46,33 @@ class Pair:
         missing = [d for d in DESIGNS if d not in self.runs]
         if missing:
             raise ValueError(f"pair {self.label!r} lacks the run(s) of {', '.join(missing)}")
-        self.rows = metrics.compare(self.runs["infiltrated"].metrics, self.runs["cosintered"].metrics)
+        self.rows = comparison.compare(self.runs["infiltrated"].metrics, self.runs["cosintered"].metrics)
         self.descriptors = descriptor_rows(self.runs["infiltrated"].mesh_info,
                                            self.runs["cosintered"].mesh_info)
 
 
+#: Readable names of the words in mesh-provenance keys (``measured.*``).
+_DESCRIPTOR_WORDS = {"interface_nvp_nzsp": "NVP|NZSP interface", "pore_wall_nvp": "NVP pore wall",
+                     "pore_wall_nzsp": "NZSP pore wall", "NVP": "NVP", "NZSP": "NZSP"}
+
+
 def descriptor_spec(key: str, units: dict[str, Any]) -> MetricSpec:
-    """Label and unit of a measured descriptor (``measured.*`` of the mesh provenance)."""
-    label = metrics.classify(key).label
+    """Label and unit of a measured descriptor (``measured.*`` of the mesh provenance; the
+    provenance's own ``units`` give the length unit)."""
+    label = ", ".join(_DESCRIPTOR_WORDS.get(p, p.replace("_", " ")) for p in key.split("."))
     k = key.lower()
     if "area_per_volume" in k:
         unit = str(units.get("area_per_volume", "1/um")).replace("um", "µm")
-        return MetricSpec(label.replace("interface area per volume, ", "area per volume, "), unit)
+        return MetricSpec(key, label.replace("interface area per volume, ", "area per volume, "), unit=unit)
     if "fraction" in k:
-        return MetricSpec(label, "%", 100.0)
-    return MetricSpec(label)
+        return MetricSpec(key, label, unit="%", scale=100.0)
+    return MetricSpec(key, label)
 
 
 def descriptor_rows(inf: dict[str, Any], co: dict[str, Any]) -> list[Row]:
     """Measured microstructure numbers of both meshes (informational: no winner)."""
     def numbers(info: dict[str, Any]) -> dict[str, float]:
-        out = metrics.flatten(info.get("measured", {}))
+        out = comparison.numeric_leaves(info.get("measured", {}))
         for key in RESOLVED_KEYS:
             value = info.get("resolved", {}).get(key)
             if isinstance(value, int | float) and not isinstance(value, bool):
@@ -79,7 +86,8 @@ def descriptor_rows(inf: dict[str, Any], co: dict[str, Any]) -> list[Row]:
         a, b = fi.get(key), fc.get(key)
         ratio = a / b if a is not None and b not in (None, 0.0) else None
         if key.startswith("resolved."):
-            spec = MetricSpec(*RESOLVED_KEYS[key.split(".", 1)[1]])
+            label, unit, scale = RESOLVED_KEYS[key.split(".", 1)[1]]
+            spec = MetricSpec(key, label, unit=unit, scale=scale)
         else:
             spec = descriptor_spec(key, units)
         rows.append(Row(key, spec, a, b, ratio, None, None))
@@ -87,8 +95,8 @@ def descriptor_rows(inf: dict[str, Any], co: dict[str, Any]) -> list[Row]:
 
 
 def descriptor_table(rows: Sequence[Row]) -> Table:
-    body = [[r.spec.label, r.spec.unit, metrics.fmt(r.infiltrated, r.spec), metrics.fmt(r.cosintered, r.spec),
-             metrics.fmt_ratio(r.ratio)] for r in rows]
+    body = [[r.spec.label, r.spec.unit, comparison.fmt(r.infiltrated, r.spec),
+             comparison.fmt(r.cosintered, r.spec), comparison.fmt_ratio(r.ratio)] for r in rows]
     return Table(["descriptor", "unit", "infiltrated", "co-sintered", "ratio inf./co."], body,
                  "Measured descriptors of the two meshes (mesh provenance JSON)", align_right={2, 3, 4})
 
@@ -97,10 +105,11 @@ def metric_table(rows: Sequence[Row], caption: str) -> Table:
     """Every metric of both designs with ratio, better direction and winner."""
     body = []
     for r in rows:
-        winner = DESIGN_LABELS.get(r.winner, r.winner or "") if r.spec.verdict else f"({r.winner or ''})"
-        body.append([r.spec.label, r.spec.unit, metrics.fmt(r.infiltrated, r.spec),
-                     metrics.fmt(r.cosintered, r.spec), metrics.fmt_ratio(r.ratio), r.spec.better or "—",
-                     winner or "—"])
+        w = r.winner or ""
+        winner = DESIGN_LABELS.get(w, w) if r.spec.verdict else f"({w})"
+        body.append([r.spec.label, r.spec.unit, comparison.fmt(r.infiltrated, r.spec),
+                     comparison.fmt(r.cosintered, r.spec), comparison.fmt_ratio(r.ratio),
+                     r.spec.better or "—", winner or "—"])
     return Table(["metric", "unit", "infiltrated", "co-sintered", "ratio inf./co.", "better is", "better"],
                  body, caption, align_right={2, 3, 4})
 
@@ -131,7 +140,7 @@ def conclusion_blocks(pairs: Sequence[Pair], el: conclusion.Elastic | None) -> l
     y = _y_snapshot(main)
     blocks: list[Block] = [Heading("Conclusion"), Paragraph(
         f"Generated from the numbers of the {main.label} runs (ratio = infiltrated / co-sintered; a "
-        f"difference below {100 * metrics.TIE_RTOL:.0f} % counts as a tie). "
+        f"difference below {100 * comparison.TIE_RTOL:.0f} % counts as a tie). "
         + conclusion.summary(main.rows))]
     for title, lines in conclusion.by_group(main.rows):
         blocks += [Heading(title, 3), Bullets(lines)]
@@ -277,7 +286,7 @@ def _slug(text: str) -> str:
 def comparison_json(pairs: Sequence[Pair], title: str) -> dict[str, Any]:
     """Both metric sets, every row with ratio and winner, and the tally per protocol."""
     return {
-        "title": title, "ratio": "infiltrated / cosintered", "tie_rtol": metrics.TIE_RTOL,
+        "title": title, "ratio": "infiltrated / cosintered", "tie_rtol": comparison.TIE_RTOL,
         "fem_electrode_version": __version__,
         "protocols": [{
             "label": p.label, "description": p.protocol,

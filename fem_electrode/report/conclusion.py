@@ -1,9 +1,9 @@
 """The generated conclusion: metric by metric, who does better and by how much.
 
-Every verdict comes from the numbers (:func:`fem_electrode.report.metrics.judge`); the text
+Every verdict comes from the numbers (:func:`fem_electrode.report.comparison.judge`); the text
 only chooses words for them. The paper's three arguments (contacts, ion paths, strain
 accommodation) are set against the model's measures, and the closed-form linear-elastic
-references (bonded film, Eshelby sphere, design §4/§6) say where the model cannot agree.
+references (bonded film, Eshelby sphere; docs/references.md) say where the model cannot agree.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fem_electrode.report.metrics import (
+from fem_electrode.report.comparison import (
     DESIGN_LABELS,
     HIGHER,
     SMALLER_MAGNITUDE,
@@ -208,7 +208,9 @@ def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
         verdict = {"agrees": "The model agrees with the paper on this measure.",
                    "disagrees": "The model disagrees with the paper on this measure.",
                    "is neutral": "On this measure the model neither supports nor contradicts the paper."}
-        strain += f" {sentence(acc)} {verdict[_agree(acc)]}"
+        agreement = _agree(acc)
+        assert agreement is not None  # acc has a winner
+        strain += f" {sentence(acc)} {verdict[agreement]}"
     out.append(strain)
     return out
 

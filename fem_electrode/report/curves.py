@@ -1,8 +1,8 @@
 """Voltage–capacity curves from a run's time series: split into half-cycles by current sign.
 
-The sign convention of design §3 holds: current > 0 is anodic (charge, Na leaves NVP).
-Each half-cycle's capacity is counted from its own start, so the x axis reads "capacity
-charged / discharged so far" whatever the capacity column accumulates.
+Columns as written by :mod:`fem_electrode.outputs.timeseries`; current > 0 is anodic
+(charge, Na leaves NVP). Each half-cycle's capacity is counted from its own start, so the x
+axis reads "capacity charged / discharged so far" whatever the capacity column accumulates.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fem_electrode.report.rundata import find_column
-
 
 @dataclass
 class HalfCycle:
@@ -20,6 +18,10 @@ class HalfCycle:
     index: int  #: cycle number, from 1
     capacity: np.ndarray  #: mAh/g from the half-cycle's start (or hours when no capacity column)
     voltage: np.ndarray  #: V
+
+
+#: The time-series columns the curves read (names as in fem_electrode.outputs.timeseries).
+TIME, CURRENT, VOLTAGE, CAPACITY = "time_s", "current_A", "voltage_V", "capacity_mAh_per_g"
 
 
 @dataclass
@@ -31,15 +33,9 @@ class Columns:
 
 
 def columns(ts: dict[str, np.ndarray]) -> Columns:
-    """Locate the time, current, cell-voltage and capacity columns by name."""
-    voltage = (find_column(ts, "cell", "voltage") or find_column(ts, "voltage", exclude=("ocv",))
-               or find_column(ts, "v_cell"))
-    return Columns(
-        time=find_column(ts, "time"),
-        current=find_column(ts, "current", exclude=("interface", "density_int")),
-        voltage=voltage,
-        capacity=find_column(ts, "capacity", "mah") or find_column(ts, "capacity"),
-    )
+    """The time, current, cell-voltage and capacity columns present in ``ts``."""
+    present = lambda name: name if name in ts else None  # noqa: E731
+    return Columns(present(TIME), present(CURRENT), present(VOLTAGE), present(CAPACITY))
 
 
 def half_cycles(ts: dict[str, np.ndarray]) -> list[HalfCycle]:
@@ -79,26 +75,3 @@ def capacity_unit(ts: dict[str, np.ndarray]) -> str:
     if cols.capacity is not None:
         return "capacity (mAh/g NVP)"
     return "time in half-cycle (h)" if cols.time is not None else "step"
-
-
-def voltage_gap(ts: dict[str, np.ndarray]) -> float | None:
-    """Charge minus discharge voltage at half the smaller capacity of the first full cycle (V).
-
-    The paper's polarization measure: the gap between the plateaus at a fixed capacity.
-    """
-    hc = half_cycles(ts)
-    ch = next((h for h in hc if h.kind == "charge"), None)
-    dis = next((h for h in hc if h.kind == "discharge"), None)
-    if ch is None or dis is None:
-        return None
-    q = 0.5 * min(ch.capacity.max(), dis.capacity.max())
-    if q <= 0:
-        return None
-    vc = np.interp(q, *_monotone(ch.capacity, ch.voltage))
-    vd = np.interp(q, *_monotone(dis.capacity, dis.voltage))
-    return float(vc - vd)
-
-
-def _monotone(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep = np.concatenate([[True], np.diff(x) > 0])
-    return x[keep], y[keep]

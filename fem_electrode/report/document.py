@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fem_electrode import atomic
+from fem_electrode.util import atomic
 
 
 @dataclass

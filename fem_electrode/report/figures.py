@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fem_electrode.report import curves  # noqa: E402
-from fem_electrode.report.metrics import DESIGN_LABELS, DESIGNS, Row, fmt  # noqa: E402
+from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, Row, fmt  # noqa: E402
 from fem_electrode.report.rundata import (  # noqa: E402
     STRESS_QUANTITIES,
     TRACTION_QUANTITIES,

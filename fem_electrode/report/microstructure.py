@@ -7,8 +7,10 @@ cross-section). Nothing here needs a display, OpenGL or ParaView.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 
@@ -103,8 +105,9 @@ def draw_section(ax: plt.Axes, mesh: TetMesh, axis: int, value: float) -> None:
     """Fill a 2D axis with the phases cut by the plane ``x[axis] = value``."""
     poly, ids = section(mesh, axis, value)
     colors = [PHASE_COLORS.get(p, "0.5") for p in mesh.phase[ids]]
-    ax.add_collection(PolyCollection(poly, facecolors=colors, edgecolors=colors, linewidths=0.3,
-                                     antialiased=False))
+    # matplotlib takes the (n, 4, 2) array as is; its stubs only name sequences of polygons
+    ax.add_collection(PolyCollection(cast("Sequence[np.ndarray]", poly), facecolors=colors, edgecolors=colors,
+                                     linewidths=0.3, antialiased=False))
     lo, hi = mesh.bounds
     other = [i for i in range(3) if i != axis]
     ax.set_facecolor(PORE_COLOR)

@@ -17,8 +17,10 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 # The electrodes' files and the views (filled in by fem_electrode.report.views.write_views).
+CONFIG: dict[str, Any]
 CONFIG = {}  # @CONFIG@
 
 PHASE_IDS = {"NZSP": 1, "NVP": 2}
@@ -175,7 +177,7 @@ def lit(display):
     return display
 
 
-_labels = {}
+_labels: dict[tuple[int, bool], Any] = {}  # (id(render view), top) -> text source
 
 
 def label(pv, rview, text, top=True):
@@ -223,7 +225,8 @@ def screenshots(pv, scenes, outdir, resolution):
     os.makedirs(outdir, exist_ok=True)
     rview = pv.CreateRenderView()
     rview.ViewSize = list(resolution)
-    manifest = {"files": {}, "ranges": {}, "missing": [], "time": {d: s.time for d, s in scenes.items()}}
+    manifest: dict[str, Any] = {"files": {}, "ranges": {}, "missing": [],
+                                "time": {d: s.time for d, s in scenes.items()}}
     for name in VIEW_ORDER:
         colored = {d: show_view(pv, s, name, rview) for d, s in scenes.items()}
         rng = None

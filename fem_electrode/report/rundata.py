@@ -1,9 +1,8 @@
-"""What the report reads from one finished run folder.
+"""What the report reads from one finished run folder (file names: :mod:`fem_electrode.run.folder`).
 
-A run folder holds ``metrics.json``, ``timeseries.csv``, the mesh provenance JSON, the
-ParaView fields (``*.xdmf``) and, when the mechanics wrote it, ``stress_samples.npz``
-(per-cell / per-facet stress samples, see :data:`STRESS_SAMPLES_FORMAT`). Column and key
-names are matched tolerantly so the report survives small renames upstream.
+A run folder holds ``metrics.json``, the time series, the mesh provenance JSON, the ParaView
+fields and, when the mechanics wrote it, the stress samples (format:
+:mod:`fem_electrode.outputs.stress_samples`).
 """
 
 from __future__ import annotations
@@ -17,16 +16,11 @@ from typing import Any
 
 import numpy as np
 
-#: What ``stress_samples.npz`` holds (all SI). One snapshot: the state the "mechanics" metrics
-#: were evaluated at. Keys ``<PHASE>.<quantity>`` for PHASE in NZSP, NVP:
-#: ``volume`` (m^3, cell volumes), ``von_mises``, ``hydrostatic``, ``max_principal`` (Pa, cell
-#: averages); ``interface.area`` (m^2), ``interface.normal_traction`` (Pa, > 0 opening),
-#: ``interface.shear_traction`` (Pa, magnitude) per interface facet; optional scalars ``time``
-#: (s) and ``y_mean`` (mean NVP filling of the snapshot).
-STRESS_SAMPLES_FORMAT = "stress_samples.npz"
+from fem_electrode.outputs.stress_samples import STRESS_QUANTITIES, TRACTION_QUANTITIES
+from fem_electrode.run.folder import RunFolder
 
-STRESS_QUANTITIES = ("von_mises", "hydrostatic", "max_principal")
-TRACTION_QUANTITIES = ("normal_traction", "shear_traction")
+__all__ = ["STRESS_QUANTITIES", "TRACTION_QUANTITIES", "RunData", "Samples", "read_csv",
+           "read_stress_samples"]
 
 
 @dataclass
@@ -55,17 +49,18 @@ class RunData:
              msh_path: Path | None = None) -> RunData:
         """Read a run folder (``metrics.json`` and ``timeseries.csv`` are required)."""
         run_dir = Path(run_dir)
-        metrics_path = run_dir / "metrics.json"
+        folder = RunFolder(run_dir)
+        metrics_path = folder.metrics
         if not metrics_path.is_file():
             raise FileNotFoundError(f"{metrics_path} is missing: did the run of {design!r} finish?")
         metrics = json.loads(metrics_path.read_text())
-        ts_path = run_dir / "timeseries.csv"
+        ts_path = folder.timeseries
         timeseries = read_csv(ts_path) if ts_path.is_file() else {}
         mesh_json = mesh_json or find_mesh_json(run_dir, metrics)
         mesh_info = json.loads(mesh_json.read_text()) if mesh_json and mesh_json.is_file() else {}
         if msh_path is None and mesh_json is not None and mesh_json.with_suffix(".msh").is_file():
             msh_path = mesh_json.with_suffix(".msh")
-        stress, meta = read_stress_samples(run_dir / STRESS_SAMPLES_FORMAT)
+        stress, meta = read_stress_samples(folder.stress_samples)
         return cls(design, run_dir, metrics, timeseries, mesh_info, msh_path, stress, meta)
 
 
@@ -85,26 +80,11 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def find_column(columns: dict[str, np.ndarray], *words: str, exclude: tuple[str, ...] = ()
-                ) -> str | None:
-    """The first column whose lower-case name contains every word (and none of ``exclude``)."""
-    for name in columns:
-        low = name.lower()
-        if all(w in low for w in words) and not any(x in low for x in exclude):
-            return name
-    return None
-
-
 def find_mesh_json(run_dir: Path, metrics: dict[str, Any]) -> Path | None:
-    """The mesh provenance JSON: named in the metrics, or the one JSON beside a ``.msh``."""
-    mesh = metrics.get("mesh") if isinstance(metrics.get("mesh"), dict) else {}
-    for key in ("mesh_json", "mesh_provenance", "provenance", "json"):
-        value = metrics.get(key, mesh.get(key))
-        if isinstance(value, str):
-            path = Path(value) if Path(value).is_absolute() else run_dir / value
-            if path.is_file():
-                return path
-    cell = metrics.get("cell") if isinstance(metrics.get("cell"), dict) else {}
+    """The mesh provenance JSON: beside the mesh named in ``metrics["cell"]["mesh"]``, else the
+    one JSON beside a ``.msh`` under the run folder."""
+    raw = metrics.get("cell")
+    cell: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if isinstance(cell.get("mesh"), str) and Path(cell["mesh"]).with_suffix(".json").is_file():
         return Path(cell["mesh"]).with_suffix(".json")
     for msh in sorted(run_dir.rglob("*.msh")):

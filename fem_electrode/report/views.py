@@ -12,11 +12,13 @@ import os
 import pprint
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Required, TypedDict
 
-from fem_electrode import atomic
+from fem_electrode.util import atomic
 
 #: What each view shows: title, display unit and scale from SI, colour map.
 VIEWS: dict[str, dict[str, object]] = {
@@ -47,6 +49,21 @@ class XdmfInfo:
     times: tuple[float, ...]
 
 
+class Discovered(TypedDict):
+    """What :func:`discover` finds: the mesh file (or None) and the field files of each view."""
+
+    mesh: str | None
+    fields: dict[str, list[dict[str, str]]]  #: view -> [{"file", "array", "center"}]
+
+
+class ElectrodeSpec(TypedDict, total=False):
+    """One electrode of :func:`write_views`: its run folder, label and snapshot time (s)."""
+
+    label: str
+    run_dir: Required[str | os.PathLike[str]]
+    time: float | None
+
+
 def read_xdmf_header(path: Path) -> XdmfInfo:
     """Parse an XDMF file's XML for attribute names/centres and time values."""
     root = ET.parse(path).getroot()
@@ -54,14 +71,14 @@ def read_xdmf_header(path: Path) -> XdmfInfo:
     times: list[float] = []
     for el in root.iter():
         tag = el.tag.rsplit("}", 1)[-1]
-        if tag == "Attribute" and el.get("Name"):
-            attrs.setdefault(el.get("Name"), el.get("Center", "Node"))
-        elif tag == "Time" and el.get("Value") is not None:
-            times.append(float(el.get("Value")))
+        if tag == "Attribute" and (name := el.get("Name")):
+            attrs.setdefault(name, el.get("Center", "Node"))
+        elif tag == "Time" and (value := el.get("Value")) is not None:
+            times.append(float(value))
     return XdmfInfo(path, attrs, tuple(sorted(set(times))))
 
 
-def discover(run_dir: Path) -> dict[str, object]:
+def discover(run_dir: Path) -> Discovered:
     """The mesh file and the field files of each view found under ``run_dir``."""
     mesh = None
     fields: dict[str, list[dict[str, str]]] = {name: [] for name in PATTERNS}
@@ -87,7 +104,7 @@ def template_text() -> str:
     return resources.files("fem_electrode.report").joinpath("pvviews_template.py").read_text()
 
 
-def write_views(out_dir: Path, electrodes: dict[str, dict[str, object]], title: str = "",
+def write_views(out_dir: Path, electrodes: Mapping[str, ElectrodeSpec], title: str = "",
                 ranges: dict[str, tuple[float, float]] | None = None) -> Path:
     """Write ``out_dir/views.py`` for ``{design: {"label", "run_dir", "time"}}``.
 
@@ -98,13 +115,14 @@ def write_views(out_dir: Path, electrodes: dict[str, dict[str, object]], title: 
     view_config = {k: dict(v) for k, v in VIEWS.items()}
     for name, rng in (ranges or {}).items():
         view_config[name]["range"] = [float(rng[0]), float(rng[1])]
-    config: dict[str, object] = {"title": title, "views": view_config, "electrodes": {}}
+    electrode_config: dict[str, dict[str, object]] = {}
+    config: dict[str, object] = {"title": title, "views": view_config, "electrodes": electrode_config}
     for design, spec in electrodes.items():
         found = discover(Path(spec["run_dir"]))
         rel = (lambda p: os.path.relpath(p, out_dir) if p else None)  # noqa: E731
         fields = {view: [dict(e, file=rel(e["file"])) for e in entries]
                   for view, entries in found["fields"].items()}
-        config["electrodes"][design] = {
+        electrode_config[design] = {
             "label": spec.get("label", design), "time": float(spec.get("time") or 0.0),
             "mesh": rel(found["mesh"]), "fields": fields,
         }

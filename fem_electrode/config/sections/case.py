@@ -1,16 +1,26 @@
 """[case]: what the run is called."""
 
-from fem_electrode.config.spec import Key, Section
+from dataclasses import dataclass
 
-SECTION = Section(
-    name="case",
-    doc="Identity of the case: its name names the mesh and run folders.",
-    keys=(
-        Key("name", "str", "electrode", "-", "case name; used for mesh and run file names"),
-        Key("description", "str", "", "-", "free text kept in the provenance files"),
-    ),
+from fem_electrode.config.spec import Section, key
+
+
+@dataclass(frozen=True)
+class CaseConfig:
+    """Identity of the case: its name names the mesh and run folders."""
+
+    name: str = key("electrode", "-", "case name; used for mesh and run file names")
+    description: str = key("", "-", "free text kept in the provenance files")
+
+
+SECTION = Section.from_config(
+    "case",
+    CaseConfig,
     checks=(
-        lambda v: [] if v["name"] and all(ch.isalnum() or ch in "-_." for ch in v["name"])
-        else [f"name = {v['name']!r}: use letters, digits, '-', '_' or '.' only (it names files)"],
+        lambda v: (
+            []
+            if v["name"] and all(ch.isalnum() or ch in "-_." for ch in v["name"])
+            else [f"name = {v['name']!r}: use letters, digits, '-', '_' or '.' only (it names files)"]
+        ),
     ),
 )

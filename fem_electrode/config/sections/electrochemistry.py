@@ -1,9 +1,10 @@
 """[electrochemistry]: kinetics, OCV, separator and initial state."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fem_electrode.config.spec import Key, Section
+from fem_electrode.config.spec import Section, key
 from fem_electrode.physics import ocv as ocv_laws
 
 
@@ -36,52 +37,90 @@ def check_cutoffs_against_ocv(case: Mapping[str, Mapping[str, Any]]) -> list[str
         problems.append(f"protocol.cutoff_high = {p['cutoff_high']} V lies above {where}")
     u0 = float(law.value(e["initial_y"]))
     if p["start"] == "charge" and u0 >= p["cutoff_high"]:
-        problems.append(f"the run starts with a charge but the initial OCV U(initial_y = "
-                        f"{e['initial_y']}) = {u0:.4f} V is not below protocol.cutoff_high = "
-                        f"{p['cutoff_high']} V")
+        problems.append(
+            f"the run starts with a charge but the initial OCV U(initial_y = "
+            f"{e['initial_y']}) = {u0:.4f} V is not below protocol.cutoff_high = "
+            f"{p['cutoff_high']} V"
+        )
     if p["start"] == "discharge" and u0 <= p["cutoff_low"]:
-        problems.append(f"the run starts with a discharge but the initial OCV U(initial_y = "
-                        f"{e['initial_y']}) = {u0:.4f} V is not above protocol.cutoff_low = "
-                        f"{p['cutoff_low']} V")
+        problems.append(
+            f"the run starts with a discharge but the initial OCV U(initial_y = "
+            f"{e['initial_y']}) = {u0:.4f} V is not above protocol.cutoff_low = "
+            f"{p['cutoff_low']} V"
+        )
     return problems
 
 
-SECTION = Section(
-    name="electrochemistry",
-    doc="Butler-Volmer kinetics at NVP|NZSP, the OCV of NVP and the lumped separator.",
-    keys=(
-        Key("temperature", "float", 298.15, "K", "cell temperature", lo=200.0, hi=500.0),
-        Key("i0_ref", "float", 1.0, "A/m^2",
-            "exchange current density at half filling: i0(y) = i0_ref (y/0.5)^alpha_c "
-            "((1-y)/0.5)^alpha_a", lo=0.0, lo_open=True,
-            source="estimate, 0.1 ... 10 A/m^2"),
-        Key("alpha_a", "float", 0.5, "-", "anodic transfer coefficient", lo=0.0, hi=1.0,
-            lo_open=True, hi_open=True),
-        Key("alpha_c", "float", 0.5, "-", "cathodic transfer coefficient", lo=0.0, hi=1.0,
-            lo_open=True, hi_open=True),
-        Key("ocv", "str", "default", "-",
-            "open-circuit voltage: the smooth plateau of design §5, or a CSV table",
-            choices=("default", "table")),
-        Key("ocv_table", "str", "", "-",
-            "CSV with columns y, U [V] (path relative to the working directory); y = (x-1)/2 in "
-            "Na_xV2(PO4)3 increasing, U strictly decreasing; linear between rows"),
-        Key("ocv_U0", "float", 3.37, "V", "plateau voltage vs Na/Na+ of the default OCV",
-            lo=0.0, hi=10.0, source="paper: plateau at ~3.37 V"),
-        Key("ocv_slope", "float", 0.05, "V", "linear tilt of the default OCV plateau",
-            lo=0.0, hi=1.0),
-        Key("initial_y", "float", 0.99, "-",
-            "initial filling y = c/c_max (y = 1 is Na3V2(PO4)3, discharged)", lo=0.0, hi=1.0,
-            lo_open=True, hi_open=True),
-        Key("separator_thickness", "float", 700e-6, "m",
-            "dense NZSP separator thickness, lumped as an ohmic resistance in series",
-            lo=0.0, source="paper: 600-800 µm"),
-        Key("collector_conductance", "float", 1e6, "S/m^2",
-            "Au|NVP contact conductance of the equipotential current collector (1e6 S/m^2 = "
-            "0.01 Ohm cm^2: ideal contact; the current divides between NVP regions by impedance)",
-            lo=0.0, lo_open=True, source="assumed ideal contact"),
-        Key("asr_na_nzsp", "float", 23e-4, "Ohm m^2",
-            "area-specific resistance of the Na|NZSP interface, lumped in series",
-            lo=0.0, source="Batteries 2023, 9, 8 (23 ... 2700 Ohm cm^2)"),
-    ),
-    checks=(_checks,),
-)
+@dataclass(frozen=True)
+class ElectrochemistryConfig:
+    """Butler-Volmer kinetics at NVP|NZSP, the OCV of NVP and the lumped separator."""
+
+    temperature: float = key(298.15, "K", "cell temperature", lo=200.0, hi=500.0)
+    i0_ref: float = key(
+        1.0,
+        "A/m^2",
+        "exchange current density at half filling: i0(y) = i0_ref (y/0.5)^alpha_c ((1-y)/0.5)^alpha_a",
+        lo=0.0,
+        lo_open=True,
+        source="estimate, 0.1 ... 10 A/m^2",
+    )
+    alpha_a: float = key(0.5, "-", "anodic transfer coefficient", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    alpha_c: float = key(
+        0.5, "-", "cathodic transfer coefficient", lo=0.0, hi=1.0, lo_open=True, hi_open=True
+    )
+    ocv: str = key(
+        "default",
+        "-",
+        "open-circuit voltage: a smooth stand-in for the two-phase plateau (U0, slope), or a CSV table",
+        choices=("default", "table"),
+    )
+    ocv_table: str = key(
+        "",
+        "-",
+        "CSV with columns y, U [V] (path relative to the working directory); y = (x-1)/2 in Na_xV2(PO4)3 "
+        "increasing, U strictly decreasing; linear between rows",
+    )
+    ocv_U0: float = key(
+        3.37,
+        "V",
+        "plateau voltage vs Na/Na+ of the default OCV",
+        lo=0.0,
+        hi=10.0,
+        source="paper: plateau at ~3.37 V",
+    )
+    ocv_slope: float = key(0.05, "V", "linear tilt of the default OCV plateau", lo=0.0, hi=1.0)
+    initial_y: float = key(
+        0.99,
+        "-",
+        "initial filling y = c/c_max (y = 1 is Na3V2(PO4)3, discharged)",
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        hi_open=True,
+    )
+    separator_thickness: float = key(
+        700e-6,
+        "m",
+        "dense NZSP separator thickness, lumped as an ohmic resistance in series",
+        lo=0.0,
+        source="paper: 600-800 µm",
+    )
+    collector_conductance: float = key(
+        1e6,
+        "S/m^2",
+        "Au|NVP contact conductance of the equipotential current collector (1e6 S/m^2 = 0.01 Ohm cm^2: "
+        "ideal contact; the current divides between NVP regions by impedance)",
+        lo=0.0,
+        lo_open=True,
+        source="assumed ideal contact",
+    )
+    asr_na_nzsp: float = key(
+        0.0023,
+        "Ohm m^2",
+        "area-specific resistance of the Na|NZSP interface, lumped in series",
+        lo=0.0,
+        source="Batteries 2023, 9, 8 (23 ... 2700 Ohm cm^2)",
+    )
+
+
+SECTION = Section.from_config("electrochemistry", ElectrochemistryConfig, checks=(_checks,))

@@ -1,46 +1,139 @@
 """[materials]: properties of NZSP and NVP at 25 °C, SI units, each with its source."""
 
-from fem_electrode.config.spec import Key, Section
+from dataclasses import dataclass
 
-SECTION = Section(
-    name="materials",
-    doc="Material parameters (SI units). Sources: ../shared/design.md §5.",
-    keys=(
-        Key("sigma_e_nzsp", "float", 0.5, "S/m", "ionic conductivity of NZSP (total)",
-            lo=0.0, lo_open=True, source="Ma et al., J. Mater. Chem. A 7 (2019) 7766"),
-        Key("E_nzsp", "float", 80e9, "Pa", "Young's modulus of NZSP", lo=0.0, lo_open=True,
-            source="Wolfenstine et al., Ionics 2022; Nonemacher et al., Ceram. Int. 45 (2019) 21308"),
-        Key("nu_nzsp", "float", 0.26, "-", "Poisson ratio of NZSP", lo=-1.0, hi=0.5,
-            lo_open=True, hi_open=True, source="Nonemacher et al., Ceram. Int. 45 (2019) 21308"),
-        Key("strength_nzsp", "float", 80e6, "Pa", "fracture strength of NZSP", lo=0.0,
-            lo_open=True, source="Nonemacher et al., Ceram. Int. 45 (2019) 21308 (50-110 MPa)"),
-        Key("toughness_nzsp", "float", 1.0e6, "Pa m^0.5", "fracture toughness K_IC of NZSP",
-            lo=0.0, lo_open=True, source="Nonemacher et al. (1.0-1.6 MPa m^0.5)"),
-        Key("E_nvp", "float", 80e9, "Pa", "Young's modulus of NVP", lo=0.0, lo_open=True,
-            source="estimate (no measurement found), 60-100 GPa"),
-        Key("nu_nvp", "float", 0.27, "-", "Poisson ratio of NVP", lo=-1.0, hi=0.5,
-            lo_open=True, hi_open=True, source="estimate"),
-        Key("strength_nvp", "float", 80e6, "Pa", "fracture strength of NVP", lo=0.0,
-            lo_open=True, source="estimate, taken equal to NZSP"),
-        Key("toughness_nvp", "float", 1.0e6, "Pa m^0.5", "fracture toughness K_IC of NVP",
-            lo=0.0, lo_open=True, source="estimate, taken equal to NZSP"),
-        Key("strength_interface", "float", 80e6, "Pa",
-            "NVP|NZSP interface strength (normal and shear traction threshold)", lo=0.0,
-            lo_open=True, source="estimate"),
-        Key("toughness_interface", "float", 1.0e6, "Pa m^0.5",
-            "NVP|NZSP interface toughness K_IC (thin-film delamination: G_c = K_IC^2 / E_nvp)",
-            lo=0.0, lo_open=True, source="estimate, taken equal to NZSP"),
-        Key("c_max", "float", 13850.0, "mol/m^3", "cyclable Na concentration in NVP (x = 1 -> 3)",
-            lo=0.0, lo_open=True, source="derived: 2 Na / (455.76 g/mol / 3.156 g/cm^3)"),
-        Key("omega_nvp", "float", 5.96e-6, "m^3/mol", "partial molar volume of Na in NVP",
-            lo=0.0, source="Jian et al., Adv. Energy Mater. 3 (2013) 156: -8.26 % volume"),
-        Key("D_nvp", "float", 1e-16, "m^2/s", "Na diffusivity in NVP", lo=0.0, lo_open=True,
-            source="estimate; literature 1e-19 ... 1e-14"),
-        Key("sigma_s_nvp", "float", 1e-2, "S/m", "electronic conductivity of the NVP layer",
-            lo=0.0, lo_open=True, source="Soundaraj et al., J. Power Sources Adv. 26 (2024) 100144"),
-        Key("capacity_nvp", "float", 117.6, "mAh/g", "theoretical capacity of NVP (Na3 <-> Na1)",
-            lo=0.0, lo_open=True, source="derived: 2 F / 455.76 g/mol"),
-        Key("density_nvp", "float", 3156.0, "kg/m^3", "NVP density", lo=0.0, lo_open=True,
-            source="X-ray density"),
-    ),
-)
+from fem_electrode.config.spec import Section, key
+
+
+@dataclass(frozen=True)
+class MaterialsConfig:
+    """Material parameters (SI units); each key names its source (docs/references.md)."""
+
+    sigma_e_nzsp: float = key(
+        0.5,
+        "S/m",
+        "ionic conductivity of NZSP (total)",
+        lo=0.0,
+        lo_open=True,
+        source="Ma et al., J. Mater. Chem. A 7 (2019) 7766",
+    )
+    E_nzsp: float = key(
+        80e9,
+        "Pa",
+        "Young's modulus of NZSP",
+        lo=0.0,
+        lo_open=True,
+        source="Wolfenstine et al., Ionics 2022; Nonemacher et al., Ceram. Int. 45 (2019) 21308",
+    )
+    nu_nzsp: float = key(
+        0.26,
+        "-",
+        "Poisson ratio of NZSP",
+        lo=-1.0,
+        hi=0.5,
+        lo_open=True,
+        hi_open=True,
+        source="Nonemacher et al., Ceram. Int. 45 (2019) 21308",
+    )
+    strength_nzsp: float = key(
+        80e6,
+        "Pa",
+        "fracture strength of NZSP",
+        lo=0.0,
+        lo_open=True,
+        source="Nonemacher et al., Ceram. Int. 45 (2019) 21308 (50-110 MPa)",
+    )
+    toughness_nzsp: float = key(
+        1e6,
+        "Pa m^0.5",
+        "fracture toughness K_IC of NZSP",
+        lo=0.0,
+        lo_open=True,
+        source="Nonemacher et al. (1.0-1.6 MPa m^0.5)",
+    )
+    E_nvp: float = key(
+        80e9,
+        "Pa",
+        "Young's modulus of NVP",
+        lo=0.0,
+        lo_open=True,
+        source="estimate (no measurement found), 60-100 GPa",
+    )
+    nu_nvp: float = key(
+        0.27, "-", "Poisson ratio of NVP", lo=-1.0, hi=0.5, lo_open=True, hi_open=True, source="estimate"
+    )
+    strength_nvp: float = key(
+        80e6,
+        "Pa",
+        "fracture strength of NVP",
+        lo=0.0,
+        lo_open=True,
+        source="estimate, taken equal to NZSP",
+    )
+    toughness_nvp: float = key(
+        1e6,
+        "Pa m^0.5",
+        "fracture toughness K_IC of NVP",
+        lo=0.0,
+        lo_open=True,
+        source="estimate, taken equal to NZSP",
+    )
+    strength_interface: float = key(
+        80e6,
+        "Pa",
+        "NVP|NZSP interface strength (normal and shear traction threshold)",
+        lo=0.0,
+        lo_open=True,
+        source="estimate",
+    )
+    toughness_interface: float = key(
+        1e6,
+        "Pa m^0.5",
+        "NVP|NZSP interface toughness K_IC (thin-film delamination: G_c = K_IC^2 / E_nvp)",
+        lo=0.0,
+        lo_open=True,
+        source="estimate, taken equal to NZSP",
+    )
+    c_max: float = key(
+        13.85e3,
+        "mol/m^3",
+        "cyclable Na concentration in NVP (x = 1 -> 3)",
+        lo=0.0,
+        lo_open=True,
+        source="derived: 2 Na / (455.76 g/mol / 3.156 g/cm^3)",
+    )
+    omega_nvp: float = key(
+        5.96e-6,
+        "m^3/mol",
+        "partial molar volume of Na in NVP",
+        lo=0.0,
+        source="Jian et al., Adv. Energy Mater. 3 (2013) 156: -8.26 % volume",
+    )
+    D_nvp: float = key(
+        100e-18,
+        "m^2/s",
+        "Na diffusivity in NVP",
+        lo=0.0,
+        lo_open=True,
+        source="estimate; literature 1e-19 ... 1e-14",
+    )
+    sigma_s_nvp: float = key(
+        0.01,
+        "S/m",
+        "electronic conductivity of the NVP layer",
+        lo=0.0,
+        lo_open=True,
+        source="Soundaraj et al., J. Power Sources Adv. 26 (2024) 100144",
+    )
+    capacity_nvp: float = key(
+        117.6,
+        "mAh/g",
+        "theoretical capacity of NVP (Na3 <-> Na1)",
+        lo=0.0,
+        lo_open=True,
+        source="derived: 2 F / 455.76 g/mol",
+    )
+    density_nvp: float = key(3156.0, "kg/m^3", "NVP density", lo=0.0, lo_open=True, source="X-ray density")
+
+
+SECTION = Section.from_config("materials", MaterialsConfig)

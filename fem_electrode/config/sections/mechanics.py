@@ -1,84 +1,129 @@
 """[mechanics]: chemo-mechanical coupling and boundary conditions."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fem_electrode.config.spec import Key, Section
+from fem_electrode.config.spec import Section, key
 
 
 def check_periodic_mesh(case: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Periodic lateral faces need a mesh that repeats across them."""
     if case["mechanics"]["lateral_bc"] == "periodic" and not case["geometry"]["periodic"]:
-        return ["mechanics.lateral_bc = 'periodic' needs [geometry] periodic = true (the mesh must "
-                "repeat across the lateral faces); with periodic = false use lateral_bc = 'rollers' "
-                "or 'free'"]
+        return [
+            "mechanics.lateral_bc = 'periodic' needs [geometry] periodic = true (the mesh must "
+            "repeat across the lateral faces); with periodic = false use lateral_bc = 'rollers' "
+            "or 'free'"
+        ]
     return []
 
 
 def _one_concentration_source(v: Mapping[str, Any]) -> list[str]:
     if v["prescribed_y"] is not None and v["concentration_from"] is not None:
-        return [f"prescribed_y = {v['prescribed_y']!r} and concentration_from = "
-                f"{v['concentration_from']!r} both set: give one NVP state (uniform or from a run)"]
+        return [
+            f"prescribed_y = {v['prescribed_y']!r} and concentration_from = "
+            f"{v['concentration_from']!r} both set: give one NVP state (uniform or from a run)"
+        ]
     if v["concentration_time"] is not None and v["concentration_from"] is None:
         return [f"concentration_time = {v['concentration_time']!r} needs concentration_from (a run folder)"]
     return []
 
 
-SECTION = Section(
-    name="mechanics",
-    doc="Linear elasticity on NZSP ∪ NVP with the NVP Vegard strain (Ω/3)(c - c_ref) I. "
-        "PETSc options of the mechanics solve go in [solver] petsc with the prefix 'mechanics_' "
-        "(e.g. mechanics_ksp_rtol = 1e-12).",
-    keys=(
-        Key("coupling", "str", "one_way", "-",
-            "off, one_way (c -> strain each output step) or two_way (stress in mu and eta)",
-            choices=("off", "one_way", "two_way")),
-        Key("coupling_tolerance", "float", 1e-6, "-",
-            "two_way: the staggered iteration of a time step stops when the stress work "
-            "w = sigma : d(eps_ch)/dc changes by less than this times RT (max over NVP nodes)",
-            lo=0.0, lo_open=True, hi=1.0),
-        Key("coupling_max_iterations", "int", 25, "-",
-            "two_way: staggered iterations per time step before the step is retried with a smaller dt",
-            lo=1, hi=1000),
-        Key("coupling_stabilization", "float", 0.5, "-",
-            "two_way: slope of the stabilising term of the staggered iteration, as a fraction of "
-            "the stress-work slope of rigidly held NVP (see docs/mechanics.md; >= 0.5 contracts "
-            "for any constraint, larger is safer but slower)", lo=0.0, hi=10.0),
-        Key("degree", "int", 1, "-", "Lagrange degree of the displacement", lo=1, hi=2),
-        Key("y_ref", "float", 1.0, "-",
-            "stress-free filling y_ref = c_ref/c_max (1 = sintered Na3V2(PO4)3)", lo=0.0, hi=1.0),
-        Key("prescribed_y", "float", None, "-",
-            "solve mechanics alone for a uniform NVP filling y (no electrochemistry)",
-            lo=0.0, hi=1.0, optional=True),
-        Key("concentration_from", "str", None, "-",
-            "fem-electrode mechanics: a finished run folder whose NVP concentration snapshot "
-            "(concentration/c_NNNN.npz, same mesh) drives the mechanics instead of prescribed_y",
-            optional=True),
-        Key("concentration_time", "float", None, "s",
-            "concentration_from: the snapshot nearest this time; absent = the most strained "
-            "snapshot (largest |y_mean - y_ref|, the state the run's own metrics describe)",
-            lo=0.0, optional=True),
-        Key("separator_bc", "str", "fixed_z", "-", "separator face: u_z = 0 or clamped",
-            choices=("fixed_z", "clamped", "free")),
-        Key("lateral_bc", "str", "rollers", "-",
-            "lateral faces (x, y): rollers (u.n = 0), periodic (u repeats with the box; zero mean "
-            "in-plane strain; needs a periodic mesh: [geometry] periodic = true) or free",
-            choices=("rollers", "periodic", "free")),
-        Key("collector_bc", "str", "free", "-", "current-collector face",
-            choices=("free", "rollers")),
-        Key("strain_model", "str", "isotropic", "-",
-            "isotropic Vegard strain, or anisotropic from the end-member lattice strains",
-            choices=("isotropic", "anisotropic")),
-        Key("lattice_strain_a", "float", -0.0107, "-",
-            "anisotropic: linear strain along a (x, y) from y = 1 to y = 0",
-            source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)"),
-        Key("lattice_strain_c", "float", -0.0626, "-",
-            "anisotropic: linear strain along c (z) from y = 1 to y = 0",
-            source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)"),
-        Key("fracture_layer_thickness", "float", None, "µm",
-            "h of the thin-film fracture indicator G = Z sigma^2 h / E; absent = from the geometry "
-            "(provenance, film/coating/layer thickness) or V_NVP / A_interface", lo=0.0, lo_open=True,
-            optional=True),
-    ),
-    checks=(_one_concentration_source,),
-)
+@dataclass(frozen=True)
+class MechanicsConfig:
+    """Linear elasticity on NZSP ∪ NVP with the NVP Vegard strain (Ω/3)(c - c_ref) I. PETSc options of
+    the mechanics solve go in [solver] petsc with the prefix 'mechanics_' (e.g. mechanics_ksp_rtol =
+    1e-12).
+    """
+
+    coupling: str = key(
+        "one_way",
+        "-",
+        "off, one_way (c -> strain each output step) or two_way (stress in mu and eta)",
+        choices=("off", "one_way", "two_way"),
+    )
+    coupling_tolerance: float = key(
+        1e-6,
+        "-",
+        "two_way: the staggered iteration of a time step stops when the stress work w = sigma : "
+        "d(eps_ch)/dc changes by less than this times RT (max over NVP nodes)",
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+    )
+    coupling_max_iterations: int = key(
+        25,
+        "-",
+        "two_way: staggered iterations per time step before the step is retried with a smaller dt",
+        lo=1,
+        hi=1000,
+    )
+    coupling_stabilization: float = key(
+        0.5,
+        "-",
+        "two_way: slope of the stabilising term of the staggered iteration, as a fraction of the stress-"
+        "work slope of rigidly held NVP (see docs/mechanics.md; >= 0.5 contracts for any constraint, larger"
+        " is safer but slower)",
+        lo=0.0,
+        hi=10.0,
+    )
+    degree: int = key(1, "-", "Lagrange degree of the displacement", lo=1, hi=2)
+    y_ref: float = key(
+        1.0, "-", "stress-free filling y_ref = c_ref/c_max (1 = sintered Na3V2(PO4)3)", lo=0.0, hi=1.0
+    )
+    prescribed_y: float | None = key(
+        None, "-", "solve mechanics alone for a uniform NVP filling y (no electrochemistry)", lo=0.0, hi=1.0
+    )
+    concentration_from: str | None = key(
+        None,
+        "-",
+        "fem-electrode mechanics: a finished run folder whose NVP concentration snapshot "
+        "(concentration/c_NNNN.npz, same mesh) drives the mechanics instead of prescribed_y",
+    )
+    concentration_time: float | None = key(
+        None,
+        "s",
+        "concentration_from: the snapshot nearest this time; absent = the most strained snapshot (largest "
+        "|y_mean - y_ref|, the state the run's own metrics describe)",
+        lo=0.0,
+    )
+    separator_bc: str = key(
+        "fixed_z", "-", "separator face: u_z = 0 or clamped", choices=("fixed_z", "clamped", "free")
+    )
+    lateral_bc: str = key(
+        "rollers",
+        "-",
+        "lateral faces (x, y): rollers (u.n = 0), periodic (u repeats with the box; zero mean in-plane "
+        "strain; needs a periodic mesh: [geometry] periodic = true) or free",
+        choices=("rollers", "periodic", "free"),
+    )
+    collector_bc: str = key("free", "-", "current-collector face", choices=("free", "rollers"))
+    strain_model: str = key(
+        "isotropic",
+        "-",
+        "isotropic Vegard strain, or anisotropic from the end-member lattice strains",
+        choices=("isotropic", "anisotropic"),
+    )
+    lattice_strain_a: float = key(
+        -0.0107,
+        "-",
+        "anisotropic: linear strain along a (x, y) from y = 1 to y = 0",
+        source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)",
+    )
+    lattice_strain_c: float = key(
+        -0.0626,
+        "-",
+        "anisotropic: linear strain along c (z) from y = 1 to y = 0",
+        source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)",
+    )
+    fracture_layer_thickness: float | None = key(
+        None,
+        "µm",
+        "h of the thin-film fracture indicator G = Z sigma^2 h / E; absent = from the geometry (provenance,"
+        " film/coating/layer thickness) or V_NVP / A_interface",
+        lo=0.0,
+        lo_open=True,
+    )
+
+
+SECTION = Section.from_config("mechanics", MechanicsConfig, checks=(_one_concentration_source,))

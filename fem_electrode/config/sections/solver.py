@@ -1,30 +1,45 @@
 """[solver]: Newton and linear-solver settings; PETSc options under a prefix."""
 
-from fem_electrode.config.spec import Key, Section
+from dataclasses import dataclass
 
-SECTION = Section(
-    name="solver",
-    doc="Solver settings. `petsc` entries override the defaults (keys without the '-'): keys starting "
-        "with 'mechanics_' go to the mechanics KSP, all others to the electrochemistry SNES "
-        "(an optional 'echem_' prefix is removed), e.g. ksp_rtol = 1e-9, "
-        "fieldsplit_c_pc_type = 'jacobi', mechanics_ksp_rtol = 1e-8.",
-    keys=(
-        Key("linear", "str", "iterative", "-",
-            "iterative (GMRES + block Gauss-Seidel field-split with GAMG per field, scales) or "
-            "direct (MUMPS LU, below ~1.5e5 dofs)",
-            choices=("iterative", "direct")),
-        Key("rtol", "float", 1e-10, "-", "Newton relative tolerance", lo=0.0, lo_open=True,
-            hi=1.0),
-        Key("atol", "float", 1e-12, "-",
-            "Newton absolute tolerance (residual in units of the run's current, c_rate x 1 C)",
-            lo=0.0,
-            lo_open=True),
-        Key("max_it", "int", 25, "-", "Newton iterations per step", lo=1, hi=1000),
-        Key("step_tol", "float", 1e-9, "-",
-            "Newton also stops when its update is below this, in units of RT/F for potentials "
-            "and c_max for c", lo=0.0, hi=1e-3),
-        Key("quadrature_degree", "int", 2, "-",
-            "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8),
-        Key("petsc", "table", {}, "-", "extra PETSc options, e.g. ksp_rtol = 1e-9"),
-    ),
-)
+from fem_electrode.config.spec import Section, key
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Solver settings. `petsc` entries override the defaults (keys without the '-'): keys starting
+    with 'mechanics_' go to the mechanics KSP, all others to the electrochemistry SNES (an optional
+    'echem_' prefix is removed), e.g. ksp_rtol = 1e-9, fieldsplit_c_pc_type = 'jacobi',
+    mechanics_ksp_rtol = 1e-8.
+    """
+
+    linear: str = key(
+        "iterative",
+        "-",
+        "iterative (GMRES + block Gauss-Seidel field-split with GAMG per field, scales) or direct (MUMPS "
+        "LU, below ~1.5e5 dofs)",
+        choices=("iterative", "direct"),
+    )
+    rtol: float = key(100e-12, "-", "Newton relative tolerance", lo=0.0, hi=1.0, lo_open=True)
+    atol: float = key(
+        1e-12,
+        "-",
+        "Newton absolute tolerance (residual in units of the run's current, c_rate x 1 C)",
+        lo=0.0,
+        lo_open=True,
+    )
+    max_it: int = key(25, "-", "Newton iterations per step", lo=1, hi=1000)
+    step_tol: float = key(
+        1e-9,
+        "-",
+        "Newton also stops when its update is below this, in units of RT/F for potentials and c_max for c",
+        lo=0.0,
+        hi=0.001,
+    )
+    quadrature_degree: int = key(
+        2, "-", "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8
+    )
+    petsc: dict[str, str | int | float | bool] = key({}, "-", "extra PETSc options, e.g. ksp_rtol = 1e-9")
+
+
+SECTION = Section.from_config("solver", SolverConfig)

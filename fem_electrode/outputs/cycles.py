@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from fem_electrode import atomic
 from fem_electrode.physics.constants import mah_per_g
+from fem_electrode.util import atomic
 
 HALVES = ("charge", "discharge")
 

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fem_electrode.casejob import RunSpec
-from fem_electrode.options import doc
+from fem_electrode.campaign.job import RunSpec
+from fem_electrode.util.tables import doc
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "slurm"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "slurm"
 DEFAULT_TEMPLATE = "job.sh.tmpl"
 _TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -147,7 +147,7 @@ def job_script(opts: SlurmOptions, run: RunSpec, *, cases_file: Path, job_name: 
                array_size: int | None, origin: str) -> str:
     """The rendered job script for the cases listed in ``cases_file`` (one per array task)."""
     template = opts.template_path().read_text()
-    casejob = [opts.python_exe(), "-m", "fem_electrode.casejob", '"$CASE_DIR"', *run.as_args()]
+    casejob = [opts.python_exe(), "-m", "fem_electrode.campaign.job", '"$CASE_DIR"', *run.as_args()]
     values = {
         "origin": origin,
         "template": str(opts.template_path()),

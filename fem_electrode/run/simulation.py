@@ -1,39 +1,47 @@
 """One run: case → mesh → domain → electrochemical problem → protocol → outputs.
 
-The run folder receives ``case.toml`` (resolved), ``timeseries.csv`` (a row per accepted
-step, flushed), ``metrics.json`` (atomically, at the end and on failure, with ``status`` and
-``reason``), ParaView fields in ``fields/`` at ``protocol.output_interval``, ``run.log`` and
-``checkpoint.npz`` at ``output.checkpoint_interval`` of simulated time. A run resumes from
+The run folder (:mod:`fem_electrode.run.folder`) receives the resolved case, the time series
+(a row per accepted step, flushed), ``metrics.json`` (atomically, at the end and on failure,
+with ``status`` and ``reason``), ParaView fields at ``protocol.output_interval``, the log and
+a checkpoint at ``output.checkpoint_interval`` of simulated time. A run resumes from
 its checkpoint (``resume=True``); SIGTERM (Slurm's time limit, ``scancel``) makes the loop
 write a checkpoint at the next step and return with status ``interrupted``.
 
 Mechanics hook: with ``[mechanics] coupling = "one_way"`` the mechanics problem is solved
 with the current NVP concentration at every field output; with ``"two_way"`` also inside
-every time step, the stress entering μ and η (:class:`fem_electrode.coupling.TwoWayCoupling`);
+every time step, the stress entering μ and η (:class:`fem_electrode.problems.coupling.TwoWayCoupling`);
 with ``"off"`` it is never built.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fem_electrode.config import Case, ConfigError, write_case
-from fem_electrode.domain import Domain
-from fem_electrode.electrochemistry import ElectrochemistryProblem, ElectroParams, StepState
-from fem_electrode.fenicsx import MPI
-from fem_electrode.log import Progress, add_logfile, get_logger
+from fem_electrode.config import Case, write_case
+from fem_electrode.fem.domain import Domain
+from fem_electrode.fem.fenicsx import MPI
+from fem_electrode.fem.newton import SolverStatistics
 from fem_electrode.outputs import checkpoint, snapshots
-from fem_electrode.outputs.fields import FieldWriter
-from fem_electrode.outputs.metrics import half_of, summarize, write_metrics
+from fem_electrode.outputs.cycles import half_of, summarize, write_metrics
+from fem_electrode.outputs.electrochemistry_fields import ElectrochemistryFieldWriter
+from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
+from fem_electrode.outputs.stress import StressPost
+from fem_electrode.outputs.stress_samples import write_stress_samples
 from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_rows, truncate_after
 from fem_electrode.physics.constants import FARADAY, SECONDS_PER_HOUR, mah_per_g
-from fem_electrode.physics.ocv import from_config as ocv_from_config
-from fem_electrode.protocol import (
+from fem_electrode.physics.fracture import LayerThickness
+from fem_electrode.problems.coupling import TwoWayCoupling
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem, StepState
+from fem_electrode.problems.mechanics import MechanicsProblem
+from fem_electrode.run import setup
+from fem_electrode.run.folder import RunFolder
+from fem_electrode.run.meshes import check_case, load_domain
+from fem_electrode.run.protocol import (
+    MAX_CAPACITY_FACTOR,
     MAX_CUTOFF_RETRIES,
     ProtocolState,
     Segment,
@@ -41,7 +49,7 @@ from fem_electrode.protocol import (
     build_segments,
     secant_fraction,
 )
-from fem_electrode.solver import SolverSettings, SolverStatistics
+from fem_electrode.util.log import Progress, add_logfile, get_logger
 
 log = get_logger("run")
 
@@ -69,64 +77,6 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-# ---- set-up -------------------------------------------------------------------------------------
-def check_case(case: Case) -> None:
-    """Checks that need files or physics, done before any meshing (raise ConfigError)."""
-    problems = []
-    try:
-        ocv_from_config(case.electrochemistry)
-    except ValueError as exc:
-        problems.append(f"electrochemistry.ocv_table: {exc}")
-    if problems:
-        raise ConfigError(problems, case.source)
-
-
-def _mesh_matches(case: Case, json_path: Path) -> bool:
-    """True when the provenance file records the geometry and mesh parameters of ``case``."""
-    try:
-        params = json.loads(json_path.read_text())["parameters"]
-    except (OSError, ValueError, KeyError):
-        return False
-    ignore = ("threads", "directory", "max_retries")
-    want = case.to_dict()
-    mesh_now = {k: v for k, v in want["mesh"].items() if k not in ignore}
-    mesh_then = {k: v for k, v in params.get("mesh", {}).items() if k not in ignore}
-    return params.get("geometry") == want["geometry"] and mesh_then == mesh_now
-
-
-class MeshingError(RuntimeError):
-    """Building the case's mesh failed (the geometry layer's reason is in the message)."""
-
-
-def load_domain(case: Case, comm: MPI.Comm, mesh: str | Path | None = None) -> tuple[Domain, Path]:
-    """The domain from ``mesh`` or from the case's mesh folder (built on rank 0 when missing
-    or made with other parameters). Bad geometry input raises ConfigError, a failed build
-    :class:`MeshingError`."""
-    if mesh is None:
-        from fem_electrode.geometry import build_mesh, output_paths
-
-        msh, js = output_paths(case, case.mesh.directory)
-        error = None
-        if comm.rank == 0:
-            try:
-                if msh.is_file() and _mesh_matches(case, js):
-                    log.info("reusing mesh %s", msh)
-                else:
-                    log.info("building the %s mesh of case %r", case.geometry.kind, case.case.name)
-                    build_mesh(case, case.mesh.directory)
-            except ValueError as exc:  # bad input found with geometry knowledge
-                error = ("input", str(exc))
-            except Exception as exc:  # noqa: BLE001  (re-raised on every rank below)
-                error = ("build", f"{type(exc).__name__}: {exc}")
-        error = comm.bcast(error, root=0)
-        if error is not None and error[0] == "input":
-            raise ConfigError([f"geometry: {error[1]}"], case.source)
-        if error is not None:
-            raise MeshingError(f"meshing failed: {error[1]}")
-        mesh = msh
-    return Domain.from_msh(mesh, comm), Path(mesh)
-
-
 # ---- the run -----------------------------------------------------------------------------------------
 class Simulation:
     """The time loop of one case on one domain."""
@@ -136,12 +86,13 @@ class Simulation:
         self.domain = domain
         self.comm = domain.mesh.comm
         self.out_dir = Path(out_dir)
+        self.folder = RunFolder(self.out_dir)
         self.mesh_path = mesh_path
-        self.params = ElectroParams.from_case(case)
-        self.problem = ElectrochemistryProblem(domain, self.params, SolverSettings.from_case(case.solver),
+        self.params = setup.electro_params(case)
+        self.problem = ElectrochemistryProblem(domain, self.params, setup.solver_settings(case),
                                                c_rate=case.protocol.c_rate,
                                                stress_coupling=case.mechanics.coupling == "two_way")
-        self.coupling = None  # TwoWayCoupling, built with the mechanics in run()
+        self.coupling: TwoWayCoupling | None = None  # built with the mechanics in run()
         pr = case.protocol
         self.segments = build_segments(pr)
         self.controller = StepController(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
@@ -156,7 +107,9 @@ class Simulation:
         self.sodium0 = 0.0
         self.flux_integral = 0.0  # ∫ I_interface dt (C)
         self.last: StepState | None = None
-        self.mechanics = None
+        self.mechanics: MechanicsProblem | None = None
+        self.stress_post: StressPost | None = None
+        self.layer: LayerThickness | None = None  # h of the thin-film indicator
         self.mechanics_metrics: dict[str, Any] | None = None
         self._mech_strain = -1.0
         self.last_output_time: float | None = None
@@ -167,15 +120,22 @@ class Simulation:
     # ---- paths ---------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
-        return self.out_dir / checkpoint.FILENAME
+        return self.folder.checkpoint
 
     @property
     def rank0(self) -> bool:
         return self.comm.rank == 0
 
+    @property
+    def latest(self) -> StepState:
+        """The last accepted state (there is one from the start of the loop on)."""
+        assert self.last is not None, "no state yet: the run has not started"
+        return self.last
+
     # ---- protocol application ---------------------------------------------------------------------
     def apply(self, seg: Segment) -> None:
         if seg.potentiostatic:
+            assert seg.voltage is not None
             self.problem.set_potentiostatic(seg.voltage)
         else:
             self.problem.set_galvanostatic(seg.current_sign * self.current)
@@ -213,21 +173,18 @@ class Simulation:
         self.last_output_time = t
         self.fields.write(t)
         if self.case.output.concentration_snapshots:
-            snapshots.write(self.out_dir, self.problem.c, t, 1.0 - self.last.soc, self.comm)
-        if self.mechanics is not None:
+            snapshots.write(self.folder.concentration, self.problem.c, t, 1.0 - self.latest.soc, self.comm)
+        if self.mechanics is not None and self.stress_post is not None and self.layer is not None:
             self.mechanics.solve(self.problem.c)
-            self.mechanics.write_fields(self.mech_writer, t)
-            strain = abs(self.case.mechanics.y_ref - (1.0 - self.last.soc))
+            self.mech_writer.write(t)
+            strain = abs(self.case.mechanics.y_ref - (1.0 - self.latest.soc))
             if strain >= self._mech_strain:  # keep the most strained state's metrics
                 self._mech_strain = strain
-                self.mechanics_metrics = {**self.mechanics.metrics(), "time_s": t,
-                                          "y_mean": 1.0 - self.last.soc}
+                metrics = self.stress_post.metrics(setup.strengths(self.case), self.layer)
+                self.mechanics_metrics = {**metrics, "time_s": t, "y_mean": 1.0 - self.latest.soc}
                 # The report's stress distributions, of the same (most strained) state.
-                from fem_electrode.report.rundata import STRESS_SAMPLES_FORMAT
-                from fem_electrode.report.samples import write_stress_samples
-
-                write_stress_samples(self.mechanics.post, self.out_dir / STRESS_SAMPLES_FORMAT, time=t,
-                                     y_mean=1.0 - self.last.soc)
+                write_stress_samples(self.stress_post, self.folder.stress_samples, time=t,
+                                     y_mean=1.0 - self.latest.soc)
 
     def depleted(self, seg: Segment) -> bool:
         """True when the last accepted state of galvanostatic ``seg`` has an NVP node within
@@ -241,7 +198,7 @@ class Simulation:
     def end_at_depletion(self, seg: Segment, dt: float) -> None:
         """End ``seg`` at the last accepted state: steps no longer converge as the NVP surface
         empties (fills) and P1 undershoots below 0 (above c_max) there."""
-        st, last = self.state, self.last
+        st, last = self.state, self.latest
         event = {"segment": seg.label, "time_s": st.time, "voltage_V": last.voltage, "failed_dt_s": dt,
                  "cutoff_V": seg.cutoff, "c_min_mol_per_m3": last.c_min, "c_max_mol_per_m3": last.c_max,
                  "capacity_mAh_per_g": mah_per_g(self.q_half, self.problem.mass_nvp)}
@@ -331,36 +288,36 @@ class Simulation:
             finally:
                 signal.signal(signal.SIGTERM, previous)
         case, p = self.case, self.problem
+        folder = self.folder
         if self.rank0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            write_case(case, self.out_dir / "case.toml")
+            write_case(case, folder.case)
         self.comm.Barrier()
-        handler = add_logfile(self.out_dir / "run.log")
+        handler = add_logfile(folder.log)
         resumed = resume and self.comm.bcast(self.checkpoint_path.is_file() if self.rank0 else None, root=0)
         if resume and not resumed:
             log.warning("no checkpoint in %s: starting from the beginning", self.out_dir)
         if resumed:
             self.load_checkpoint()
-            rows = truncate_after(self.out_dir / "timeseries.csv", self.state.time) if self.rank0 else []
+            rows = truncate_after(folder.timeseries, self.state.time) if self.rank0 else []
             if self.rank0:
-                snapshots.truncate_after(self.out_dir, self.state.time)
+                snapshots.truncate_after(folder.concentration, self.state.time)
             if self.state.segment < len(self.segments):  # the state as it was: with its current
                 self.apply(self.segments[self.state.segment])
             self.last = p.state()
         else:
             rows = []
-        self.series = TimeseriesWriter(self.out_dir / "timeseries.csv", self.comm, COLUMNS, append=resumed)
-        self.fields = FieldWriter(p, self.out_dir / "fields", case.output.fields, append=resumed)
+        self.series = TimeseriesWriter(folder.timeseries, self.comm, COLUMNS, append=resumed)
+        self.fields = ElectrochemistryFieldWriter(p, folder.fields, case.output.fields, append=resumed)
         if case.mechanics.coupling in ("one_way", "two_way"):
-            from fem_electrode.mechanics import MechanicsProblem
-            from fem_electrode.outputs import stress
-
-            self.mechanics = MechanicsProblem(self.domain, case)
-            self.mech_writer = stress.FieldWriter(self.mechanics, self.out_dir / "fields")
+            self.mechanics = MechanicsProblem(self.domain, setup.mechanics_params(case),
+                                              setup.mechanics_solver_options(case))
+            self.stress_post = StressPost(self.mechanics)
+            self.layer = setup.layer_thickness(case, self.domain, self.mesh_path)
+            self.mech_writer = MechanicsFieldWriter(self.stress_post, folder.fields)
         if case.mechanics.coupling == "two_way":
-            from fem_electrode.coupling import TwoWayCoupling
-
             mc = case.mechanics
+            assert self.mechanics is not None
             self.coupling = TwoWayCoupling(p, self.mechanics, mc.coupling_tolerance,
                                            mc.coupling_max_iterations, mc.coupling_stabilization)
             self.coupling.refresh()  # the stress of the initial (or resumed) concentration
@@ -368,7 +325,7 @@ class Simulation:
         try:
             if not resumed:
                 self.last = p.state()
-                self.sodium0 = self.last.sodium
+                self.sodium0 = self.latest.sodium
                 first = self.row(self.last, None, 0.0, 0, None)
                 self.series.write(first)
                 rows.append(first)
@@ -381,10 +338,10 @@ class Simulation:
             raise
         finally:
             if status != "interrupted":
-                rows = read_rows(self.out_dir / "timeseries.csv") if self.rank0 else []
+                rows = read_rows(folder.timeseries) if self.rank0 else []
                 data = self.metrics(status, reason, rows) if self.rank0 else {}
                 if self.rank0:
-                    write_metrics(self.out_dir / "metrics.json", data)
+                    write_metrics(folder.metrics, data)
             else:
                 data = {}
             self.close()
@@ -396,9 +353,10 @@ class Simulation:
     def _loop(self, rows: list[dict[str, Any]]) -> tuple[str, str]:
         p, pr, st = self.problem, self.case.protocol, self.state
         tol = pr.cutoff_tolerance
-        total = sum(s.duration if not s.galvanostatic_to_cutoff else s.duration / 1.5 for s in self.segments)
+        total = sum(s.duration / (MAX_CAPACITY_FACTOR if s.galvanostatic_to_cutoff else 1.0)
+                    for s in self.segments)
         progress = Progress(total, "run", lambda: (
-            f"t {st.time / 3600:7.3f} h  V {self.last.voltage:.4f} V  SOC {self.last.soc:.3f}  "
+            f"t {st.time / 3600:7.3f} h  V {self.latest.voltage:.4f} V  SOC {self.latest.soc:.3f}  "
             f"{self.segments[min(st.segment, len(self.segments) - 1)].label}"))
         applied = -1
         try:
@@ -441,11 +399,11 @@ class Simulation:
                 log.debug("  %s in %d its: V = %.9g V", result.reason, result.iterations, new.voltage)
                 end_segment = False
                 if seg.crossed(new.voltage):
-                    before = self.last.voltage
-                    over = abs(new.voltage - seg.cutoff)
+                    before = self.latest.voltage
+                    over = abs(new.voltage - seg.cutoff_voltage)
                     if (over > tol and st.cutoff_retries < MAX_CUTOFF_RETRIES and not seg.crossed(before)
                             and self.controller.land_on_cutoff(dt, secant_fraction(before, new.voltage,
-                                                                                   seg.cutoff))):
+                                                                                   seg.cutoff_voltage))):
                         p.restore(snap)
                         st.cutoff_retries += 1
                         continue
@@ -498,6 +456,8 @@ class Simulation:
             obj = getattr(self, name, None)
             if obj is not None:
                 obj.close()
+        if self.mechanics is not None:
+            self.mechanics.destroy()
         self.problem.close()
 
 

@@ -1,23 +1,29 @@
-"""Write ``stress_samples.npz`` (the report's stress distributions) from a mechanics solution.
+"""The stress samples file of a run (the report's stress distributions) from a mechanics solution.
 
 Call :func:`write_stress_samples` with the :class:`~fem_electrode.outputs.stress.StressPost`
-of the state the ``mechanics`` metrics describe (``mech.post``), on every rank: the samples
-are gathered to rank 0 and, above :data:`MAX_SAMPLES` per group, thinned to a seeded
-uniform random subset (the weights keep the distribution unbiased). Format:
-:data:`fem_electrode.report.rundata.STRESS_SAMPLES_FORMAT`.
+of the state the ``mechanics`` metrics describe, on every rank: the samples are gathered to
+rank 0 and, above :data:`MAX_SAMPLES` per group, thinned to a seeded uniform random subset
+(the weights keep the distribution unbiased).
+
+Format (NumPy ``.npz``, all SI): keys ``<PHASE>.<quantity>`` for PHASE in NZSP, NVP:
+``volume`` (m³, sample weights), and :data:`STRESS_QUANTITIES` (Pa); ``interface.area`` (m²)
+and :data:`TRACTION_QUANTITIES` (Pa, normal > 0 opening; shear magnitude) per interface
+facet; optional scalars ``time`` (s) and ``y_mean`` (mean NVP filling of the state).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from fem_electrode import atomic, tags
-from fem_electrode.report.rundata import STRESS_QUANTITIES
+from fem_electrode import tags
+from fem_electrode.util import atomic
 
+STRESS_QUANTITIES = ("von_mises", "hydrostatic", "max_principal")
+TRACTION_QUANTITIES = ("normal_traction", "shear_traction")
 #: Samples kept per phase (and for the interface); float32 keeps the file at a few MB.
 MAX_SAMPLES = 100_000
 
@@ -54,7 +60,7 @@ def write_stress_samples(post: Any, path: str | os.PathLike[str], time: float | 
     tn, ts = post.tractions()
     group = _gather(comm, {"area": np.asarray(post.facet_area, float), "normal_traction": tn,
                            "shear_traction": ts})
-    if comm.rank != 0:
+    if group is None:  # not rank 0
         return None
     group = _thin(group, "area", rng)
     out.update({f"interface.{k}": v.astype(np.float32) for k, v in group.items()})
@@ -65,5 +71,5 @@ def write_stress_samples(post: Any, path: str | os.PathLike[str], time: float | 
     path = Path(path)
     with atomic.atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **out)
+            np.savez_compressed(f, **cast(dict[str, Any], out))
     return path

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fem_electrode.electrochemistry import ElectrochemistryProblem
-from fem_electrode.fenicsx import dolfinx, ufl
+from fem_electrode.fem.fenicsx import dolfinx, ufl
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 FORMATS = ("xdmf", "vtk", "xdmf+vtx", "none")
 
@@ -55,7 +55,7 @@ class InterfaceCurrentField:
         return self.function
 
 
-class FieldWriter:
+class ElectrochemistryFieldWriter:
     """Writes c, φ_s, φ_e and the interface current at chosen times; keep open across steps."""
 
     def __init__(self, problem: ElectrochemistryProblem, folder: str | os.PathLike[str], fmt: str = "xdmf",
@@ -115,7 +115,7 @@ class FieldWriter:
         self._vtk.clear()
         self._vtx.clear()
 
-    def __enter__(self) -> FieldWriter:
+    def __enter__(self) -> ElectrochemistryFieldWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,10 +13,10 @@ Defaults (``[solver] linear``):
   the benchmark box (1e5 dofs).
 - ``direct``: MUMPS LU of the monolithic sparse matrix as the preconditioner of GMRES (which
   then needs 1-3 iterations: see the rank-one term below); only sane below ≈1.5·10⁵ dofs
-  (design §9).
+  (measured: benchmarks/bench_electrochemistry.py; MUMPS needs ≈29 KB per dof).
 
 Rank-one term: a global constraint (the equipotential current collector, whose potential is
-eliminated, see :mod:`fem_electrode.electrochemistry`) adds −α u uᵀ to the Jacobian, with u a
+eliminated, see :mod:`fem_electrode.problems.electrochemistry`) adds −α u uᵀ to the Jacobian, with u a
 sparse vector. The operator GMRES sees is a shell, A − α u uᵀ; the preconditioner is built
 from the sparse A alone, so the dense term never enters a matrix.
 
@@ -29,7 +29,7 @@ is within that distance of the solution at its natural scale.
 (``snes_stol`` stays 0: the line search also applies it, to the unscaled norms.) A line
 search that fails once the residual is below ``STAGNATION_RTOL`` times max(first residual, 1)
 has hit the round-off floor of the assembled residual: the iterate is accepted (residuals
-are scaled so that 1 is the run's current, see :mod:`fem_electrode.electrochemistry`).
+are scaled so that 1 is the run's current, see :mod:`fem_electrode.problems.electrochemistry`).
 A solve that crawls (from iteration ``SLOW_START`` on, less than a factor 1/``SLOW_FACTOR``
 of residual reduction over ``SLOW_WINDOW`` iterations) is stopped as diverged: a shorter
 time step is cheaper than many damped Newton steps.
@@ -43,19 +43,20 @@ empties or fills at the end of a half-cycle.
 User options (``[solver] petsc``) are merged over the defaults under the problem's prefix.
 Options are put into PETSc's global database *and kept there* until :meth:`BlockedNewton.close`:
 the field-split sub-solvers are created at the first solve and read their options then
-(design §9 pitfall: options passed as ``petsc_options`` are deleted after SNES setup).
+(DOLFINx deletes options passed as ``petsc_options`` once the SNES is set up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from fem_electrode.fenicsx import MPI, PETSc, dolfinx
-from fem_electrode.log import get_logger
+from fem_electrode.fem import petsc_options
+from fem_electrode.fem.fenicsx import MPI, PETSc, dolfinx
+from fem_electrode.util.log import get_logger
 
 log = get_logger("solver")
 
@@ -84,24 +85,19 @@ OTHER_PREFIXES = ("mechanics_",)
 
 @dataclass(frozen=True)
 class SolverSettings:
-    """Newton and linear-solver settings (the ``[solver]`` section)."""
+    """Newton and linear-solver settings (the ``[solver]`` section; its defaults live in the schema).
 
-    linear: str = "iterative"
-    rtol: float = 1e-10
-    atol: float = 1e-12
-    max_it: int = 25
-    quadrature_degree: int = 2
-    petsc: Mapping[str, Any] = field(default_factory=dict)
-    step_tol: float = 1e-9  #: Newton update, in units of each field's scale, that means converged
+    ``petsc`` holds the user's option overrides meant for this solver, names without the
+    leading ``-`` and without :data:`ECHEM_PREFIX`.
+    """
 
-    @classmethod
-    def from_case(cls, solver_section: Any) -> SolverSettings:
-        """From ``[solver]``: ``petsc`` keys of other solvers (``mechanics_...``) are left out,
-        a leading ``echem_`` is removed."""
-        s = solver_section
-        petsc = {key.removeprefix(ECHEM_PREFIX): value for key, value in s.petsc.items()
-                 if not key.startswith(OTHER_PREFIXES)}
-        return cls(s.linear, s.rtol, s.atol, s.max_it, s.quadrature_degree, petsc, s.step_tol)
+    linear: str  #: "iterative" or "direct"
+    rtol: float  #: Newton relative tolerance
+    atol: float  #: Newton absolute tolerance (residual in units of the run's current)
+    max_it: int  #: Newton iterations per solve
+    quadrature_degree: int  #: quadrature degree of the nonlinear interface terms
+    petsc: Mapping[str, Any]  #: user option overrides
+    step_tol: float  #: Newton update, in units of each field's scale, that means converged
 
 
 def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dict[str, Any]:
@@ -129,8 +125,7 @@ def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dic
                 f"fieldsplit_{name}_pc_type": "gamg",
                 f"fieldsplit_{name}_pc_gamg_threshold": GAMG_THRESHOLD,
             })
-    opts.update(settings.petsc)
-    return opts
+    return petsc_options.merged(opts, settings.petsc, ECHEM_PREFIX, OTHER_PREFIXES, ECHEM_PREFIX)
 
 
 def block_index_sets(spaces: Sequence[dolfinx.fem.FunctionSpace], comm: MPI.Comm) -> list[PETSc.IS]:
@@ -194,9 +189,9 @@ class RankOne:
     """A term −α u uᵀ of the Jacobian: ``u`` in the blocked layout, ``alpha()`` its current
     weight, ``update(x)`` refreshes the constants it stands for from an iterate x."""
 
-    u: PETSc.Vec
-    alpha: Any  # Callable[[], float]
-    update: Any  # Callable[[PETSc.Vec], None]
+    u: PETSc.Vec | None  #: set once the blocked layout exists (before the first solve)
+    alpha: Callable[[], float]
+    update: Callable[[PETSc.Vec], None]
 
 
 class _RankOneOperator:
@@ -207,16 +202,9 @@ class _RankOneOperator:
 
     def mult(self, mat: PETSc.Mat, x: PETSc.Vec, y: PETSc.Vec) -> None:
         self.A.mult(x, y)
-        alpha = self.r1.alpha()
-        if alpha:
-            y.axpy(-alpha * self.r1.u.dot(x), self.r1.u)
-
-
-def _reason_name(cls: Any, code: int) -> str:
-    for name in dir(cls):
-        if not name.startswith("_") and getattr(cls, name) == code:
-            return name
-    return str(code)
+        alpha, u = self.r1.alpha(), self.r1.u
+        if alpha and u is not None:
+            y.axpy(-alpha * u.dot(x), u)
 
 
 class BlockedNewton:
@@ -241,21 +229,22 @@ class BlockedNewton:
         self.step_tol = settings.step_tol
         self.prefix = prefix
         self.bcs = list(bcs)
-        self.options = default_options(settings, self.names)
+        self.options = petsc_options.OptionsScope(prefix, default_options(settings, self.names))
         self.problem = dolfinx.fem.petsc.NonlinearProblem(
             list(residuals), list(unknowns), bcs=list(bcs), kind="mpi",
             petsc_options_prefix=prefix, entity_maps=entity_maps,
         )
         snes = self.problem.solver
-        db = PETSc.Options()
-        for key, value in self.options.items():
-            db[f"{prefix}{key}"] = value
+        # kept in the database while this problem lives: the field-split sub-solvers are
+        # created (and read their options) at the first solve
+        self.options.set()
         snes.setFromOptions()
         comm = unknowns[0].function_space.mesh.comm
-        self._ises = block_index_sets([u.function_space for u in unknowns], comm)
+        #: index sets of the fields in the blocked vector layout, in field order
+        self.index_sets = block_index_sets([u.function_space for u in unknowns], comm)
         pc = snes.getKSP().getPC()
         if pc.getType() == PETSc.PC.Type.FIELDSPLIT:
-            pc.setFieldSplitIS(*zip(self.names, self._ises, strict=True))
+            pc.setFieldSplitIS(*zip(self.names, self.index_sets, strict=True))
         snes.setConvergenceTest(self._converged)
         self.rank_one = rank_one
         if rank_one is not None:
@@ -280,32 +269,31 @@ class BlockedNewton:
         return v
 
     def _install_rank_one(self, r1: RankOne) -> None:
-        """Residual: update r1's constants from the iterate first. Jacobian: a shell A − α u uᵀ
-        for the Krylov solver, the assembled A for the preconditioner."""
-        prob = self.problem
-        snes = prob.solver
-        fp = dolfinx.fem.petsc
-        blocks = prob.b.getAttr("_blocks")
-        bcs = self.bcs
+        """Residual: update r1's constants from the iterate, then DOLFINx's own assembly.
+        Jacobian: a shell A − α u uᵀ for the Krylov solver, the assembled A for the
+        preconditioner (DOLFINx's own Jacobian assembly, into A)."""
+        snes = self.problem.solver
+        b, (assemble_f, f_args, f_kargs) = snes.getFunction()
+        _, _, (assemble_j, j_args, j_kargs) = snes.getJacobian()
 
-        def residual(snes_: PETSc.SNES, x: PETSc.Vec, b: PETSc.Vec) -> None:
+        def residual(snes_: PETSc.SNES, x: PETSc.Vec, f: PETSc.Vec) -> None:
             r1.update(x)
-            fp.assemble_residual(snes_, x, b, prob.u, prob.F, prob.J, bcs, _blocks=blocks)
+            assemble_f(snes_, x, f, *(f_args or ()), **(f_kargs or {}))
 
         def jacobian(snes_: PETSc.SNES, x: PETSc.Vec, J: PETSc.Mat, P: PETSc.Mat) -> None:
-            fp.assemble_jacobian(snes_, x, P, None, prob.u, prob.J, None, bcs)
+            assemble_j(snes_, x, P, P, *(j_args or ()), **(j_kargs or {}))
 
-        A = prob.A
+        A = self.problem.A
         shell = PETSc.Mat().createPython(A.getSizes(), context=_RankOneOperator(A, r1), comm=A.comm)
         shell.setUp()
         self._shell = shell
-        snes.setFunction(residual, prob.b)
+        snes.setFunction(residual, b)
         snes.setJacobian(jacobian, shell, A)
 
     def scaled_norm(self, v: PETSc.Vec) -> float:
         """max over fields of ‖v‖∞ / scale."""
         worst = 0.0
-        for iset, scale in zip(self._ises, self.scales, strict=True):
+        for iset, scale in zip(self.index_sets, self.scales, strict=True):
             sub = v.getSubVector(iset)
             worst = max(worst, sub.norm(PETSc.NormType.NORM_INFINITY) / scale)
             v.restoreSubVector(iset, sub)
@@ -323,7 +311,7 @@ class BlockedNewton:
         scaling the whole direction: one dof pressed against a bound must not stall the rest."""
         x = self.snes.getSolution()
         clipped = 0
-        for iset, bound in zip(self._ises, self.bounds, strict=True):
+        for iset, bound in zip(self.index_sets, self.bounds, strict=True):
             if bound is None:
                 continue
             lo, hi = bound
@@ -377,7 +365,8 @@ class BlockedNewton:
         norm = snes.getFunctionNorm()
         finite = all(np.all(np.isfinite(u.x.array)) for u in self.unknowns)
         converged = code > 0 and finite and np.isfinite(norm)
-        reason = _reason_name(PETSc.SNES.ConvergedReason, code) if finite else "non-finite solution"
+        reason = (petsc_options.reason_name(PETSc.SNES.ConvergedReason, code) if finite
+                  else "non-finite solution")
         if self._slow:
             reason = "DIVERGED_SLOW_PROGRESS"
         if (code == PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH and finite
@@ -388,8 +377,4 @@ class BlockedNewton:
 
     def close(self) -> None:
         """Remove this problem's options from PETSc's global database."""
-        db = PETSc.Options()
-        for key in self.options:
-            full = f"{self.prefix}{key}"
-            if db.hasName(full):
-                db.delValue(full)
+        self.options.clear()

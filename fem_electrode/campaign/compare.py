@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fem_electrode import casestatus
+from fem_electrode.campaign import status as casestatus
 from fem_electrode.config import Case, dumps_case, write_case
-from fem_electrode.log import get_logger
 from fem_electrode.report import build, pvrun, views
+from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS
 from fem_electrode.report.curves import columns
-from fem_electrode.report.metrics import DESIGN_LABELS, DESIGNS
-from fem_electrode.report.rundata import RunData, find_column
+from fem_electrode.report.rundata import RunData
+from fem_electrode.run.folder import CASE, RunFolder
+from fem_electrode.util.log import get_logger
 
 log = get_logger("compare")
 
@@ -124,7 +125,7 @@ def variants(case: Case, out_dir: Path, preset: str = "default",
 def job_runner(ntasks: int = 1, launcher: str | None = None,
                command: str = "{python} -m fem_electrode.cli run {case} -o {dir} {resume}") -> Runner:
     """Run ``fem-electrode run`` in a child process via the sweep's job step."""
-    from fem_electrode import casejob
+    from fem_electrode.campaign import job as casejob
 
     if launcher is None:
         launcher = "" if ntasks == 1 else "mpiexec -n {ntasks}"
@@ -132,7 +133,7 @@ def job_runner(ntasks: int = 1, launcher: str | None = None,
 
     def run(case: Case, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_case(case, run_dir / "case.toml")
+        write_case(case, RunFolder(run_dir).case)
         rc = casejob.run_case(run_dir, spec)
         if rc != 0:
             status = casestatus.read(run_dir)
@@ -157,8 +158,9 @@ def mechanics_runner(ntasks: int = 1, launcher: str | None = None) -> Runner:
 
 def is_done(variant: Variant, run_dir: Path) -> bool:
     """True when ``run_dir`` holds finished results of exactly this case."""
-    case_file = run_dir / "case.toml"
-    return ((run_dir / "metrics.json").is_file() and case_file.is_file()
+    folder = RunFolder(run_dir)
+    case_file = folder.case
+    return (folder.metrics.is_file() and case_file.is_file()
             and _body(case_file.read_text()) == _body(dumps_case(variant.case)))
 
 
@@ -182,7 +184,7 @@ def run_variants(items: Sequence[Variant], out_dir: Path, runner: Runner, jobs: 
         except Exception as exc:  # collect, so the other design still finishes
             errors.append(f"{v.folder}: {exc}")
             return
-        if not (out_dir / v.folder / "metrics.json").is_file():
+        if not RunFolder(out_dir / v.folder).metrics.is_file():
             errors.append(f"{v.folder}: the run finished but wrote no metrics.json")
 
     if jobs <= 1 or len(todo) <= 1:  # in the main thread: gmsh and signal handlers need it
@@ -207,12 +209,8 @@ def snapshot_time(run: RunData) -> float | None:
     t = columns(ts).time
     if t is None:
         return None
-    soc = find_column(ts, "soc")
-    if soc is not None:
-        return float(ts[t][ts[soc].argmax()])
-    y = find_column(ts, "y", "mean") or find_column(ts, "c", "mean")
-    if y is not None:
-        return float(ts[t][ts[y].argmin()])
+    if "soc" in ts:
+        return float(ts[t][ts["soc"].argmax()])
     return float(ts[t][-1])
 
 
@@ -260,10 +258,10 @@ def ensure_mesh_xdmf(run: RunData) -> Path | None:
         return Path(found)
     if run.msh_path is None or not run.msh_path.is_file():
         return None
-    from fem_electrode.domain import Domain
-    from fem_electrode.fenicsx import MPI
+    from fem_electrode.fem.domain import Domain
+    from fem_electrode.fem.fenicsx import MPI
 
-    target = run.run_dir / "fields" / "mesh.xdmf"
+    target = RunFolder(run.run_dir).mesh_xdmf
     target.parent.mkdir(parents=True, exist_ok=True)
     return Domain.from_msh(run.msh_path, MPI.COMM_SELF).write_xdmf(target)
 
@@ -283,8 +281,9 @@ def render_views(out_dir: Path, pairs: Sequence[build.Pair], screenshots: bool =
     """Write ``views.py`` for the first protocol and, with pvpython, its screenshots."""
     for run in pairs[0].runs.values():
         ensure_mesh_xdmf(run)
-    electrodes = {d: {"label": DESIGN_LABELS[d], "run_dir": r.run_dir, "time": snapshot_time(r)}
-                  for d, r in pairs[0].runs.items()}
+    electrodes: dict[str, views.ElectrodeSpec] = {
+        d: {"label": DESIGN_LABELS[d], "run_dir": r.run_dir, "time": snapshot_time(r)}
+        for d, r in pairs[0].runs.items()}
     script = views.write_views(out_dir, electrodes, title=pairs[0].label, ranges=colour_ranges(pairs[0]))
     if not screenshots:
         return script, None
@@ -319,13 +318,13 @@ def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default"
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_case(case, out_dir / "case.toml")
+    write_case(case, out_dir / CASE)
     items = variants(case, out_dir, preset, mechanics_y)
     if not report_only:
         if mechanics_y is not None:
             runner = runner or mechanics_runner()
         run_variants(items, out_dir, runner or job_runner(), jobs=jobs, force=force)
-    missing = [v.folder for v in items if not (out_dir / v.folder / "metrics.json").is_file()]
+    missing = [v.folder for v in items if not RunFolder(out_dir / v.folder).metrics.is_file()]
     if missing:
         raise CompareError(f"no results in {', '.join(missing)} under {out_dir} (run without --report-only)")
     return report(case, items, out_dir, screenshots=screenshots)

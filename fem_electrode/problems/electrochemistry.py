@@ -20,7 +20,7 @@ not an unknown of its own: it is eliminated with the global condition of the mod
 
 so V_cc = a φ̄_s + b with φ̄_s the mean of φ_s over the collector contact A_cc and (a, b)
 constants per mode. The mean makes a rank-one term of the Jacobian, applied matrix-free
-(:class:`fem_electrode.solver.RankOne`). The current therefore divides between NVP regions
+(:class:`fem_electrode.fem.newton.RankOne`). The current therefore divides between NVP regions
 by their impedance (a uniform current density would overload small NVP islands that touch
 the collector).
 
@@ -29,7 +29,7 @@ Two-way chemo-mechanics (``stress_coupling=True``): the Na chemical potential in
 :attr:`ElectrochemistryProblem.stress_work`. It enters the overpotential,
 η = φ_s − φ_e − U(c) − w/F (tension raises the equilibrium potential), and the flux,
 J = −D ∇c + (D c/RT) ∇w. The field is given, not solved for here:
-:class:`fem_electrode.coupling.TwoWayCoupling` updates it from the mechanics. The residuals
+:class:`fem_electrode.problems.coupling.TwoWayCoupling` updates it from the mechanics. The residuals
 use w + κ (c_w − c), with c_w the concentration w was computed from and κ a stabilising
 slope (≈ −∂w/∂c): the same at convergence (c = c_w), it makes the staggered iteration
 contract (the "fixed-stress" split of poroelasticity).
@@ -49,14 +49,16 @@ to the current that flows.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from fem_electrode.domain import Domain, bounding_box
-from fem_electrode.fenicsx import MPI, dolfinx, ufl
+from fem_electrode.fem.domain import Domain, bounding_box
+from fem_electrode.fem.fenicsx import MPI, dolfinx, ufl
+from fem_electrode.fem.newton import ECHEM_PREFIX, BlockedNewton, NewtonResult, RankOne, SolverSettings
 from fem_electrode.physics import transport
 from fem_electrode.physics.constants import (
     FARADAY,
@@ -66,10 +68,8 @@ from fem_electrode.physics.constants import (
     thermal_voltage,
 )
 from fem_electrode.physics.kinetics import ButlerVolmer
-from fem_electrode.physics.ocv import OCV, SmoothOCV
-from fem_electrode.physics.ocv import from_config as ocv_from_config
+from fem_electrode.physics.ocv import OCV
 from fem_electrode.physics.ops import ufl_ops
-from fem_electrode.solver import ECHEM_PREFIX, BlockedNewton, NewtonResult, RankOne, SolverSettings
 
 #: Field names, in block order.
 FIELDS = ("phi_e", "c", "phi_s")
@@ -83,19 +83,20 @@ _COUNT = [0]  # problems created in this process (option prefixes)
 
 @dataclass(frozen=True)
 class ElectroParams:
-    """Material and kinetic parameters of the electrochemical problem (SI)."""
+    """Material and kinetic parameters of the electrochemical problem (SI; built from the case by
+    :func:`fem_electrode.run.setup.electro_params`, whose defaults and sources live in the schema)."""
 
-    sigma_e: float = 0.5  #: NZSP ionic conductivity, S/m
-    sigma_s: float = 1e-2  #: NVP electronic conductivity, S/m
-    D: float = 1e-16  #: Na diffusivity in NVP, m²/s
-    c_max: float = 13850.0  #: cyclable Na concentration, mol/m³
-    kinetics: ButlerVolmer = ButlerVolmer()
-    ocv: OCV = SmoothOCV()
-    initial_y: float = 0.99  #: initial filling c/c_max
-    r_series: float = 0.0  #: lumped separator + Na|NZSP resistance, Ω m² (projected area)
-    density: float = 3156.0  #: NVP density, kg/m³
-    capacity: float = 117.6  #: NVP theoretical capacity, mAh/g
-    collector_conductance: float = 1e6  #: Au|NVP contact conductance g_c, S/m²
+    sigma_e: float  #: NZSP ionic conductivity, S/m
+    sigma_s: float  #: NVP electronic conductivity, S/m
+    D: float  #: Na diffusivity in NVP, m²/s
+    c_max: float  #: cyclable Na concentration, mol/m³
+    kinetics: ButlerVolmer
+    ocv: OCV
+    initial_y: float  #: initial filling c/c_max
+    r_series: float  #: lumped separator + Na|NZSP resistance, Ω m² (projected area)
+    density: float  #: NVP density, kg/m³
+    capacity: float  #: NVP theoretical capacity, mAh/g
+    collector_conductance: float  #: Au|NVP contact conductance g_c, S/m²
 
     def __post_init__(self) -> None:
         for name in ("sigma_e", "sigma_s", "D", "c_max", "density", "capacity", "collector_conductance"):
@@ -105,17 +106,6 @@ class ElectroParams:
             raise ValueError(f"initial_y must lie in (0, 1), got {self.initial_y!r}")
         if not self.r_series >= 0.0:
             raise ValueError(f"r_series must be >= 0 Ohm m^2, got {self.r_series!r}")
-
-    @classmethod
-    def from_case(cls, case: Any) -> ElectroParams:
-        m, e = case.materials, case.electrochemistry
-        return cls(
-            sigma_e=m.sigma_e_nzsp, sigma_s=m.sigma_s_nvp, D=m.D_nvp, c_max=m.c_max,
-            kinetics=ButlerVolmer(e.i0_ref, e.alpha_a, e.alpha_c, e.temperature),
-            ocv=ocv_from_config(e), initial_y=e.initial_y,
-            r_series=e.separator_thickness / m.sigma_e_nzsp + e.asr_na_nzsp,
-            density=m.density_nvp, capacity=m.capacity_nvp, collector_conductance=e.collector_conductance,
-        )
 
 
 @dataclass(frozen=True)
@@ -135,17 +125,25 @@ class StepState:
     soc: float  #: state of charge 1 − ⟨y⟩ (y = 1 discharged)
 
 
+def _with_constants(law: Any, const: Callable[[float], dolfinx.fem.Constant]) -> Any:
+    """A copy of a law (frozen dataclass) whose float fields are mesh Constants of the same value."""
+    values = {f.name: const(v) for f in dataclasses.fields(law)
+              if isinstance(v := getattr(law, f.name), float) and not isinstance(v, bool)}
+    return dataclasses.replace(law, **values)
+
+
 class ElectrochemistryProblem:
     """φ_e (NZSP), c and φ_s (NVP) coupled by Butler–Volmer, one SNES per time step.
 
-    ``c_rate`` (1/h) sets the current scale of the residual (see the module docstring).
+    ``c_rate`` (1/h) sets the current scale of the residual (see the module docstring): the
+    protocol's C-rate, or 1 for steady states and verification cases.
     ``extra`` (verification only) returns three additional residual forms in amperes
     (rows φ_e, c, φ_s; ``None`` for none) built from this problem's fields and test functions,
     e.g. manufactured sources.
     """
 
-    def __init__(self, domain: Domain, params: ElectroParams, settings: SolverSettings = SolverSettings(),
-                 *, c_rate: float = 1.0, prefix: str | None = None, stress_coupling: bool = False,
+    def __init__(self, domain: Domain, params: ElectroParams, settings: SolverSettings,
+                 *, c_rate: float, prefix: str | None = None, stress_coupling: bool = False,
                  extra: Callable[[ElectrochemistryProblem], Sequence[Any]] | None = None):
         self.domain = domain
         self.params = params
@@ -199,27 +197,32 @@ class ElectrochemistryProblem:
         self.phi_bar = self._const(0.0)  # V, mean of the φ_s deviation over the collector
 
         # ---- residuals -----------------------------------------------------------------------
+        # Every parameter enters the forms as a Constant: another case (D, i0, a new RVE) reuses
+        # the compiled forms.
         p = params
         ops = ufl_ops()
+        const = self._const
+        kinetics, ocv = _with_constants(p.kinetics, const), _with_constants(p.ocv, const)
+        c_max, D = const(p.c_max), const(p.D)
         dS = domain.dS().reconstruct(metadata={"quadrature_degree": settings.quadrature_degree})
         self.interface_measure = dS
         ds_cc = domain.ds("current_collector", "NVP")
         dx_e, dx_s = domain.dx("NZSP"), domain.dx("NVP")
-        y = self.c("+") / p.c_max
-        self.eta = self.phi_s("+") + self.phi_ref - self.phi_e("-") - p.ocv.value(y, ops)
+        y = self.c("+") / c_max
+        self.eta = self.phi_s("+") + self.phi_ref - self.phi_e("-") - ocv.value(y, ops)
         if self.stress_coupling:
             w_eff = self.stress_work + self.stress_slope * (self.stress_c - self.c)
             self.eta = self.eta - w_eff("+") / FARADAY
-        self.i = p.kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
+        self.i = kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
         g_c = p.collector_conductance
-        self.j_collector = g_c * (self.cc_a * self.phi_bar + self.cc_offset - self.phi_s)
-        F_e = transport.conduction(p.sigma_e, self.phi_e, self.v_e, dx_e) - self.i * self.v_e("-") * dS
-        F_c = (FARADAY * transport.diffusion(self.c, self.c_old, self.dt_inv, p.D, self.q, dx_s, self.flux_on)
+        self.j_collector = const(g_c) * (self.cc_a * self.phi_bar + self.cc_offset - self.phi_s)
+        F_e = transport.conduction(const(p.sigma_e), self.phi_e, self.v_e, dx_e) - self.i * self.v_e("-") * dS
+        F_c = (FARADAY * transport.diffusion(self.c, self.c_old, self.dt_inv, D, self.q, dx_s, self.flux_on)
                + self.flux_on * self.i * self.q("+") * dS)
         if self.stress_coupling:
-            rt = GAS_CONSTANT * p.kinetics.temperature  # J/mol
-            F_c = F_c + FARADAY * transport.stress_drift(self.c, w_eff, p.D, rt, self.q, dx_s, self.flux_on)
-        F_s = (transport.conduction(p.sigma_s, self.phi_s, self.w, dx_s) + self.i * self.w("+") * dS
+            rt = const(GAS_CONSTANT * p.kinetics.temperature)  # J/mol
+            F_c = F_c + FARADAY * transport.stress_drift(self.c, w_eff, D, rt, self.q, dx_s, self.flux_on)
+        F_s = (transport.conduction(const(p.sigma_s), self.phi_s, self.w, dx_s) + self.i * self.w("+") * dS
                - self.j_collector * self.w * ds_cc)
         residuals = [F_e, F_c, F_s]
         if extra is not None:
@@ -227,16 +230,17 @@ class ElectrochemistryProblem:
         if not c_rate > 0.0:
             raise ValueError(f"c_rate must be > 0 1/h, got {c_rate!r}")
         self.scale = 1.0 / (c_rate * self.current_1c)
-        residuals = [self.scale * r for r in residuals]
+        scale = const(self.scale)
+        residuals = [scale * r for r in residuals]
         self.bcs = [dolfinx.fem.dirichletbc(0.0, self._separator_dofs(), self.V_e)]
         if prefix is None:  # unique per problem: closing one must not remove another's options
             _COUNT[0] += 1
             prefix = ECHEM_PREFIX if _COUNT[0] == 1 else f"{ECHEM_PREFIX}{_COUNT[0]}_"
         self.prefix = prefix
         v_ref = thermal_voltage(p.kinetics.temperature)
-        collector = RankOne(
+        self._collector = collector = RankOne(
             u=None, alpha=lambda: self.scale * g_c * float(self.cc_a.value) / self.collector_area,
-            update=lambda x: self._set_phi_bar(collector.u.dot(x)))
+            update=self._phi_bar_from_iterate)
         self.newton = BlockedNewton(residuals, self.unknowns, FIELDS, settings, prefix,
                                     bcs=self.bcs, entity_maps=self.entity_maps,
                                     scales=(v_ref, p.c_max, v_ref),
@@ -270,11 +274,17 @@ class ElectrochemistryProblem:
         m = dolfinx.fem.assemble_vector(dolfinx.fem.form(self.w * ds_cc, entity_maps=self.entity_maps))
         m.scatter_reverse(dolfinx.la.InsertMode.add)
         u = self.newton.blocked_vector()
-        iset = self.newton._ises[FIELDS.index("phi_s")]
+        iset = self.newton.index_sets[FIELDS.index("phi_s")]
         sub = u.getSubVector(iset)
         sub.array[:] = m.array[: self.V_s.dofmap.index_map.size_local]
         u.restoreSubVector(iset, sub)
         return u
+
+    def _phi_bar_from_iterate(self, x: Any) -> None:
+        """φ̄ of a Newton iterate x (blocked vector): the collector weights dotted with x."""
+        u = self._collector.u
+        assert u is not None, "collector weights not set"
+        self._set_phi_bar(u.dot(x))
 
     def _set_phi_bar(self, integral: float) -> None:
         """φ̄ (deviation) from ∫ φ_s dA over the collector contact."""

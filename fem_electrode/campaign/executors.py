@@ -1,6 +1,6 @@
 """Executors of a sweep: ``local`` (one case after another here) and ``slurm`` (one job array).
 
-Both run each case through the same job step (:func:`fem_electrode.casejob.run_case`), so
+Both run each case through the same job step (:func:`fem_electrode.campaign.job.run_case`), so
 status files, logs and resume behave the same. ``check`` runs before any folder exists.
 """
 
@@ -11,14 +11,18 @@ import shlex
 import shutil
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from fem_electrode import atomic, casejob, casestatus, slurm
+from fem_electrode.campaign import job as casejob
+from fem_electrode.campaign import slurm
+from fem_electrode.campaign import status as casestatus
+from fem_electrode.campaign.sweep import Point, Sweep
+from fem_electrode.campaign.sweep_folder import plan, prepare, read_info, record_submission
 from fem_electrode.config import ConfigError
-from fem_electrode.log import get_logger
-from fem_electrode.sweep import Point, Sweep
-from fem_electrode.sweepdir import plan, prepare, read_info, record_submission
+from fem_electrode.util import atomic
+from fem_electrode.util.log import get_logger
 
 log = get_logger("sweep")
 
@@ -90,7 +94,7 @@ class SlurmExecutor:
             problems.append(f"job template {sweep.slurm.template_path()}: {exc.args[0] if exc.args else exc}")
         return problems
 
-    def script(self, sweep: Sweep, points: list[Point], cases_file: Path, number: int) -> str:
+    def script(self, sweep: Sweep, points: Sequence[Point], cases_file: Path, number: int) -> str:
         name = sweep.slurm.job_name or f"fem-{sweep.name}"
         logs = sweep.directory.resolve() / "logs"
         output = str(logs / ("%x-%A_%a.out" if self.array else "%x-%j.out"))

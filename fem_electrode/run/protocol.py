@@ -56,7 +56,7 @@ class Segment:
     current_sign: int = 0
     cutoff: float | None = None
     voltage: float | None = None
-    duration: float | None = None  #: s; for galvanostatic segments the safety limit
+    duration: float = 0.0  #: s; for galvanostatic segments the safety limit
 
     @property
     def potentiostatic(self) -> bool:
@@ -70,7 +70,14 @@ class Segment:
         """True when ``voltage`` (V) is at or beyond this segment's cut-off."""
         if not self.galvanostatic_to_cutoff:
             return False
-        return voltage >= self.cutoff if self.current_sign > 0 else voltage <= self.cutoff
+        return voltage >= self.cutoff_voltage if self.current_sign > 0 else voltage <= self.cutoff_voltage
+
+    @property
+    def cutoff_voltage(self) -> float:
+        """The cut-off (V) of a galvanostatic segment."""
+        if self.cutoff is None:
+            raise ValueError(f"segment {self.label} has no cut-off")
+        return self.cutoff
 
     @property
     def label(self) -> str:
@@ -105,8 +112,8 @@ class StepController:
     dt: float
     dt_min: float
     dt_max: float
-    growth: float = 1.5
-    shrink: float = 0.5
+    growth: float  #: dt factor after an easy step
+    shrink: float  #: dt factor after a failed step
 
     def __post_init__(self) -> None:
         if not 0.0 < self.dt_min <= self.dt_max:
@@ -172,15 +179,13 @@ class ProtocolState:
     cutoff_retries: int = 0
     steps: int = 0  #: accepted steps
 
-    def remaining(self, seg: Segment) -> float | None:
-        """Seconds left in a timed segment (holds, rests, galvanostatic safety limit)."""
-        if seg.duration is None:
-            return None
+    def remaining(self, seg: Segment) -> float:
+        """Seconds left in the segment (holds, rests, galvanostatic safety limit)."""
         return max(seg.duration - (self.time - self.segment_start), 0.0)
 
     def segment_time_done(self, seg: Segment) -> bool:
         rem = self.remaining(seg)
-        return rem is not None and rem <= TIME_EPS * max(seg.duration or 1.0, 1.0)
+        return rem <= TIME_EPS * max(seg.duration, 1.0)
 
     def advance_segment(self) -> None:
         self.segment += 1

@@ -2,7 +2,7 @@
 
 ``sweep.json`` lists the cases (id, folder, swept values), the run and Slurm settings, and
 every submission (executor, job id, the cases in array-task order). Each case folder holds
-``case.toml`` (resolved) and ``status.json`` (see :mod:`fem_electrode.casestatus`).
+``case.toml`` (resolved) and ``status.json`` (see :mod:`fem_electrode.campaign.status`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fem_electrode import atomic, casestatus, slurm
+from fem_electrode.campaign import slurm
+from fem_electrode.campaign import status as casestatus
+from fem_electrode.campaign.sweep import Point, Sweep
 from fem_electrode.config import ConfigError, load_case, write_case
-from fem_electrode.sweep import Point, Sweep
+from fem_electrode.run.folder import RunFolder
+from fem_electrode.util import atomic
 
 SWEEP_JSON = "sweep.json"
 
@@ -161,9 +164,9 @@ def plan(sweep: Sweep, retry_failed: bool = False) -> Plan:
     todo, skipped = [], []
     for point in sweep.points:
         cdir = sweep.directory / point.dir
-        if (cdir / "case.toml").is_file():
+        if RunFolder(cdir).case.is_file():
             try:
-                old = load_case(cdir / "case.toml").to_dict()
+                old = load_case(RunFolder(cdir).case).to_dict()
             except ConfigError as exc:
                 problems.append(f"{cdir}/case.toml is not a valid case ({exc.problems[0]}); remove it")
                 continue
@@ -199,6 +202,6 @@ def prepare(sweep: Sweep) -> None:
                  "cases": list(known.values()), "run": asdict(sweep.run), "slurm": asdict(sweep.slurm)})
     for point in sweep.points:
         cdir = sweep.directory / point.dir
-        if not (cdir / "case.toml").is_file():
-            write_case(point.case, cdir / "case.toml")
+        if not RunFolder(cdir).case.is_file():
+            write_case(point.case, RunFolder(cdir).case)
     write_info(sweep.directory, info)

@@ -3,7 +3,7 @@
 When the PyPI wheel ``dolfinx-solver-real`` is installed its ``dolfinx_solver`` module
 must be imported first (it sets up the bundled PETSc/MPI libraries). On a cluster a
 DOLFINx 0.11 from a module, Spack or conda is used as it is. Everything else in the
-package imports DOLFINx *from here*: ``from fem_electrode.fenicsx import dolfinx, ufl``.
+package imports DOLFINx *from here*: ``from fem_electrode.fem.fenicsx import dolfinx, ufl``.
 """
 
 from __future__ import annotations

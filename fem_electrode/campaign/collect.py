@@ -1,9 +1,11 @@
 """Gather a sweep: ``results.csv`` (one row per case: swept values + metrics) and plots.
 
 Metrics come from each case's ``metrics.json``, nested tables flattened with dots
-(``stress.von_mises.max``); lists are left out (time series live in ``timeseries.csv``).
-Each numeric metric is plotted against each numeric swept parameter, one line per
-combination of the other swept values, as ``plots/<metric>--vs--<parameter>.png``.
+(``mechanics.phases.NVP.von_mises.p95``); lists are left out (time series live in the run's
+time series). Each numeric metric is plotted against each numeric swept parameter, one line
+per combination of the other swept values, as ``plots/<metric>--vs--<parameter>.png``, in the
+display unit of the metrics schema (:mod:`fem_electrode.run.folder`); ``columns.csv`` lists
+every metric column with its unit (as stored in ``results.csv``: SI) and meaning.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fem_electrode import atomic
-from fem_electrode.nested import flatten
-from fem_electrode.sweep import format_value
-from fem_electrode.sweepdir import CaseState, read_info, states
+from fem_electrode.campaign.sweep import format_value
+from fem_electrode.campaign.sweep_folder import CaseState, read_info, states
+from fem_electrode.run.folder import METRICS_SCHEMA, RunFolder, is_text_key
+from fem_electrode.util import atomic
+from fem_electrode.util.nested import flatten
 
-METRICS_FILE = "metrics.json"
 MAX_LEGEND = 12
 
 
@@ -47,15 +49,15 @@ class Results:
 
 
 def _read_metrics(row: CaseState) -> tuple[dict[str, Any], str]:
-    path = row.dir / METRICS_FILE
+    path = RunFolder(row.dir).metrics
     if row.state != "done":
         return {}, ""
     try:
         return flatten(json.loads(path.read_text())), ""
     except FileNotFoundError:
-        return {}, f"no {METRICS_FILE}"
+        return {}, f"no {path.name}"
     except (OSError, json.JSONDecodeError) as exc:
-        return {}, f"unreadable {METRICS_FILE}: {exc}"
+        return {}, f"unreadable {path.name}: {exc}"
 
 
 def collect(sweep_dir: str | os.PathLike[str], metrics: Sequence[str] = (), plots: bool = True) -> Results:
@@ -81,8 +83,31 @@ def collect(sweep_dir: str | os.PathLike[str], metrics: Sequence[str] = (), plot
         writer.writerow(["" if row.get(h) is None else format_value(row[h]) if h in swept else row[h]
                          for h in header])
     csv_path = atomic.write_text(sweep_dir / "results.csv", buf.getvalue())
+    atomic.write_text(sweep_dir / "columns.csv", _columns_csv(metric_names))
     made = plot(sweep_dir / "plots", swept, metric_names, rows) if plots else []
     return Results(swept, metric_names, rows, csv_path, made)
+
+
+def _columns_csv(names: Sequence[str]) -> str:
+    """Metric name, stored (SI) unit and meaning of every metric column, from the schema."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["column", "unit", "meaning"])
+    for name in names:
+        spec = METRICS_SCHEMA.get(name)
+        if spec is not None:
+            writer.writerow([name, spec.si_unit, spec.meaning])
+        elif not is_text_key(name):
+            writer.writerow([name, "", "not declared in the metrics schema"])
+    return buf.getvalue()
+
+
+def _axis(metric: str) -> tuple[str, float]:
+    """Axis label and display scale of a metric (schema label and unit)."""
+    spec = METRICS_SCHEMA.get(metric)
+    if spec is None:
+        return metric, 1.0
+    return (f"{spec.label} ({spec.unit})" if spec.unit else spec.label), spec.scale
 
 
 def _slug(text: str) -> str:
@@ -110,14 +135,15 @@ def plot(folder: Path, swept: list[str], metrics: list[str], rows: list[dict[str
                 x, y = _number(r.get(param)), _number(r.get(metric))
                 if x is not None and y is not None:
                     groups.setdefault(tuple(format_value(r.get(o)) for o in others), []).append((x, y))
+            ylabel, scale = _axis(metric)
             fig, ax = plt.subplots(figsize=(5.0, 3.6), layout="constrained")
             for label, pts in groups.items():
                 pts.sort()
                 text = ", ".join(f"{o.split('.')[-1]}={v}" for o, v in zip(others, label, strict=True))
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=text or None)
+                ax.plot([p[0] for p in pts], [scale * p[1] for p in pts], "o-", label=text or None)
             ax.set_xlabel(param)
-            ax.set_ylabel(metric)
-            ax.set_title(f"{metric} vs {param.split('.')[-1]}", fontsize=10)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{ylabel.split(' (')[0]} vs {param.split('.')[-1]}", fontsize=10)
             ax.grid(alpha=0.3)
             if 1 < len(groups) <= MAX_LEGEND:
                 ax.legend(fontsize=7)

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fem_electrode.casejob import RunSpec
+from fem_electrode.campaign.job import RunSpec
+from fem_electrode.campaign.slurm import SlurmOptions
 from fem_electrode.config import SCHEMA, Case, ConfigError, validate
-from fem_electrode.options import doc, parse_table
-from fem_electrode.slurm import SlurmOptions
+from fem_electrode.util.tables import doc, parse_table
 
 TABLES = ("sweep", "base", "grid", "list", "run", "slurm")
 DOTTED_KEYS = tuple(f"{s.name}.{k.name}" for s in SCHEMA for k in s.keys)

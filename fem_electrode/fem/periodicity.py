@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fem_electrode.domain import bounding_box
-from fem_electrode.fenicsx import MPI, PETSc, dolfinx
+from fem_electrode.fem.domain import bounding_box
+from fem_electrode.fem.fenicsx import MPI, PETSc, dolfinx
 
 #: Nodes within this fraction of the box size of a plane lie on it; images match to it too.
 MATCH_TOL = 1e-6
@@ -61,11 +61,11 @@ def _match(points: np.ndarray, targets: np.ndarray, tol: float) -> np.ndarray:
         j = index.get(tuple(k))
         if j is not None and np.max(np.abs(targets[j] - points[i])) <= tol:
             found[i] = j
-    for i in np.nonzero(found < 0)[0]:  # a coordinate that rounds to the neighbouring bin
-        d = np.max(np.abs(targets - points[i]), axis=1)
-        j = int(np.argmin(d))
-        if d[j] <= tol:
-            found[i] = j
+    for m in np.nonzero(found < 0)[0]:  # a coordinate that rounds to the neighbouring bin
+        d = np.max(np.abs(targets - points[m]), axis=1)
+        nearest = int(np.argmin(d))
+        if d[nearest] <= tol:
+            found[m] = nearest
     return found
 
 

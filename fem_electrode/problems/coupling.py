@@ -3,7 +3,7 @@
 The electrochemistry sees the stress through the stress work w = σ : ∂ε_ch/∂c (J/mol; Ω σ_h
 for an isotropic Vegard strain) in the Na chemical potential μ = μ_chem − w: in the
 overpotential (η − w/F) and in the flux (+D c/RT ∇w); see
-:mod:`fem_electrode.electrochemistry`. The mechanics sees c through the Vegard strain. One
+:mod:`fem_electrode.problems.electrochemistry`. The mechanics sees c through the Vegard strain. One
 time step iterates
 
 1. Newton on (φ_e, c, φ_s) with w_eff = w_k + κ (c_k − c): w_k computed from c_k, κ a
@@ -18,7 +18,7 @@ to that tolerance.
 
 Why κ: without it (κ = 0) an error mode of wavenumber k is amplified by
 θc D k²/(1/Δt + D k²(1 + …)) with θ = −∂w/∂c / RT; for NVP θc ≈ 2–5 (GPa stresses from a
-6 % volume change), so the plain staggered iteration diverges at any Δt. With κ = θ_s RT
+8 % volume change), so the plain staggered iteration diverges at any Δt. With κ = θ_s RT
 the factor becomes |θ − θ_s| c / (1 + θ_s c): below 1 whenever θ_s > (θ − 1/c)/2 and
 always when θ_s ≥ θ (as the "fixed-stress" split of poroelasticity). κ is
 ``coupling_stabilization`` × 𝔼:C:𝔼, the slope of NVP held rigidly, the largest local θ.
@@ -34,19 +34,16 @@ iteration is logged and kept in :attr:`TwoWayCoupling.history`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fem_electrode.electrochemistry import ElectrochemistryProblem
-from fem_electrode.fenicsx import MPI, dolfinx, ufl
-from fem_electrode.log import get_logger
+from fem_electrode.fem.fenicsx import MPI, dolfinx, ufl
+from fem_electrode.fem.newton import NewtonResult
 from fem_electrode.physics.constants import GAS_CONSTANT
 from fem_electrode.physics.transport import LUMPED
-from fem_electrode.solver import NewtonResult
-
-if TYPE_CHECKING:
-    from fem_electrode.mechanics import MechanicsProblem
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
+from fem_electrode.problems.mechanics import MechanicsProblem
+from fem_electrode.util.log import get_logger
 
 log = get_logger("coupling")
 
@@ -73,10 +70,10 @@ class CouplingStatistics:
 
 class TwoWayCoupling:
     """Stress in μ and η of ``problem`` (built with ``stress_coupling=True``) from ``mechanics``
-    (a :class:`fem_electrode.mechanics.MechanicsProblem` on the same domain)."""
+    (a :class:`fem_electrode.problems.mechanics.MechanicsProblem` on the same domain)."""
 
-    def __init__(self, problem: ElectrochemistryProblem, mechanics: MechanicsProblem, tolerance: float = 1e-6,
-                 max_iterations: int = 25, stabilization: float = 0.5):
+    def __init__(self, problem: ElectrochemistryProblem, mechanics: MechanicsProblem, tolerance: float,
+                 max_iterations: int, stabilization: float):
         if not problem.stress_coupling:
             raise ValueError("the electrochemistry problem was built without stress_coupling=True")
         if not tolerance > 0.0:
@@ -88,7 +85,7 @@ class TwoWayCoupling:
         self.problem, self.mechanics = problem, mechanics
         self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
         #: κ (J m³/mol²) of w_eff = w + κ (c_w − c)
-        self.slope = float(stabilization) * mechanics.rigid_stress_work_slope()
+        self.slope = float(stabilization) * mechanics.params.rigid_stress_work_slope()
         problem.stress_slope.value = self.slope
         self.rt = GAS_CONSTANT * problem.params.kinetics.temperature  # J/mol
         self.stats = CouplingStatistics()

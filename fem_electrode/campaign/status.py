@@ -1,6 +1,6 @@
 """``DIR/status.json``: the state of one case folder of a sweep, written atomically.
 
-The job step (:mod:`fem_electrode.casejob`), not the solver, owns this file. States:
+The job step (:mod:`fem_electrode.campaign.job`), not the solver, owns this file. States:
 
 - ``created``: folder and resolved case written, never submitted
 - ``queued``: handed to an executor (Slurm job id in ``sweep.json``)
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fem_electrode import atomic
+from fem_electrode.util import atomic
 
 STATUS_FILE = "status.json"
 JOB_LOG = "job.log"

@@ -1,0 +1,106 @@
+"""ParaView fields of the mechanics: displacement, stress invariants and interface tractions.
+
+XDMF, one file per function, for ParaView 5.11: displacement (P1), the cell-mean stress
+tensor, von Mises, hydrostatic and max principal stress and strain-energy density (cell
+means of the quadrature samples, DG0), and the normal and shear tractions on a surface mesh
+of the NVP|NZSP interface (DG0 per facet). Keep the writer open across output steps.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fem_electrode import tags
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+from fem_electrode.outputs.stress import StressPost
+
+
+class MechanicsFieldWriter:
+    """XDMF files (one per function) for u and the derived fields; keep open across steps.
+
+    ``append=True`` continues existing files (a resumed run) instead of starting them anew.
+    """
+
+    SCALARS = ("von_mises", "hydrostatic", "max_principal", "energy_density")
+
+    def __init__(self, post: StressPost, folder: str | os.PathLike[str], append: bool = False):
+        self.post = post
+        problem = post.problem
+        self.problem = problem
+        self.folder = Path(folder)
+        self.append = append
+        mesh = problem.domain.mesh
+        comm = mesh.comm
+        if comm.rank == 0:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        comm.Barrier()
+        V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
+        self.u_out = dolfinx.fem.Function(V1, name="displacement")
+        Q0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
+        T0 = dolfinx.fem.functionspace(mesh, ("DG", 0, (3, 3)))
+        self.tensor = dolfinx.fem.Function(T0, name="stress")
+        self.scalars = {k: dolfinx.fem.Function(Q0, name=k) for k in self.SCALARS}
+        self.dofs = {p: Q0.dofmap.list[c, 0] for p, c in post.cells.items()}
+        self.tdofs = {p: T0.dofmap.list[c, 0] for p, c in post.cells.items()}
+        self.files: dict[str, dolfinx.io.XDMFFile] = {}
+        for f in (self.u_out, self.tensor, *self.scalars.values()):
+            self._open(f.name, mesh)
+        # interface tractions on a surface mesh of the owned interface facets
+        self.surface = None
+        if comm.allreduce(post.facets.size, op=MPI.SUM):
+            sub, emap, _, _ = dolfinx.mesh.create_submesh(mesh, mesh.topology.dim - 1, post.facets)
+            S0 = dolfinx.fem.functionspace(sub, ("DG", 0))
+            n_sub = sub.topology.index_map(2).size_local
+            parent = emap.sub_topology_to_topology(np.arange(n_sub, dtype=np.int32), False)
+            row_of = {int(f): i for i, f in enumerate(post.facets)}
+            self._rows = np.array([row_of[int(f)] for f in parent], dtype=np.int64)
+            self._sdofs = S0.dofmap.list[np.arange(n_sub), 0]
+            self.surface = {k: dolfinx.fem.Function(S0, name=k)
+                            for k in ("interface_normal_traction", "interface_shear_traction")}
+            for k in self.surface:
+                self._open(k, sub)
+
+    def _open(self, name: str, mesh: dolfinx.mesh.Mesh) -> None:
+        path = self.folder / f"{name}.xdmf"
+        exists = mesh.comm.bcast(path.is_file() if mesh.comm.rank == 0 else None, root=0)
+        if self.append and exists:
+            self.files[name] = dolfinx.io.XDMFFile(mesh.comm, str(path), "a")
+        else:
+            self.files[name] = dolfinx.io.XDMFFile(mesh.comm, str(path), "w")
+            self.files[name].write_mesh(mesh)
+
+    def write(self, t: float = 0.0) -> None:
+        """Evaluate and append every field at time ``t`` (s)."""
+        post = self.post
+        self.u_out.interpolate(self.problem.u)
+        for phase in tags.PHASES:
+            fields = post.phase_fields(phase)
+            n_cells = post.cells[phase].size
+            for k in self.SCALARS:
+                self.scalars[k].x.array[self.dofs[phase]] = fields[k].reshape(n_cells, post.nq).mean(axis=1)
+            mean_s = fields["stress"].reshape(n_cells, post.nq, 9).mean(axis=1)
+            self.tensor.x.array.reshape(-1, 9)[self.tdofs[phase]] = mean_s
+        for f in (self.tensor, *self.scalars.values()):
+            f.x.scatter_forward()
+        for f in (self.u_out, self.tensor, *self.scalars.values()):
+            self.files[f.name].write_function(f, t)
+        if self.surface is not None:
+            tn, ts = post.tractions()
+            for k, vals in zip(self.surface, (tn, ts), strict=True):
+                self.surface[k].x.array[self._sdofs] = vals[self._rows]
+                self.surface[k].x.scatter_forward()
+                self.files[k].write_function(self.surface[k], t)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+        self.files.clear()
+
+    def __enter__(self) -> MechanicsFieldWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

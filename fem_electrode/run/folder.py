@@ -1,0 +1,287 @@
+"""The run-folder contract: every file a run writes, and the schema of ``metrics.json``.
+
+Writers (:mod:`fem_electrode.run.simulation`, :mod:`fem_electrode.run.mechanics_only`) and
+readers (:mod:`fem_electrode.report`, :mod:`fem_electrode.campaign.collect`) name files only
+through :class:`RunFolder`, and read the meaning, unit and "better" direction of a metric only
+from :data:`METRICS` (:func:`metric`). A run folder holds::
+
+    case.toml               the resolved case (every default filled in)
+    timeseries.csv          one row per accepted time step (columns with units in their names)
+    metrics.json            the metrics below, written atomically at the end or on failure
+    run.log                 the log (rank 0, debug level)
+    checkpoint.npz          restart state (fields keyed by dof coordinates, protocol state)
+    concentration/c_NNNN.npz  NVP concentration at every field output (mechanics afterwards)
+    stress_samples.npz      per-cell stress samples of the state the mechanics metrics describe
+    fields/                 ParaView files (XDMF; mesh.xdmf with the phase and surface tags)
+
+A campaign's case folder adds ``status.json`` and ``job.log`` (the job step's, see
+:mod:`fem_electrode.campaign.status`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CASE = "case.toml"
+TIMESERIES = "timeseries.csv"
+METRICS = "metrics.json"
+LOG = "run.log"
+CHECKPOINT = "checkpoint.npz"
+CONCENTRATION = "concentration"
+STRESS_SAMPLES = "stress_samples.npz"
+FIELDS = "fields"
+MESH_XDMF = "mesh.xdmf"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The paths of one run folder."""
+
+    path: Path
+
+    @classmethod
+    def at(cls, path: str | os.PathLike[str]) -> RunFolder:
+        return cls(Path(path))
+
+    @property
+    def case(self) -> Path:
+        return self.path / CASE
+
+    @property
+    def timeseries(self) -> Path:
+        return self.path / TIMESERIES
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def log(self) -> Path:
+        return self.path / LOG
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / CHECKPOINT
+
+    @property
+    def concentration(self) -> Path:
+        """Folder of the NVP concentration snapshots ``c_NNNN.npz``."""
+        return self.path / CONCENTRATION
+
+    @property
+    def stress_samples(self) -> Path:
+        return self.path / STRESS_SAMPLES
+
+    @property
+    def fields(self) -> Path:
+        return self.path / FIELDS
+
+    @property
+    def mesh_xdmf(self) -> Path:
+        return self.path / FIELDS / MESH_XDMF
+
+
+# ---- the metrics schema ------------------------------------------------------------------------
+HIGHER, LOWER, SMALLER_MAGNITUDE = "higher", "lower", "smaller magnitude"
+GROUPS = ("electrochemistry", "stress", "interface", "energy", "fracture", "run", "cell", "other")
+
+#: Stresses closer than this (Pa) are a tie whatever their ratio (near-zero means, e.g. the
+#: hydrostatic stress of a matrix in balance, would otherwise give meaningless ratios).
+STRESS_ATOL = 5e6
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One numeric entry of ``metrics.json`` (flattened with dots), as stored and as shown.
+
+    ``si_unit`` is the unit of the stored value; ``unit`` and ``scale`` the display unit
+    (display = stored × scale). ``better`` is HIGHER, LOWER, SMALLER_MAGNITUDE or None
+    (informational); ``verdict`` says whether a comparison of designs may use it (``note``
+    says why not); ``atol`` (SI) is the difference below which two values tie.
+    """
+
+    key: str
+    label: str
+    si_unit: str = "-"
+    unit: str = ""
+    scale: float = 1.0
+    better: str | None = None
+    group: str = "other"
+    verdict: bool = True
+    atol: float = 0.0
+    note: str = ""
+    meaning: str = ""
+
+
+_SPECS: list[MetricSpec] = []
+
+
+def _add(key: str, label: str, si_unit: str = "-", unit: str = "", scale: float = 1.0, **kw: object) -> None:
+    _SPECS.append(MetricSpec(key, label, si_unit, unit, scale, **kw))  # type: ignore[arg-type]
+
+
+_STATS = {"mean": "mean", "p95": "95th pct.", "p99": "99th pct.", "min": "min", "max": "max"}
+_EXTREME = "extreme value, set by mesh-dependent re-entrant corners"
+
+
+def _distribution(prefix: str, label: str, better: str, group: str, meaning: str,
+                  fraction: str | None = None, fraction_verdict: bool = True) -> None:
+    """A stress distribution: mean, p95, p99, min, max (Pa) and optionally the fraction above
+    ``fraction`` (``fraction_verdict``: False where another key holds the same number)."""
+    for stat, words in _STATS.items():
+        extreme = stat in ("min", "max")
+        _add(f"{prefix}.{stat}", f"{label}, {words}", "Pa", "MPa", 1e-6, better=better, group=group,
+             verdict=not extreme, atol=STRESS_ATOL, note=_EXTREME if extreme else "",
+             meaning=f"{meaning}: {words} (volume or area weighted)")
+    if fraction is not None:
+        _add(f"{prefix}.fraction_above", f"{label}, fraction above {fraction}", "-", "%", 100.0,
+             better=LOWER, group="fracture", verdict=fraction_verdict, atol=1e-3,
+             note="" if fraction_verdict else "same as the fraction above strength",
+             meaning=f"weight fraction where {label} exceeds the {fraction}")
+
+
+# electrochemistry (last complete cycle; per-cycle values are in the list "cycles")
+_add("capacity_charge_mAh_per_g", "charge capacity", "mAh/g", "mAh/g", better=HIGHER,
+     group="electrochemistry",
+     meaning="charge passed on charge (galvanostatic + hold) per gram of NVP, last complete cycle")
+_add("capacity_discharge_mAh_per_g", "discharge capacity", "mAh/g", "mAh/g", better=HIGHER,
+     group="electrochemistry", meaning="charge passed on discharge per gram of NVP, last complete cycle")
+_add("coulombic_efficiency", "Coulombic efficiency", "-", "", better=HIGHER, group="electrochemistry",
+     meaning="discharge / charge capacity of the last complete cycle")
+_add("polarization_V", "polarization", "V", "mV", 1e3, better=LOWER, group="electrochemistry",
+     meaning="charge minus discharge voltage, each at half of its galvanostatic capacity")
+for _name in ("charge", "sodium", "sodium_cumulative"):
+    _add(f"conservation.{_name}", f"{_name.replace('_', ' ')} conservation error", "-", group="run",
+         meaning="largest relative conservation error (per step; cumulative over the run)")
+_add("time_s", "simulated time", "s", "s", group="run", meaning="time at the end of the run")
+_add("steps", "accepted time steps", "-", group="run", meaning="accepted time steps")
+# solver
+for _name, _meaning in (
+        ("newton_solves", "Newton solves tried"), ("failed_solves", "Newton solves that failed (retried)"),
+        ("newton_iterations", "Newton iterations, all solves"),
+        ("linear_iterations", "Krylov iterations, all solves"),
+        ("mean_newton_iterations", "Newton iterations per solve"),
+        ("max_newton_iterations", "most Newton iterations of an accepted solve"),
+        ("mean_linear_iterations_per_newton", "Krylov iterations per Newton iteration"),
+        ("accepted_solves", "Newton solves accepted"), ("ranks", "MPI ranks"),
+        ("dofs.phi_e", "degrees of freedom of phi_e"), ("dofs.c", "degrees of freedom of c"),
+        ("dofs.phi_s", "degrees of freedom of phi_s"),
+        ("coupling.tolerance", "two-way coupling tolerance (RT units)"),
+        ("coupling.coupled_steps", "two-way coupled steps tried"),
+        ("coupling.staggered_iterations", "staggered iterations"),
+        ("coupling.mean_staggered_iterations", "staggered iterations per step"),
+        ("coupling.max_staggered_iterations", "most staggered iterations of a step"),
+        ("coupling.failed_coupled_steps", "coupled steps that did not converge"),
+        ("coupling.mechanics_solves", "mechanics solves of the coupling"),
+        ("mechanics_iterations", "Krylov iterations of the mechanics solve"),
+        ("mechanics_dofs", "degrees of freedom of the displacement"),
+        ("mechanics_degree", "Lagrange degree of the displacement")):
+    _add(f"solver.{_name}", _meaning, "-", group="run", meaning=_meaning)
+_add("solver.wall_time_s", "wall time", "s", "s", group="run", meaning="wall time of the run")
+_add("solver.mechanics_wall_time_s", "mechanics solve wall time", "s", "s", group="run",
+     meaning="wall time of the mechanics solve")
+# the cell (RVE) the run describes
+for _name, _si, _unit, _scale, _meaning in (
+        ("mass_nvp_kg", "kg", "pg", 1e15, "NVP mass in the RVE"),
+        ("volume_nvp_m3", "m^3", "µm³", 1e18, "NVP volume in the RVE"),
+        ("interface_area_m2", "m^2", "µm²", 1e12, "NVP|NZSP interface area"),
+        ("collector_area_nvp_m2", "m^2", "µm²", 1e12, "NVP contact area at the current collector"),
+        ("projected_area_m2", "m^2", "µm²", 1e12, "projected area Lx Ly"),
+        ("current_1C_A", "A", "A", 1.0, "1 C current of the RVE"),
+        ("series_resistance_ohm_m2", "Ohm m^2", "Ω cm²", 1e4, "lumped separator + Na|NZSP resistance")):
+    _add(f"cell.{_name}", _meaning, _si, _unit, _scale, group="cell", meaning=_meaning)
+for _name in ("cells_NZSP", "cells_NVP", "facets_interface_nvp_nzsp", "cells", "vertices"):
+    _add(f"cell.counts.{_name}", _name.replace("_", " "), "-", group="cell", meaning="mesh entity count")
+_add("source.time_s", "time of the concentration snapshot", "s", "s", group="run",
+     meaning="mechanics alone on a run's snapshot: its time")
+_add("source.y_mean", "mean filling of the snapshot", "-", group="run",
+     meaning="mechanics alone on a run's snapshot: its mean NVP filling")
+# mechanics: the most strained field output (or the prescribed state)
+_M = "mechanics"
+_add(f"{_M}.time_s", "time of the mechanics state", "s", "s", group="other",
+     meaning="time of the state the mechanics metrics describe")
+_add(f"{_M}.y_mean", "mean NVP filling of the mechanics state", "-", group="other",
+     meaning="mean filling y = c/c_max of that state")
+for _phase in ("NZSP", "NVP"):
+    _p = f"{_M}.phases.{_phase}"
+    _add(f"{_p}.volume", f"{_phase} volume", "m^3", "µm³", 1e18, group="other", meaning=f"{_phase} volume")
+    _distribution(f"{_p}.von_mises", f"{_phase} von Mises stress", LOWER, "stress",
+                  f"von Mises stress in {_phase}")
+    _distribution(f"{_p}.hydrostatic", f"{_phase} hydrostatic stress", SMALLER_MAGNITUDE, "stress",
+                  f"hydrostatic stress tr(sigma)/3 in {_phase} (> 0 tension)")
+    _distribution(f"{_p}.max_principal", f"{_phase} max principal stress", LOWER, "stress",
+                  f"largest principal stress in {_phase}", fraction="strength", fraction_verdict=False)
+    _add(f"{_p}.strength", f"{_phase} strength", "Pa", "MPa", 1e-6, group="other",
+         meaning=f"fracture strength of {_phase} (input)")
+    _add(f"{_p}.fraction_above_strength", f"{_phase} fraction above strength", "-", "%", 100.0,
+         better=LOWER, group="fracture", atol=1e-3,
+         meaning=f"volume fraction of {_phase} whose max principal stress exceeds its strength")
+    _add(f"{_p}.elastic_energy", f"{_phase} elastic energy", "J", "nJ", 1e9, better=LOWER, group="energy",
+         meaning=f"stored elastic energy in {_phase}")
+_I = f"{_M}.interface"
+_add(f"{_I}.area", "interface area", "m^2", "µm²", 1e12, group="other", meaning="NVP|NZSP interface area")
+_add(f"{_I}.strength", "interface strength", "Pa", "MPa", 1e-6, group="other",
+     meaning="NVP|NZSP interface strength (input)")
+_distribution(f"{_I}.normal_traction", "NVP|NZSP interface normal traction", LOWER, "interface",
+              "interface normal traction (> 0 opening)", fraction="interface strength")
+_distribution(f"{_I}.shear_traction", "NVP|NZSP interface shear traction", SMALLER_MAGNITUDE, "interface",
+              "interface shear traction magnitude", fraction="interface strength")
+_add(f"{_M}.elastic_energy.total", "elastic energy, total", "J", "nJ", 1e9, better=LOWER, group="energy",
+     meaning="stored elastic energy in the RVE")
+_add(f"{_M}.elastic_energy.per_nvp_volume", "elastic energy per NVP volume", "J/m^3", "MJ/m³", 1e-6,
+     better=LOWER, group="energy", meaning="stored elastic energy divided by the NVP volume")
+_add(f"{_M}.strain_accommodation_index", "strain accommodation index", "-", better=HIGHER, group="energy",
+     meaning="<tr eps(u)> / <tr eps_ch> over NVP (1 = free expansion, 0 = clamped)")
+_add(f"{_M}.mean_trace_strain_nvp", "mean tr eps(u) in NVP", "-", group="other",
+     meaning="volume mean of the trace of the total strain in NVP")
+_add(f"{_M}.mean_trace_eigenstrain_nvp", "mean tr eps_ch in NVP", "-", group="other",
+     meaning="volume mean of the trace of the chemical strain in NVP")
+_T = f"{_M}.thin_film"
+_add(f"{_T}.h", "NVP layer thickness h", "m", "µm", 1e6, group="fracture",
+     meaning="layer thickness of the thin-film indicator (h_source says where it came from)")
+_add(f"{_T}.sigma_film", "film stress", "Pa", "MPa", 1e-6, group="fracture",
+     meaning="equi-biaxial in-plane stress of the layer, 1.5 x its mean hydrostatic stress")
+_add(f"{_T}.Z_channeling", "Z, channel crack", "-", group="fracture", meaning="prefactor of G_channeling")
+_add(f"{_T}.Z_delamination", "Z, delamination", "-", group="fracture", meaning="prefactor of G_delamination")
+_add(f"{_T}.G_channeling", "thin film, G channel crack", "J/m^2", "J/m²", better=LOWER, group="fracture",
+     meaning="energy release rate of a channel crack through the layer")
+_add(f"{_T}.G_delamination", "thin film, G delamination", "J/m^2", "J/m²", better=LOWER, group="fracture",
+     meaning="energy release rate of delamination of the layer")
+_add(f"{_T}.Gc_film", "G_c of NVP", "J/m^2", "J/m²", group="fracture", meaning="K_IC^2 / E of NVP")
+_add(f"{_T}.Gc_interface", "G_c of the interface", "J/m^2", "J/m²", group="fracture",
+     meaning="K_IC^2 / E of the NVP|NZSP interface")
+_add(f"{_T}.channeling_ratio", "thin film, channeling ratio G/G_c", "-", better=LOWER, group="fracture",
+     meaning="G_channeling / Gc_film (> 1: a channel crack grows)")
+_add(f"{_T}.delamination_ratio", "thin film, delamination ratio G/G_c", "-", better=LOWER, group="fracture",
+     meaning="G_delamination / Gc_interface (> 1: the layer delaminates)")
+
+#: Every declared metric, by flattened key.
+METRICS_SCHEMA: dict[str, MetricSpec] = {s.key: s for s in _SPECS}
+
+#: Flattened keys of metrics.json that hold text, not numbers (not part of the numeric schema).
+TEXT_KEYS = ("status", "reason", "solver.linear", "solver.coupling.mode", "solver.mechanics_reason",
+             "cell.mesh", "source.snapshot", "mechanics.thin_film.h_source", "mechanics.units.*")
+
+
+class UndeclaredMetric(KeyError):
+    """A key of metrics.json that the schema does not declare."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def metric(key: str) -> MetricSpec:
+    """The spec of a flattened metrics.json key; raises :class:`UndeclaredMetric`."""
+    try:
+        return METRICS_SCHEMA[key]
+    except KeyError:
+        raise UndeclaredMetric(f"metrics.json key {key!r} is not declared in "
+                               "fem_electrode/run/folder.py (METRICS_SCHEMA)") from None
+
+
+def is_text_key(key: str) -> bool:
+    """True for the flattened keys that hold text (status, reason, names)."""
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in TEXT_KEYS)

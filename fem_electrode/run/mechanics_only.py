@@ -1,0 +1,109 @@
+"""The mechanics alone, for a prescribed NVP state: a uniform filling y or a finished run's concentration.
+
+No electrochemistry: linear elasticity for the state, then the run folder (resolved case,
+``metrics.json`` with the ``mechanics`` block, the stress samples and the ParaView fields;
+names from :mod:`fem_electrode.run.folder`). The state is a uniform filling y (``[mechanics]
+prescribed_y``) or the concentration of a finished run (``[mechanics] concentration_from``:
+one of its snapshots, the most strained or the one nearest ``concentration_time``; same mesh).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fem_electrode.config import Case, ConfigError, write_case
+from fem_electrode.fem.domain import Domain
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+from fem_electrode.outputs import snapshots
+from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
+from fem_electrode.outputs.stress import StressPost
+from fem_electrode.outputs.stress_samples import write_stress_samples
+from fem_electrode.problems.mechanics import MechanicsProblem
+from fem_electrode.run import setup
+from fem_electrode.run.folder import RunFolder
+from fem_electrode.run.meshes import load_domain
+from fem_electrode.util import atomic
+
+
+def nvp_state(case: Case, y: float | None, source: str, from_run: str | None = None,
+              time_s: float | None = None) -> float | snapshots.Snapshot:
+    """The NVP state to solve for: a uniform filling y, or a run's concentration snapshot.
+
+    Command-line values win over the case's; problems are a :class:`ConfigError` before
+    anything is created.
+    """
+    if from_run is not None or (y is None and case.mechanics.concentration_from is not None):
+        run = from_run if from_run is not None else case.mechanics.concentration_from
+        assert run is not None
+        key = "--from-run" if from_run is not None else "mechanics.concentration_from"
+        time_s = case.mechanics.concentration_time if time_s is None else time_s
+        if time_s is not None and time_s < 0:
+            raise ConfigError([f"--time = {time_s!r}: allowed: >= 0 s"], source)
+        folder = RunFolder.at(run).concentration
+        found = snapshots.available(folder) if folder.is_dir() else []
+        if not found:
+            raise ConfigError([f"{key} = {run!r}: no concentration snapshots ({folder.name}/"
+                               f"{snapshots.PATTERN}) in that folder; allowed: a run folder written "
+                               "with [output] concentration_snapshots = true"], source)
+        return snapshots.choose(found, time_s, case.mechanics.y_ref)
+    if time_s is not None:
+        raise ConfigError([f"--time = {time_s!r} needs --from-run (or mechanics.concentration_from)"], source)
+    y = case.mechanics.prescribed_y if y is None else y
+    if y is None:
+        raise ConfigError(["mechanics.prescribed_y: the mechanics command needs a uniform NVP filling "
+                           "y in [0, 1] (set it in the case or pass --y) or a finished run "
+                           "(mechanics.concentration_from or --from-run)"], source)
+    if not 0.0 <= y <= 1.0:
+        raise ConfigError([f"--y = {y!r}: allowed: [0, 1]"], source)
+    return float(y)
+
+
+def solve_prescribed(case: Case, out_dir: str | Path, state: float | snapshots.Snapshot,
+                     mesh: str | Path | None = None, comm: MPI.Comm | None = None,
+                     domain: Domain | None = None) -> dict[str, Any]:
+    """Mesh (or read ``mesh``, or use ``domain``), solve for the NVP ``state`` (uniform filling
+    y, or a run's concentration snapshot), write the run folder; returns metrics.json."""
+    comm = comm or MPI.COMM_WORLD
+    folder = RunFolder.at(out_dir)
+    msh: Path | None
+    if domain is None:
+        domain, msh = load_domain(case, comm, mesh)
+    else:
+        msh = Path(mesh) if mesh is not None else None
+    mech = MechanicsProblem(domain, setup.mechanics_params(case), setup.mechanics_solver_options(case))
+    post = StressPost(mech)
+    layer = setup.layer_thickness(case, domain, msh)
+    try:
+        if isinstance(state, snapshots.Snapshot):
+            space = dolfinx.fem.functionspace(domain.submesh("NVP").mesh, ("Lagrange", 1))
+            c = dolfinx.fem.Function(space, name="c")
+            snapshots.read(state, c, comm)
+            info = mech.solve(c)
+            t, y = state.time_s, state.y_mean
+            reason = (f"mechanics only, NVP concentration of {state.path.parent.parent} at "
+                      f"t = {t:g} s (y_mean = {y:.4g})")
+        else:
+            info = mech.solve_y(state)
+            t, y = 0.0, state
+            reason = f"mechanics only, uniform NVP filling y = {y:g}"
+        data = {"status": "completed", "reason": reason,
+                "mechanics": {**post.metrics(setup.strengths(case), layer), "time_s": t, "y_mean": y},
+                "cell": {"mesh": str(msh), "counts": domain.global_counts()},
+                "solver": {"mechanics_iterations": info.iterations, "mechanics_dofs": info.dofs,
+                           "mechanics_reason": info.reason, "mechanics_wall_time_s": info.seconds,
+                           "mechanics_degree": mech.degree}}
+        if isinstance(state, snapshots.Snapshot):
+            data["source"] = {"snapshot": str(state.path), "time_s": t, "y_mean": y}
+        if case.output.fields != "none":
+            with MechanicsFieldWriter(post, folder.fields) as writer:
+                writer.write(t)
+            domain.write_xdmf(folder.mesh_xdmf)
+        write_stress_samples(post, folder.stress_samples, time=t, y_mean=y)
+    finally:
+        mech.destroy()
+    if comm.rank == 0:
+        write_case(case, folder.case)
+        atomic.write_json(folder.metrics, data)
+    comm.Barrier()
+    return data

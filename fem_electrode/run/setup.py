@@ -1,0 +1,112 @@
+"""From a validated case to the objects the problems take: parameters, solver settings, h.
+
+The problems (:mod:`fem_electrode.problems`) know nothing of case files; this module is the
+one place that reads the case's sections for them. Units are converted here (the case's
+geometry lengths are in µm, everything else SI already).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fem_electrode.config import Case
+from fem_electrode.fem.domain import Domain
+from fem_electrode.fem.elastic_solver import solver_options
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+from fem_electrode.fem.newton import SolverSettings
+from fem_electrode.fem.petsc_options import OptionValue
+from fem_electrode.physics import ocv
+from fem_electrode.physics.fracture import LayerThickness, Strengths
+from fem_electrode.physics.kinetics import ButlerVolmer
+from fem_electrode.problems.electrochemistry import ElectroParams
+from fem_electrode.problems.mechanics import MechanicsParams
+
+#: µm (case geometry lengths) -> m.
+MICROMETRE = 1e-6
+
+#: Keys of a mesh provenance's ``resolved`` block (µm) that give the NVP layer thickness.
+PROVENANCE_THICKNESS_KEYS = ("layer_thickness", "film_thickness", "coating_thickness")
+
+
+def electro_params(case: Case) -> ElectroParams:
+    """The electrochemistry's parameters from ``[materials]`` and ``[electrochemistry]``."""
+    m, e = case.materials, case.electrochemistry
+    return ElectroParams(
+        sigma_e=m.sigma_e_nzsp, sigma_s=m.sigma_s_nvp, D=m.D_nvp, c_max=m.c_max,
+        kinetics=ButlerVolmer(e.i0_ref, e.alpha_a, e.alpha_c, e.temperature),
+        ocv=ocv.from_config(e), initial_y=e.initial_y,
+        r_series=e.separator_thickness / m.sigma_e_nzsp + e.asr_na_nzsp,
+        density=m.density_nvp, capacity=m.capacity_nvp, collector_conductance=e.collector_conductance,
+    )
+
+
+def solver_settings(case: Case) -> SolverSettings:
+    """The Newton settings of ``[solver]`` (its ``petsc`` table as given: the solver picks its keys)."""
+    s = case.solver
+    return SolverSettings(linear=s.linear, rtol=s.rtol, atol=s.atol, max_it=s.max_it,
+                          quadrature_degree=s.quadrature_degree, petsc=dict(s.petsc), step_tol=s.step_tol)
+
+
+def mechanics_params(case: Case) -> MechanicsParams:
+    """Elastic constants, chemical strain and boundary conditions from ``[materials]``/``[mechanics]``."""
+    m, mech = case.materials, case.mechanics
+    return MechanicsParams(
+        E_nzsp=m.E_nzsp, nu_nzsp=m.nu_nzsp, E_nvp=m.E_nvp, nu_nvp=m.nu_nvp, omega=m.omega_nvp,
+        c_max=m.c_max, y_ref=mech.y_ref, strain_model=mech.strain_model,
+        lattice_strain_a=mech.lattice_strain_a, lattice_strain_c=mech.lattice_strain_c,
+        separator_bc=mech.separator_bc, lateral_bc=mech.lateral_bc, collector_bc=mech.collector_bc,
+        degree=mech.degree)
+
+
+def mechanics_solver_options(case: Case) -> dict[str, OptionValue]:
+    """KSP options of the elasticity solve (``[solver] linear`` and its ``mechanics_`` PETSc keys)."""
+    return solver_options(case.solver.linear, case.solver.petsc)
+
+
+def strengths(case: Case) -> Strengths:
+    """Strengths and toughnesses of ``[materials]``."""
+    m = case.materials
+    return Strengths(m.strength_nzsp, m.strength_nvp, m.strength_interface, m.toughness_nvp,
+                     m.toughness_interface)
+
+
+def provenance_thickness(mesh_path: Path | None) -> float | None:
+    """NVP layer thickness (m) recorded in the mesh's provenance JSON (``<mesh>.json``), if any."""
+    if mesh_path is None:
+        return None
+    js = Path(mesh_path).with_suffix(".json")
+    if not js.is_file():
+        return None
+    try:
+        data = json.loads(js.read_text())
+    except (OSError, ValueError):
+        return None
+    resolved = data.get("resolved", {})
+    to_metre = data.get("units", {}).get("to_metre", MICROMETRE)
+    for key in PROVENANCE_THICKNESS_KEYS:
+        if resolved.get(key) is not None:
+            return float(resolved[key]) * to_metre
+    return None
+
+
+def layer_thickness(case: Case, domain: Domain, mesh_path: Path | None) -> LayerThickness:
+    """h (m) of the thin-film fracture indicator and where it came from, for every path (run,
+    compare, mechanics alone). In order: ``[mechanics] fracture_layer_thickness``; the layer,
+    film or coating thickness the mesh was built with (its provenance JSON); else the mean
+    thickness V_NVP / A_interface (exact for a film; co-sintered grains: a nominal value).
+    Collective: every rank gets the same answer.
+    """
+    comm = domain.mesh.comm
+    given = case.mechanics.fracture_layer_thickness
+    if given is not None:
+        return LayerThickness(given * MICROMETRE, "mechanics.fracture_layer_thickness")
+    h = comm.bcast(provenance_thickness(mesh_path) if comm.rank == 0 else None, root=0)
+    if h is not None:
+        return LayerThickness(h, "mesh provenance")
+    one = dolfinx.fem.Constant(domain.mesh, 1.0)
+    area_form = dolfinx.fem.form(one * domain.dS("interface_nvp_nzsp"))
+    area = comm.allreduce(dolfinx.fem.assemble_scalar(area_form), op=MPI.SUM)
+    if area > 0.0:
+        return LayerThickness(domain.volume("NVP") / area, "V_NVP / A_interface")
+    return LayerThickness(None, "no interface")

@@ -1,0 +1,57 @@
+"""Structured two-phase boxes for verification tests (layered column, planar film)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fem_electrode import tags
+from fem_electrode.fem.domain import Domain
+from fem_electrode.fem.fenicsx import MPI, dolfinx
+
+
+def layered_box(comm: MPI.Comm, lengths: tuple[float, float, float], n: tuple[int, int, int],
+                z_interface: float, upper: str = "NVP", lower: str = "NZSP",
+                cell_type: dolfinx.mesh.CellType = dolfinx.mesh.CellType.tetrahedron) -> Domain:
+    """A structured box (lengths in m) split at ``z_interface`` into two tagged phases.
+
+    For verification (layered column, planar film) and tests: cells above the plane are
+    ``upper``, below ``lower``; facets are tagged ``separator`` (z = 0),
+    ``current_collector`` (z = Lz), ``lateral`` and ``interface_nvp_nzsp`` (the plane).
+    ``z_interface`` must lie on a grid plane (``n[2] * z_interface / Lz`` an integer).
+    """
+    lx, ly, lz = lengths
+    k = n[2] * z_interface / lz
+    if not np.isclose(k, round(k)) or not 0 < round(k) < n[2]:
+        raise ValueError(f"z_interface = {z_interface} m is not an interior grid plane of n_z = {n[2]}")
+    mesh = dolfinx.mesh.create_box(
+        comm, [np.zeros(3), np.array(lengths, dtype=float)], list(n), cell_type,
+        ghost_mode=dolfinx.mesh.GhostMode.shared_facet,
+    )
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    mid = dolfinx.mesh.compute_midpoints(mesh, tdim, cells)
+    values = np.where(mid[:, 2] > z_interface, tags.cell_tag(upper), tags.cell_tag(lower)).astype(np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, cells, values)
+    tol = 1e-9 * max(lengths)
+    # One marker per plane: locate_entities needs *every* vertex of a facet to match, so an
+    # "x = 0 or y = 0" marker would also catch corner triangles lying in other planes.
+    planes = [
+        ("separator", 2, 0.0), ("current_collector", 2, lz), ("interface_nvp_nzsp", 2, z_interface),
+        ("lateral", 0, 0.0), ("lateral", 0, lx), ("lateral", 1, 0.0), ("lateral", 1, ly),
+    ]
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    idx, val = [], []
+    for name, axis, value in planes:
+        f = dolfinx.mesh.locate_entities(
+            mesh, tdim - 1, lambda x, a=axis, v=value: np.isclose(x[a], v, atol=tol))
+        idx.append(f)
+        val.append(np.full(f.size, tags.facet_tag(name), dtype=np.int32))
+    idx_all = np.concatenate(idx)
+    val_all = np.concatenate(val)
+    order = np.argsort(idx_all, kind="stable")
+    idx_all, val_all = idx_all[order], val_all[order]
+    if np.any(idx_all[1:] == idx_all[:-1]):
+        raise AssertionError("a facet lies in two tagged planes")  # pragma: no cover
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx_all, val_all)
+    return Domain(mesh, cell_tags, facet_tags)
