@@ -27,12 +27,12 @@ from layered import layered_box
 from poisson_reference import PoissonReference
 
 from fem_electrode.config import validate
+from fem_electrode.fem.elastic_solver import ITERATIVE_OPTIONS, PETSC_PREFIX
 from fem_electrode.fem.fenicsx import MPI, dolfinx
-from fem_electrode.problems.mechanics import ITERATIVE_OPTIONS, PETSC_PREFIX
 
 BOX = (8e-6, 8e-6, 8e-6)  # m
 #: The Poisson solve uses the same Krylov/AMG options as the mechanics (scalar: no modes).
-POISSON_OPTIONS = {k: v for k, v in ITERATIVE_OPTIONS.items() if k != "pc_gamg_sym_graph"}
+POISSON_OPTIONS = dict(ITERATIVE_OPTIONS)
 
 
 def poisson(mesh: dolfinx.mesh.Mesh, rtol: float) -> dict:

@@ -23,7 +23,7 @@ from fem_electrode.commands import (
     submit,
     sweep,
 )
-from fem_electrode.config import ConfigError
+from fem_electrode.util import errors
 from fem_electrode.util.log import get_logger, setup_logging
 
 #: Only commands that work are listed here.
@@ -49,18 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every error ends every MPI rank with one message and an exit code
+    (:mod:`fem_electrode.util.errors`): bad input 2, a failure 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)
-    log = get_logger()
+    errors.prepare()
     try:
-        return args._run(args)
-    except ConfigError as exc:
-        log.error("error: %s", exc)
-        return EXIT_BAD_INPUT
+        return int(args._run(args))
+    except errors.BadInput as exc:  # ConfigError, bad PETSc options, ...
+        return errors.settle(exc, EXIT_BAD_INPUT, f"error: {exc}")
     except KeyboardInterrupt:
-        log.error("interrupted")
+        get_logger().error("interrupted")
         return EXIT_FAILED
+    except Exception as exc:
+        return errors.settle(exc, EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ All of them are ``serial``: they drive external processes; no MPI communicator t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -51,6 +52,60 @@ def test_job_script_has_the_options_and_leaves_out_empty_ones():
         assert line in text, line
     assert "--array" not in text and "activate" not in text
     subprocess.run([shutil.which("bash") or "/bin/bash", "-n"], input=text, text=True, check=True)  # valid
+
+
+@pytest.mark.parametrize("field", ["partition", "account", "mem", "job_name", "qos", "modules", "setup",
+                                   "sbatch"])
+def test_control_characters_in_slurm_values_are_refused(field, tmp_path):
+    hostile = "short\ntouch /tmp/fem_electrode_pwned"
+    value = (hostile,) if field in ("modules", "setup", "sbatch") else hostile
+    opts = SlurmOptions(venv="", **{field: value})
+    assert any(f"slurm.{field} = " in p and "control character '\\n'" in p for p in opts.problems())
+    with pytest.raises(slurm.SlurmError, match="unsafe values"):
+        _script(opts)
+    path = write_sweep(tmp_path, "[grid]\ngeometry.porosity = [0.2]")
+    literal = hostile.replace("\n", "\\n")  # a TOML string holding a newline
+    key = {"job_name": "job_name"}.get(field, field)
+    as_toml = f'["{literal}"]' if field in ("modules", "setup", "sbatch") else f'"{literal}"'
+    path.write_text(path.read_text().replace('time = "00:05:00"', f'time = "00:05:00"\n{key} = {as_toml}'))
+    with pytest.raises(ConfigError, match=f"slurm.{field} = .*control character"):
+        load_sweep(path)
+    with pytest.raises(slurm.SlurmError, match="output = .*control character"):
+        slurm.job_script(SlurmOptions(venv=""), RunSpec(), cases_file=tmp_path / "c.txt", job_name="j",
+                         output="/x/logs\n/bin/sh", array_size=None, origin="test")
+
+
+def test_printable_hostile_values_stay_quoted_when_the_script_runs(tmp_path, monkeypatch):
+    """Spaces, quotes, $(...) and backticks reach the job step as literal text: the rendered script,
+    submitted to a stand-in sbatch that runs it with bash (stand-in module and python commands),
+    creates none of the marker files."""
+    marker = tmp_path / "pwned"
+    evil = f"x $(touch {marker}) `touch {marker}` ';touch {marker}'"
+    cases = tmp_path / "cases.txt"
+    cases.write_text(f"{tmp_path / 'case dir'}\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_ins = {
+        "python": '#!/bin/bash\nprintf "%s\\n" "$@" > "$STANDIN_ARGS"\n',  # the job step: records its argv
+        "sbatch": ('#!/bin/bash\nshift\n(module() { :; }; export -f module; bash "$1") >&2 || exit 1\n'
+                   'echo 4242\n'),
+    }
+    for name, text in stand_ins.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_ARGS", str(tmp_path / "args.txt"))
+    opts = SlurmOptions(venv="", partition=evil, account=evil, job_name=evil, modules=(evil,),
+                        python=str(bin_dir / "python"))
+    run = RunSpec(command=f"fem-electrode run {{case}} -o {{dir}} --note '{evil}'", ntasks=1)
+    script = tmp_path / "job.sh"
+    script.write_text(slurm.job_script(opts, run, cases_file=cases, job_name=evil,
+                                       output=str(tmp_path / "o.log"), array_size=None, origin=evil))
+    assert slurm.submit(script) == "4242"
+    assert not marker.exists(), script.read_text()
+    args = (tmp_path / "args.txt").read_text().splitlines()
+    assert args[:3] == ["-m", "fem_electrode.campaign.job", str(tmp_path / "case dir")]
+    assert any(evil in a for a in args), args  # the run command arrived intact, as one argument
 
 
 def test_template_placeholders_must_be_known(tmp_path):

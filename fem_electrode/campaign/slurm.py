@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from fem_electrode.campaign.job import RunSpec
@@ -26,6 +26,17 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "slurm"
 DEFAULT_TEMPLATE = "job.sh.tmpl"
 _TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+#: Control characters (a newline would end a #SBATCH or comment line and start a shell command).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def control_character_problem(name: str, value: str) -> str | None:
+    """A problem when ``value`` (rendered into a job script as ``name``) holds a control character."""
+    m = _CONTROL.search(value)
+    if m is None:
+        return None
+    return (f"{name} = {value!r}: control character {m.group()!r} at position {m.start()} (a newline would "
+            "become a command in the job script); allowed: printable characters only")
 
 
 class SlurmError(RuntimeError):
@@ -66,8 +77,14 @@ class SlurmOptions:
         "extra sbatch options, e.g. ['--constraint=skylake', '--exclusive']"))
 
     def problems(self) -> list[str]:
-        """Values sbatch would reject, reported before anything is created."""
+        """Values sbatch would reject, or that could inject commands into the job script,
+        reported before anything is created."""
         out = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            for item in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(item, str) and (problem := control_character_problem(f"slurm.{f.name}", item)):
+                    out.append(problem)
         limit = time_seconds(self.time)
         if limit is None:
             out.append(f"slurm.time = {self.time!r}: use minutes, HH:MM:SS or D-HH:MM:SS")
@@ -131,7 +148,7 @@ def directives(opts: SlurmOptions, run: RunSpec, job_name: str, output: str,
             lines.append(f"--{name}={getattr(opts, name)}")
     lines.append("--requeue" if opts.requeue else "--no-requeue")
     lines.extend(opts.sbatch)
-    return [f"#SBATCH {shlex.quote(x) if ' ' in x else x}" for x in lines]
+    return [f"#SBATCH {shlex.quote(x) if ' ' in x or "'" in x else x}" for x in lines]
 
 
 def setup_lines(opts: SlurmOptions) -> list[str]:
@@ -147,6 +164,13 @@ def job_script(opts: SlurmOptions, run: RunSpec, *, cases_file: Path, job_name: 
                array_size: int | None, origin: str) -> str:
     """The rendered job script for the cases listed in ``cases_file`` (one per array task)."""
     template = opts.template_path().read_text()
+    rendered = {"origin": origin, "template": str(opts.template_path()), "job name": job_name,
+                "output": output, "cases file": str(cases_file), "python": opts.python_exe(),
+                **{f"run.{k}": v for k, v in vars(run).items() if isinstance(v, str)}}
+    bad = [p for name, value in rendered.items() if (p := control_character_problem(name, value))]
+    bad += opts.problems()
+    if bad:
+        raise SlurmError("the job script would carry unsafe values: " + "; ".join(bad))
     casejob = [opts.python_exe(), "-m", "fem_electrode.campaign.job", '"$CASE_DIR"', *run.as_args()]
     values = {
         "origin": origin,

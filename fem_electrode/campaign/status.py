@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fem_electrode.run import folder
 from fem_electrode.util import atomic
 
-STATUS_FILE = "status.json"
-JOB_LOG = "job.log"
+STATUS_FILE = folder.STATUS
+JOB_LOG = folder.JOB_LOG
 STATES = ("created", "queued", "running", "interrupted", "done", "failed")
 #: States in which a job may still be alive (checked against the queue or the PID).
 ACTIVE = ("queued", "running")

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from fem_electrode.config import dumps_case, load_case
+from fem_electrode.commands._case import add_case_argument, load
+from fem_electrode.config import dumps_case
+from fem_electrode.util.log import get_logger
 
 NAME = "check"
-HELP = "validate a case file and print it with every default filled in"
+HELP = ("validate a case file, print it with every default filled in, and estimate the size and time of "
+        "its run")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("case", help="case file (TOML)")
+    add_case_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    case = load_case(args.case)
+    from fem_electrode.run.estimate import estimate
+
+    case = load(args)
     print(dumps_case(case), end="")
+    get_logger().info("%s", estimate(case).describe())
     return 0

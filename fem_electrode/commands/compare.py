@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from fem_electrode.campaign import compare
-from fem_electrode.config import load_case
+from fem_electrode.commands._case import add_case_argument, load
 from fem_electrode.util.log import get_logger
 
 NAME = "compare"
@@ -15,7 +15,7 @@ HELP = ("build an infiltrated and a co-sintered electrode from one case, run the
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("case", help="case file (TOML); geometry.kind is replaced by each design")
+    add_case_argument(parser, help="case file (TOML); geometry.kind is replaced by each design")
     parser.add_argument("-o", "--output", help="comparison folder (default runs/<case name>-compare)")
     parser.add_argument("--preset", choices=tuple(compare.PRESETS), default="default",
                         help="default: the case's own protocol; paper: 0.1 C and 0.6 C with 20 min "
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    case = load_case(args.case)
+    case = load(args)
     out = Path(args.output) if args.output else Path(case.output.directory) / f"{case.case.name}-compare"
     make = compare.job_runner if args.mechanics_only is None else compare.mechanics_runner
     runner = make(args.ntasks, args.launcher)

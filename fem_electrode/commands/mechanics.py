@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fem_electrode.config import ConfigError, load_case
+from fem_electrode.commands._case import add_case_argument, load
+from fem_electrode.config import ConfigError
 from fem_electrode.util.log import get_logger
 
 NAME = "mechanics"
@@ -27,9 +28,11 @@ log = get_logger("mechanics")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("case", help="case file (TOML)")
+    add_case_argument(parser)
     parser.add_argument("-o", "--output", default=None,
-                        help="run folder (default: <output.directory>/<case.name>)")
+                        help="run folder (default: <output.directory>/<case.name>-mechanics)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="the folder holds a run of another case: delete it and write this one")
     parser.add_argument("--mesh", default=None, help="use this .msh instead of building the case's mesh")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--y", type=float, default=None,
@@ -43,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    case = load_case(args.case)  # ConfigError -> exit 2 before anything is created
+    case = load(args)  # ConfigError -> exit 2 before anything is created
     from fem_electrode.fem.elastic_solver import ElasticSolveError
     from fem_electrode.problems.mechanics import MechanicsError
     from fem_electrode.run.mechanics_only import nvp_state, solve_prescribed
@@ -51,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     state = nvp_state(case, args.y, args.case, args.from_run, args.time)
     if args.mesh is not None and not Path(args.mesh).is_file():
         raise ConfigError([f"--mesh {args.mesh!r}: no such file"], args.case)
-    out = Path(args.output) if args.output else Path(case.output.directory) / case.case.name
+    out = Path(args.output) if args.output else Path(case.output.directory) / f"{case.case.name}-mechanics"
     try:
-        data = solve_prescribed(case, out, state, mesh=args.mesh)
+        data = solve_prescribed(case, out, state, mesh=args.mesh, case_file=Path(args.case),
+                                overwrite=args.overwrite)
     except (MechanicsError, ElasticSolveError) as exc:
         log.error("mechanics failed: %s", exc)
         return EXIT_FAILED

@@ -10,7 +10,7 @@ import argparse
 import json
 import time
 
-from fem_electrode.config import load_case
+from fem_electrode.commands._case import add_case_argument, load
 from fem_electrode.util.log import get_logger
 
 NAME = "mesh"
@@ -23,7 +23,7 @@ log = get_logger("mesh")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("case", help="case file (TOML)")
+    add_case_argument(parser)
     parser.add_argument("-o", "--output", default=None,
                         help="output folder (default: the case's mesh.directory)")
 
@@ -52,7 +52,7 @@ def summary(record: dict, msh: str, elapsed: float) -> str:
 def _build(args: argparse.Namespace) -> tuple[int, str]:
     from fem_electrode.geometry import GeometryError, build_mesh
 
-    case = load_case(args.case)
+    case = load(args)
     out = args.output if args.output is not None else case.mesh.directory
     t0 = time.perf_counter()
     try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fem_electrode.config import load_case
+from fem_electrode.commands._case import add_case_argument, load
+from fem_electrode.config import Case
 from fem_electrode.util.log import get_logger
 
 NAME = "run"
@@ -24,22 +25,41 @@ log = get_logger("run")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("case", help="case file (TOML)")
+    add_case_argument(parser)
     parser.add_argument("-o", "--output", default=None,
                         help="run folder (default: <output.directory>/<case.name>)")
     parser.add_argument("--mesh", default=None, help="use this .msh instead of building the case's mesh")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="the run folder holds a run of another case: delete it and start this one")
+    parser.add_argument("--force-mesh", action="store_true",
+                        help="use --mesh even though its provenance records another case's geometry")
+
+
+def announce_size(case: Case) -> None:
+    """Print the size and time estimate before a run at least as large as the default case."""
+    from mpi4py import MPI
+
+    from fem_electrode.config import validate
+    from fem_electrode.run.estimate import estimate
+
+    mine = estimate(case, MPI.COMM_WORLD.size)
+    if mine.dofs >= estimate(validate({})).dofs:
+        log.info("%s", mine.describe())
 
 
 def run(args: argparse.Namespace) -> int:
-    case = load_case(args.case)  # ConfigError -> exit 2 before anything is created
+    case = load(args)  # ConfigError -> exit 2 before anything is created
     from fem_electrode.run import simulation
     from fem_electrode.run.meshes import MeshingError, check_case
 
     check_case(case)
+    announce_size(case)
     out = Path(args.output) if args.output else Path(case.output.directory) / case.case.name
     try:
-        result = simulation.run(case, out, mesh=args.mesh, resume=args.resume, handle_sigterm=True)
+        result = simulation.run(case, out, mesh=args.mesh, resume=args.resume, handle_sigterm=True,
+                                case_file=Path(args.case), overwrite=args.overwrite,
+                                force_mesh=args.force_mesh)
     except MeshingError as exc:
         log.error("error: %s", exc)
         return EXIT_FAILED

@@ -11,14 +11,15 @@ from fem_electrode.campaign.job import RunSpec
 from fem_electrode.campaign.slurm import SlurmOptions
 from fem_electrode.campaign.sweep import job_options, single
 from fem_electrode.commands import _jobargs
-from fem_electrode.config import ConfigError, load_case
+from fem_electrode.commands._case import add_case_argument, load
+from fem_electrode.config import ConfigError
 
 NAME = "submit"
 HELP = "submit one case as a Slurm job (folder <output.directory>/<case name>, or -o)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("case", help="case file (TOML)")
+    add_case_argument(parser)
     parser.add_argument("-o", "--output", help="case folder (default <output.directory>/<case.name>)")
     parser.add_argument("--options", metavar="FILE.toml",
                         help="[run] and [slurm] tables to use (a sweep file or a site file)")
@@ -42,7 +43,7 @@ def _options(path: str | None, run_over: dict, slurm_over: dict) -> tuple[RunSpe
 
 
 def run(args: argparse.Namespace) -> int:
-    case = load_case(args.case)
+    case = load(args)
     run_spec, slurm = _options(args.options, *_jobargs.overrides(args))
     folder = Path(args.output) if args.output else Path(case.output.directory) / case.case.name
     sweep = single(case, folder, run_spec, slurm, source=args.case)

@@ -28,10 +28,11 @@ from fem_electrode.config.sections.protocol import ProtocolConfig
 from fem_electrode.config.sections.solver import SolverConfig
 from fem_electrode.config.spec import REQUIRED
 from fem_electrode.util import atomic
+from fem_electrode.util.errors import BadInput
 
 
-class ConfigError(ValueError):
-    """One or more problems in a case file; ``problems`` lists each one."""
+class ConfigError(BadInput):
+    """One or more problems in a case file; ``problems`` lists each one (exit code 2)."""
 
     def __init__(self, problems: list[str], source: str = "case"):
         self.problems = list(problems)
@@ -128,15 +129,30 @@ def validate(data: Mapping[str, Any], source: str = "case") -> Case:
 CASE_CHECKS: list = [electrochemistry.check_cutoffs_against_ocv, mechanics.check_periodic_mesh]
 
 
-def load_case(path: str | os.PathLike[str], overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Case:
-    """Read and validate a TOML case file (raises :class:`ConfigError`)."""
+def load_case(path: str | os.PathLike[str], overrides: Mapping[str, Mapping[str, Any]] | None = None,
+              allow_empty: bool = False) -> Case:
+    """Read and validate a TOML case file (raises :class:`ConfigError`).
+
+    A file without any section is an error unless ``allow_empty`` (every default: a 10 µm
+    RVE, hours of computing)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError([f"case file {str(path)!r} does not exist"], str(path))
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not a text (UTF-8) file: byte {exc.start} is {exc.object[exc.start]:#04x}; "
+                           "allowed: a TOML case file"], str(path)) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read the case file: {exc.strerror or exc}"], str(path)) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
+    if not data and not allow_empty:
+        raise ConfigError(["the case file is empty (no [section]): every key would take its default, a "
+                           "10 um RVE that runs for hours; write the sections you mean (at least [case] "
+                           "name = ...) or pass --defaults to run the default case on purpose"], str(path))
     for sec, values in (overrides or {}).items():
         data.setdefault(sec, {}).update(values)
     return validate(data, source=str(path))

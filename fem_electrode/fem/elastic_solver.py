@@ -20,6 +20,9 @@ import numpy as np
 from fem_electrode.fem import periodicity, petsc_options
 from fem_electrode.fem.domain import bounding_box
 from fem_electrode.fem.fenicsx import MPI, PETSc, dolfinx
+from fem_electrode.util.log import get_logger
+
+log = get_logger("mechanics")
 
 #: Options prefix of the elasticity KSP; ``[solver] petsc`` keys starting with it apply here.
 PETSC_PREFIX = "mechanics_"
@@ -32,7 +35,6 @@ ITERATIVE_OPTIONS: dict[str, str | int | float | bool] = {
     "pc_type": "gamg",
     "pc_gamg_type": "agg",
     "pc_gamg_coarse_eq_limit": 1000,
-    "pc_gamg_sym_graph": True,
     "mg_levels_ksp_type": "chebyshev",
     "mg_levels_pc_type": "jacobi",
 }
@@ -207,9 +209,17 @@ class LinearElasticSolver:
             options = {**SINGULAR_COARSE_OPTIONS, **options}
         if self.nullspace is not None and options.get("pc_factor_mat_solver_type") == "mumps":
             options = {**SINGULAR_DIRECT_OPTIONS, **options}
-        with petsc_options.OptionsScope(prefix, options).active():
-            self.ksp.setFromOptions()
-            self.ksp.setUp()  # builds the AMG hierarchy while the level options are present
+        scope = petsc_options.OptionsScope(prefix, options)
+        with scope.active():
+            try:
+                self.ksp.setFromOptions()
+                self.ksp.setUp()  # builds the AMG hierarchy while the level options are present
+            except PETSc.Error as exc:
+                raise petsc_options.rejected(exc, prefix, options) or exc from None
+            left = petsc_options.unused(scope, options)
+        if left:
+            log.warning("PETSc options not used by the mechanics solver (misspelled, or not applicable to "
+                        "its solver types): %s", ", ".join(f"{prefix}{k}" for k in left))
         self.options = dict(options)
         #: Wall times (s) of the one-off set-up: matrix assembly (and periodic reduction),
         #: modes + preconditioner.

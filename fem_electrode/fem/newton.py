@@ -238,7 +238,15 @@ class BlockedNewton:
         # kept in the database while this problem lives: the field-split sub-solvers are
         # created (and read their options) at the first solve
         self.options.set()
-        snes.setFromOptions()
+        #: the user's options of this solver (names without prefix), to report the unused ones
+        self.user_options = {key.removeprefix(ECHEM_PREFIX): value for key, value in settings.petsc.items()
+                             if not key.startswith(OTHER_PREFIXES)}
+        try:
+            snes.setFromOptions()
+        except PETSc.Error as exc:
+            self.options.clear()
+            raise petsc_options.rejected(exc, prefix, self.user_options) or exc from None
+        self._solves = 0
         comm = unknowns[0].function_space.mesh.comm
         #: index sets of the fields in the blocked vector layout, in field order
         self.index_sets = block_index_sets([u.function_space for u in unknowns], comm)
@@ -355,12 +363,23 @@ class BlockedNewton:
     def solve(self) -> NewtonResult:
         """One Newton solve from the current state of the unknowns; never raises on divergence."""
         snes = self.snes
+        first = self._solves == 0
+        self._solves += 1
         try:
             self.problem.solve()
         except PETSc.Error as exc:  # e.g. a zero pivot in a factorisation
+            # the sub-solvers read their options at the first solve: a rejected one is bad input
+            bad = petsc_options.rejected(exc, self.prefix, self.user_options) if first else None
+            if bad is not None:
+                raise bad from None
             log.debug("PETSc error in the Newton solve: %s", exc)
             return NewtonResult(False, snes.getIterationNumber(), snes.getLinearSolveIterations(),
                                 f"PETSc error {exc.ierr}", float("nan"))
+        if first:
+            left = petsc_options.unused(self.options, self.user_options)
+            if left:
+                log.warning("[solver] petsc options not used by the %s solver (misspelled, or not applicable "
+                            "to its solver types): %s", self.prefix.rstrip("_"), ", ".join(left))
         code = snes.getConvergedReason()
         norm = snes.getFunctionNorm()
         finite = all(np.all(np.isfinite(u.x.array)) for u in self.unknowns)
@@ -376,5 +395,17 @@ class BlockedNewton:
                             reason, float(norm))
 
     def close(self) -> None:
-        """Remove this problem's options from PETSc's global database."""
+        """Remove this problem's options from PETSc's global database and free its PETSc objects.
+
+        The SNES holds Python callbacks that refer back to this object; the garbage collector
+        cannot see through PETSc objects, so without this the whole problem (meshes, forms,
+        communicators) would never be freed (≈ 40 MPI communicators per problem: MPICH allows
+        2048 per process)."""
         self.options.clear()
+        snes = self.problem.solver
+        snes.setConvergenceTest("default")
+        snes.getKSP().setPostSolve(None)
+        for obj in (getattr(self, "_shell", None), snes, self.problem.A, self.problem.b, self.problem.x,
+                    *self.index_sets):
+            if obj is not None:
+                obj.destroy()

@@ -15,9 +15,38 @@ from contextlib import contextmanager
 from typing import Any
 
 from fem_electrode.fem.fenicsx import PETSc
+from fem_electrode.util.errors import BadInput
 
 #: A PETSc option value as the case file gives it.
 OptionValue = str | int | float | bool
+
+#: PETSc error codes that mean "an argument (here: an option value) is not acceptable".
+ARGUMENT_ERRORS = {56: "no support for this option", 62: "wrong argument", 63: "argument out of range",
+                   75: "incompatible arguments", 86: "unknown type name", 89: "type not set"}
+
+
+class SolverOptionsError(BadInput):
+    """PETSc rejected an option (a ``[solver] petsc`` value of the wrong type or range, an unknown
+    solver type)."""
+
+
+def rejected(exc: PETSc.Error, prefix: str, user: Mapping[str, Any]) -> SolverOptionsError | None:
+    """The input error behind a PETSc error raised while options were read, or None when the
+    error is of another kind (a numerical failure)."""
+    code = getattr(exc, "ierr", None)
+    if code not in ARGUMENT_ERRORS:
+        return None
+    given = ", ".join(f"{k} = {v!r}" for k, v in user.items()) or "none"
+    return SolverOptionsError(
+        f"PETSc rejected an option of the solver with prefix {prefix!r} (PETSc error {code}: "
+        f"{ARGUMENT_ERRORS[code]}; its message above names the option); [solver] petsc options given: "
+        f"{given}")
+
+
+def unused(scope: OptionsScope, user: Mapping[str, Any]) -> list[str]:
+    """The user's options (names without prefix) that PETSc never read in ``scope``."""
+    db = PETSc.Options()  # (not hasName first: querying an option marks it used)
+    return [key for key in user if key in scope.options and not db.used(f"{scope.prefix}{key}")]
 
 
 def merged(defaults: Mapping[str, OptionValue], user: Mapping[str, Any], prefix: str,

@@ -15,23 +15,21 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.util import atomic
 
-#: Coordinates are matched after rounding to this fraction of the bounding-box size.
-MATCH_RESOLUTION = 1e-9
+#: Coordinates match when they are this fraction of the bounding-box size apart or closer
+#: (the same mesh read on another number of ranks gives the same coordinates; no rounding grid
+#: that a coordinate could straddle).
+MATCH_TOLERANCE = 1e-9
 
 
 def _owned(f: dolfinx.fem.Function) -> tuple[np.ndarray, np.ndarray]:
     V = f.function_space
     n = V.dofmap.index_map.size_local
     return V.tabulate_dof_coordinates()[:n].copy(), f.x.array[:n].copy()
-
-
-def _keys(x: np.ndarray, lo: np.ndarray, size: float) -> np.ndarray:
-    q = np.rint((x - lo) / (size * MATCH_RESOLUTION)).astype(np.int64)
-    return np.ascontiguousarray(q).view([("x", np.int64), ("y", np.int64), ("z", np.int64)]).ravel()
 
 
 def write(path: str | os.PathLike[str], functions: Sequence[dolfinx.fem.Function],
@@ -65,18 +63,13 @@ def read(path: str | os.PathLike[str], functions: Sequence[dolfinx.fem.Function]
         if f"{f.name}.x" not in data:
             raise ValueError(f"checkpoint {path} has no field {f.name!r}")
         xs, vs = data[f"{f.name}.x"], data[f"{f.name}.v"]
-        lo = xs.min(axis=0)
-        size = float(np.max(xs.max(axis=0) - lo)) or 1.0
-        ref = _keys(xs, lo, size)
-        order = np.argsort(ref)
-        x_here = f.function_space.tabulate_dof_coordinates()
-        mine = _keys(x_here, lo, size)
-        pos = np.searchsorted(ref[order], mine)
-        pos = np.minimum(pos, ref.size - 1)
-        found = ref[order][pos] == mine
+        size = float(np.max(xs.max(axis=0) - xs.min(axis=0))) if len(xs) else 1.0
+        distance, index = cKDTree(xs).query(f.function_space.tabulate_dof_coordinates(),
+                                            distance_upper_bound=MATCH_TOLERANCE * (size or 1.0))
+        found = np.isfinite(distance)
         n_missing = comm.allreduce(int(np.count_nonzero(~found)), op=MPI.SUM)
         if n_missing:
             raise ValueError(f"checkpoint {path}: {n_missing} dofs of {f.name!r} do not match the mesh "
                              "(was it written for another mesh?)")
-        f.x.array[:] = vs[order][pos]
+        f.x.array[:] = vs[index]
     return json.loads(str(data["state"]))

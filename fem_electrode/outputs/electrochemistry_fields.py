@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fem_electrode.fem.fenicsx import dolfinx, ufl
+from fem_electrode.outputs.xdmf_series import XdmfSeries
 from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 FORMATS = ("xdmf", "vtk", "xdmf+vtx", "none")
@@ -56,10 +57,15 @@ class InterfaceCurrentField:
 
 
 class ElectrochemistryFieldWriter:
-    """Writes c, φ_s, φ_e and the interface current at chosen times; keep open across steps."""
+    """Writes c, φ_s, φ_e and the interface current at chosen times.
+
+    XDMF series are opened only while written (a killed run leaves closed files); the VTK
+    and ADIOS2 writers stay open between outputs (a killed run may leave their last step
+    incomplete)."""
 
     def __init__(self, problem: ElectrochemistryProblem, folder: str | os.PathLike[str], fmt: str = "xdmf",
-                 append: bool = False):
+                 append: bool = False,
+                 resume_time: float | None = None):
         if fmt not in FORMATS:
             raise ValueError(f"unknown field format {fmt!r}; allowed: {', '.join(FORMATS)}")
         self.problem = problem
@@ -72,18 +78,14 @@ class ElectrochemistryFieldWriter:
         self.interface = InterfaceCurrentField(problem)
         p = problem
         self.by_mesh = {"nvp": [p.c, p.phi_s_out, self.interface.function], "nzsp": [p.phi_e]}
-        self._xdmf: dict[str, dolfinx.io.XDMFFile] = {}
+        self._xdmf: dict[str, XdmfSeries] = {}
         self._vtk: dict[str, dolfinx.io.VTKFile] = {}
         self._vtx: list[dolfinx.io.VTXWriter] = []
-        mode = "a" if append else "w"
         if fmt in ("xdmf", "xdmf+vtx"):
             for funcs in self.by_mesh.values():
                 for f in funcs:
-                    path = self.folder / f"{f.name}.xdmf"
-                    xf = dolfinx.io.XDMFFile(comm, str(path), mode if path.exists() else "w")
-                    if not (append and path.exists()):
-                        xf.write_mesh(f.function_space.mesh)
-                    self._xdmf[f.name] = xf
+                    self._xdmf[f.name] = XdmfSeries(self.folder / f"{f.name}.xdmf", f.function_space.mesh,
+                                                    append, resume_time)
         if fmt == "vtk":
             for name in self.by_mesh:
                 self._vtk[name] = dolfinx.io.VTKFile(comm, str(self.folder / f"{name}.pvd"), "w")
@@ -102,14 +104,14 @@ class ElectrochemistryFieldWriter:
         for funcs in self.by_mesh.values():
             for f in funcs:
                 if f.name in self._xdmf:
-                    self._xdmf[f.name].write_function(f, t)
+                    self._xdmf[f.name].write(f, t)
         for name, vtk in self._vtk.items():
             vtk.write_function(self.by_mesh[name], t)
         for vtx in self._vtx:
             vtx.write(t)
 
     def close(self) -> None:
-        for f in (*self._xdmf.values(), *self._vtk.values(), *self._vtx):
+        for f in (*self._vtk.values(), *self._vtx):
             f.close()
         self._xdmf.clear()
         self._vtk.clear()

@@ -3,7 +3,8 @@
 XDMF, one file per function, for ParaView 5.11: displacement (P1), the cell-mean stress
 tensor, von Mises, hydrostatic and max principal stress and strain-energy density (cell
 means of the quadrature samples, DG0), and the normal and shear tractions on a surface mesh
-of the NVP|NZSP interface (DG0 per facet). Keep the writer open across output steps.
+of the NVP|NZSP interface (DG0 per facet). Each file is open only while it is written
+(:mod:`fem_electrode.outputs.xdmf_series`).
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ import numpy as np
 from fem_electrode import tags
 from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.outputs.stress import StressPost
+from fem_electrode.outputs.xdmf_series import XdmfSeries
 
 
 class MechanicsFieldWriter:
-    """XDMF files (one per function) for u and the derived fields; keep open across steps.
+    """XDMF series (one per function) for u and the derived fields.
 
-    ``append=True`` continues existing files (a resumed run) instead of starting them anew.
+    ``append=True`` continues existing series (a resumed run) instead of starting them anew.
     """
 
     SCALARS = ("von_mises", "hydrostatic", "max_principal", "energy_density")
 
-    def __init__(self, post: StressPost, folder: str | os.PathLike[str], append: bool = False):
+    def __init__(self, post: StressPost, folder: str | os.PathLike[str], append: bool = False,
+                 resume_time: float | None = None):
         self.post = post
         problem = post.problem
         self.problem = problem
@@ -45,9 +48,9 @@ class MechanicsFieldWriter:
         self.scalars = {k: dolfinx.fem.Function(Q0, name=k) for k in self.SCALARS}
         self.dofs = {p: Q0.dofmap.list[c, 0] for p, c in post.cells.items()}
         self.tdofs = {p: T0.dofmap.list[c, 0] for p, c in post.cells.items()}
-        self.files: dict[str, dolfinx.io.XDMFFile] = {}
+        self.files: dict[str, XdmfSeries] = {}
         for f in (self.u_out, self.tensor, *self.scalars.values()):
-            self._open(f.name, mesh)
+            self.files[f.name] = XdmfSeries(self.folder / f"{f.name}.xdmf", mesh, append, resume_time)
         # interface tractions on a surface mesh of the owned interface facets
         self.surface = None
         if comm.allreduce(post.facets.size, op=MPI.SUM):
@@ -61,16 +64,7 @@ class MechanicsFieldWriter:
             self.surface = {k: dolfinx.fem.Function(S0, name=k)
                             for k in ("interface_normal_traction", "interface_shear_traction")}
             for k in self.surface:
-                self._open(k, sub)
-
-    def _open(self, name: str, mesh: dolfinx.mesh.Mesh) -> None:
-        path = self.folder / f"{name}.xdmf"
-        exists = mesh.comm.bcast(path.is_file() if mesh.comm.rank == 0 else None, root=0)
-        if self.append and exists:
-            self.files[name] = dolfinx.io.XDMFFile(mesh.comm, str(path), "a")
-        else:
-            self.files[name] = dolfinx.io.XDMFFile(mesh.comm, str(path), "w")
-            self.files[name].write_mesh(mesh)
+                self.files[k] = XdmfSeries(self.folder / f"{k}.xdmf", sub, append, resume_time)
 
     def write(self, t: float = 0.0) -> None:
         """Evaluate and append every field at time ``t`` (s)."""
@@ -86,17 +80,16 @@ class MechanicsFieldWriter:
         for f in (self.tensor, *self.scalars.values()):
             f.x.scatter_forward()
         for f in (self.u_out, self.tensor, *self.scalars.values()):
-            self.files[f.name].write_function(f, t)
+            self.files[f.name].write(f, t)
         if self.surface is not None:
             tn, ts = post.tractions()
             for k, vals in zip(self.surface, (tn, ts), strict=True):
                 self.surface[k].x.array[self._sdofs] = vals[self._rows]
                 self.surface[k].x.scatter_forward()
-                self.files[k].write_function(self.surface[k], t)
+                self.files[k].write(self.surface[k], t)
 
     def close(self) -> None:
-        for f in self.files.values():
-            f.close()
+        """Nothing stays open between writes; kept for symmetry with the other writers."""
         self.files.clear()
 
     def __enter__(self) -> MechanicsFieldWriter:

@@ -13,9 +13,10 @@ from :data:`METRICS` (:func:`metric`). A run folder holds::
     concentration/c_NNNN.npz  NVP concentration at every field output (mechanics afterwards)
     stress_samples.npz      per-cell stress samples of the state the mechanics metrics describe
     fields/                 ParaView files (XDMF; mesh.xdmf with the phase and surface tags)
+    run.lock                held (flock) by the run writing into the folder
 
-A campaign's case folder adds ``status.json`` and ``job.log`` (the job step's, see
-:mod:`fem_electrode.campaign.status`).
+A campaign's case folder adds ``status.json`` and ``job.log`` (written by the job step,
+:mod:`fem_electrode.campaign.job`, around the run).
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ CONCENTRATION = "concentration"
 STRESS_SAMPLES = "stress_samples.npz"
 FIELDS = "fields"
 MESH_XDMF = "mesh.xdmf"
+LOCK = "run.lock"
+STATUS = "status.json"
+JOB_LOG = "job.log"
+#: What a run writes (removed before a fresh start in the same folder).
+OUTPUTS = (TIMESERIES, METRICS, LOG, CHECKPOINT, CONCENTRATION, STRESS_SAMPLES, FIELDS)
+#: What the job step of a campaign keeps beside a run (never removed by the run).
+JOB_FILES = (STATUS, JOB_LOG)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,18 @@ class RunFolder:
     @property
     def mesh_xdmf(self) -> Path:
         return self.path / FIELDS / MESH_XDMF
+
+    @property
+    def lock(self) -> Path:
+        return self.path / LOCK
+
+    @property
+    def status(self) -> Path:
+        return self.path / STATUS
+
+    @property
+    def job_log(self) -> Path:
+        return self.path / JOB_LOG
 
 
 # ---- the metrics schema ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
 from fem_electrode.outputs.stress import StressPost
 from fem_electrode.outputs.stress_samples import write_stress_samples
 from fem_electrode.problems.mechanics import MechanicsProblem
-from fem_electrode.run import setup
+from fem_electrode.run import guard, setup
 from fem_electrode.run.folder import RunFolder
 from fem_electrode.run.meshes import load_domain
 from fem_electrode.util import atomic
@@ -61,11 +61,24 @@ def nvp_state(case: Case, y: float | None, source: str, from_run: str | None = N
 
 def solve_prescribed(case: Case, out_dir: str | Path, state: float | snapshots.Snapshot,
                      mesh: str | Path | None = None, comm: MPI.Comm | None = None,
-                     domain: Domain | None = None) -> dict[str, Any]:
+                     domain: Domain | None = None, *, case_file: Path | None = None,
+                     overwrite: bool = False) -> dict[str, Any]:
     """Mesh (or read ``mesh``, or use ``domain``), solve for the NVP ``state`` (uniform filling
     y, or a run's concentration snapshot), write the run folder; returns metrics.json."""
     comm = comm or MPI.COMM_WORLD
     folder = RunFolder.at(out_dir)
+    if isinstance(state, snapshots.Snapshot) and state.path.parent.parent.resolve() == folder.path.resolve():
+        raise ConfigError([f"-o {str(folder.path)!r} is the run whose concentration is read: its outputs "
+                           "would be replaced; write the mechanics into another folder"], case.source)
+    held, _ = guard.claim(folder, case, comm, case_file=case_file, overwrite=overwrite)
+    try:
+        return _solve(case, folder, state, mesh, comm, domain)
+    finally:
+        held.release()
+
+
+def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mesh: str | Path | None,
+           comm: MPI.Comm, domain: Domain | None) -> dict[str, Any]:
     msh: Path | None
     if domain is None:
         domain, msh = load_domain(case, comm, mesh)

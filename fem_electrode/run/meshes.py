@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fem_electrode import tags
 from fem_electrode.config import Case, ConfigError
 from fem_electrode.fem.domain import Domain
 from fem_electrode.fem.fenicsx import MPI
 from fem_electrode.geometry import build_mesh, output_paths
+from fem_electrode.geometry.session import gmsh_session
 from fem_electrode.physics.ocv import from_config as ocv_from_config
 from fem_electrode.util.log import get_logger
 
@@ -31,27 +33,91 @@ def check_case(case: Case) -> None:
         raise ConfigError(problems, case.source)
 
 
-def _mesh_matches(case: Case, json_path: Path) -> bool:
-    """True when the provenance file records the geometry and mesh parameters of ``case``."""
+#: Mesh keys that do not change the mesh (threads, where it is written, retries).
+MESH_KEYS_IGNORED = ("threads", "directory", "max_retries")
+
+
+def provenance_differences(case: Case, json_path: Path) -> list[str] | None:
+    """The geometry and mesh keys in which the mesh's provenance differs from ``case``
+    (``[]``: built for this case; None: no readable provenance)."""
     try:
         params = json.loads(json_path.read_text())["parameters"]
-    except (OSError, ValueError, KeyError):
-        return False
-    ignore = ("threads", "directory", "max_retries")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
     want = case.to_dict()
-    mesh_now = {k: v for k, v in want["mesh"].items() if k not in ignore}
-    mesh_then = {k: v for k, v in params.get("mesh", {}).items() if k not in ignore}
-    return params.get("geometry") == want["geometry"] and mesh_then == mesh_now
+    out = []
+    for section in ("geometry", "mesh"):
+        then, now = params.get(section, {}), want[section]
+        for key in sorted(set(then) | set(now)):
+            if key not in MESH_KEYS_IGNORED and then.get(key) != now.get(key):
+                out.append(f"{section}.{key}: mesh {then.get(key)!r}, case {now.get(key)!r}")
+    return out
+
+
+def _mesh_matches(case: Case, json_path: Path) -> bool:
+    """True when the provenance file records the geometry and mesh parameters of ``case``."""
+    return provenance_differences(case, json_path) == []
+
+
+#: The first bytes of every gmsh ``.msh`` file (text or binary).
+MSH_HEADER = b"$MeshFormat"
+
+
+def mesh_file_problems(path: Path, case: Case, force: bool) -> list[str]:
+    """Why ``--mesh PATH`` cannot be used for ``case`` (empty when it can); rank 0 only.
+
+    The file must exist, be a gmsh mesh that gmsh reads to the end, carry volume groups with
+    the registry's names, and, when it has a provenance JSON, have been built for this case's
+    geometry and mesh keys (``force`` accepts another case's mesh).
+    """
+    key = f"--mesh {str(path)!r}"
+    if not path.is_file():
+        return [f"{key}: no such file; allowed: a gmsh .msh written by `fem-electrode mesh`"]
+    with path.open("rb") as fh:
+        head = fh.read(len(MSH_HEADER))
+    if head != MSH_HEADER:
+        what = "empty" if not head else "not a gmsh mesh (it does not start with $MeshFormat)"
+        return [f"{key}: the file is {what}; allowed: a gmsh .msh written by `fem-electrode mesh`"]
+    import gmsh
+
+    try:
+        with gmsh_session(name="check"):
+            gmsh.open(str(path))
+            groups = {gmsh.model.getPhysicalName(dim, tag): (dim, tag)
+                      for dim, tag in gmsh.model.getPhysicalGroups()}
+            n_tets = sum(len(t) for t in gmsh.model.mesh.getElements(3)[1])
+    except Exception as exc:  # noqa: BLE001  (gmsh raises plain Exception)
+        return [f"{key}: gmsh cannot read it ({exc}); is it truncated?"]
+    problems = []
+    if not n_tets:
+        problems.append(f"{key}: the mesh has no tetrahedra")
+    missing = [name for name in tags.PHASES if name not in groups]
+    if missing:
+        problems.append(f"{key}: no volume group named {', '.join(missing)}; the mesh must tag its phases "
+                        f"with the names and ids of fem_electrode/tags.py (volumes {dict(tags.CELL_TAGS)})")
+    js = path.with_suffix(".json")
+    differences = provenance_differences(case, js) if js.is_file() else None
+    if differences and not force:
+        problems.append(f"{key} was built for another case (provenance {js.name}: "
+                        + "; ".join(differences[:6]) + ("; ..." if len(differences) > 6 else "")
+                        + "); pass --force-mesh to use it anyway")
+    elif differences is None:
+        log.warning("%s has no provenance JSON: it cannot be checked against the case", path)
+    return problems
 
 
 class MeshingError(RuntimeError):
     """Building the case's mesh failed (the geometry layer's reason is in the message)."""
 
+    expected = True
 
-def load_domain(case: Case, comm: MPI.Comm, mesh: str | Path | None = None) -> tuple[Domain, Path]:
+
+def load_domain(case: Case, comm: MPI.Comm, mesh: str | Path | None = None,
+                force_mesh: bool = False) -> tuple[Domain, Path]:
     """The domain from ``mesh`` or from the case's mesh folder (built on rank 0 when missing
     or made with other parameters). Bad geometry input raises ConfigError, a failed build
-    :class:`MeshingError`."""
+    :class:`MeshingError`; a ``mesh`` that cannot be read or was built for another case
+    (unless ``force_mesh``) a ConfigError on every rank, before any rank reads it."""
     if mesh is None:
         msh, js = output_paths(case, case.mesh.directory)
         error = None
@@ -72,4 +138,9 @@ def load_domain(case: Case, comm: MPI.Comm, mesh: str | Path | None = None) -> t
         if error is not None:
             raise MeshingError(f"meshing failed: {error[1]}")
         mesh = msh
+    else:
+        problems = mesh_file_problems(Path(mesh), case, force_mesh) if comm.rank == 0 else None
+        problems = comm.bcast(problems, root=0)
+        if problems:
+            raise ConfigError(problems, case.source)
     return Domain.from_msh(mesh, comm), Path(mesh)

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from fem_electrode.config import Case
+from fem_electrode.config.sections.solver import OUTPUT_OPTION_WORDS
 from fem_electrode.fem.domain import Domain
 from fem_electrode.fem.elastic_solver import solver_options
 from fem_electrode.fem.fenicsx import MPI, dolfinx
@@ -41,11 +42,25 @@ def electro_params(case: Case) -> ElectroParams:
     )
 
 
+def petsc_user_options(case: Case) -> dict[str, OptionValue]:
+    """``[solver] petsc`` as PETSc reads it: a monitor or viewer switched on (true) prints to the
+    log (the empty value), one switched off (false) is left out."""
+    out: dict[str, OptionValue] = {}
+    for name, value in case.solver.petsc.items():
+        if any(word in name for word in OUTPUT_OPTION_WORDS) and isinstance(value, bool):
+            if value:
+                out[name] = ""
+            continue
+        out[name] = value
+    return out
+
+
 def solver_settings(case: Case) -> SolverSettings:
     """The Newton settings of ``[solver]`` (its ``petsc`` table as given: the solver picks its keys)."""
     s = case.solver
     return SolverSettings(linear=s.linear, rtol=s.rtol, atol=s.atol, max_it=s.max_it,
-                          quadrature_degree=s.quadrature_degree, petsc=dict(s.petsc), step_tol=s.step_tol)
+                          quadrature_degree=s.quadrature_degree, petsc=petsc_user_options(case),
+                          step_tol=s.step_tol)
 
 
 def mechanics_params(case: Case) -> MechanicsParams:
@@ -61,7 +76,7 @@ def mechanics_params(case: Case) -> MechanicsParams:
 
 def mechanics_solver_options(case: Case) -> dict[str, OptionValue]:
     """KSP options of the elasticity solve (``[solver] linear`` and its ``mechanics_`` PETSc keys)."""
-    return solver_options(case.solver.linear, case.solver.petsc)
+    return solver_options(case.solver.linear, petsc_user_options(case))
 
 
 def strengths(case: Case) -> Strengths:

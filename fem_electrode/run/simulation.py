@@ -37,7 +37,7 @@ from fem_electrode.physics.fracture import LayerThickness
 from fem_electrode.problems.coupling import TwoWayCoupling
 from fem_electrode.problems.electrochemistry import ElectrochemistryProblem, StepState
 from fem_electrode.problems.mechanics import MechanicsProblem
-from fem_electrode.run import setup
+from fem_electrode.run import guard, setup
 from fem_electrode.run.folder import RunFolder
 from fem_electrode.run.meshes import check_case, load_domain
 from fem_electrode.run.protocol import (
@@ -116,6 +116,7 @@ class Simulation:
         #: half-cycles ended at the depletion limit (``protocol.depletion_end``): label, time, V
         self.depletion_ends: list[dict[str, Any]] = []
         self.wall0 = time.perf_counter()
+        self.space = guard.SpaceGuard(self.out_dir, self.comm)
 
     # ---- paths ---------------------------------------------------------------------------------
     @property
@@ -171,9 +172,13 @@ class Simulation:
     def write_fields(self) -> None:
         t = self.state.time
         self.last_output_time = t
+        folder, comm = self.folder, self.comm
+        self.space.check("fields")
+        before = self.space.size([folder.fields, folder.concentration]) if self.rank0 else 0
         self.fields.write(t)
         if self.case.output.concentration_snapshots:
-            snapshots.write(self.folder.concentration, self.problem.c, t, 1.0 - self.latest.soc, self.comm)
+            guard.collectively(comm, "concentration snapshot", lambda: snapshots.write(
+                folder.concentration, self.problem.c, t, 1.0 - self.latest.soc, comm))
         if self.mechanics is not None and self.stress_post is not None and self.layer is not None:
             self.mechanics.solve(self.problem.c)
             self.mech_writer.write(t)
@@ -183,8 +188,10 @@ class Simulation:
                 metrics = self.stress_post.metrics(setup.strengths(self.case), self.layer)
                 self.mechanics_metrics = {**metrics, "time_s": t, "y_mean": 1.0 - self.latest.soc}
                 # The report's stress distributions, of the same (most strained) state.
-                write_stress_samples(self.stress_post, self.folder.stress_samples, time=t,
-                                     y_mean=1.0 - self.latest.soc)
+                guard.collectively(comm, "stress samples", lambda: write_stress_samples(
+                    self.stress_post, folder.stress_samples, time=t, y_mean=1.0 - self.latest.soc))
+        if self.rank0:
+            self.space.wrote("fields", self.space.size([folder.fields, folder.concentration]) - before)
 
     def depleted(self, seg: Segment) -> bool:
         """True when the last accepted state of galvanostatic ``seg`` has an NVP node within
@@ -225,7 +232,11 @@ class Simulation:
             "depletion_ends": self.depletion_ends,
         }
         p = self.problem  # the φ_s deviation and φ_ref as they are: a resumed run is bit-identical
-        checkpoint.write(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], state, self.comm)
+        self.space.check("checkpoint")
+        guard.collectively(self.comm, "checkpoint", lambda: checkpoint.write(
+            self.checkpoint_path, [p.c, p.phi_e, p.phi_s], state, self.comm))
+        if self.rank0:
+            self.space.wrote("checkpoint", self.space.size([self.checkpoint_path]))
         log.debug("checkpoint at t = %.6g s", self.state.time)
 
     def load_checkpoint(self) -> None:
@@ -278,25 +289,52 @@ class Simulation:
         return out
 
     # ---- loop ------------------------------------------------------------------------------------------
-    def run(self, resume: bool = False, handle_sigterm: bool = False) -> RunResult:
-        """Run (or ``resume``) the protocol. ``handle_sigterm``: SIGTERM asks for a checkpoint
+    def run(self, resumed: bool = False, handle_sigterm: bool = False) -> RunResult:
+        """Run the protocol in the (claimed, :func:`fem_electrode.run.guard.claim`) run folder,
+        from its checkpoint when ``resumed``. ``handle_sigterm``: SIGTERM asks for a checkpoint
         and a clean return (installed here, after meshing: gmsh resets signal handlers)."""
         if handle_sigterm:
             previous = signal.signal(signal.SIGTERM, lambda signum, frame: request_stop(signum))
             try:
-                return self.run(resume)
+                return self.run(resumed)
             finally:
                 signal.signal(signal.SIGTERM, previous)
-        case, p = self.case, self.problem
-        folder = self.folder
-        if self.rank0:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            write_case(case, folder.case)
-        self.comm.Barrier()
-        handler = add_logfile(folder.log)
-        resumed = resume and self.comm.bcast(self.checkpoint_path.is_file() if self.rank0 else None, root=0)
-        if resume and not resumed:
-            log.warning("no checkpoint in %s: starting from the beginning", self.out_dir)
+        case, folder = self.case, self.folder
+        guard.collectively(self.comm, "resolved case", lambda: write_case(case, folder.case) if self.rank0
+                           else None)
+        handler = add_logfile(folder.log) if self.rank0 else None
+        status, reason = "failed", "unexpected error"
+        collective = True  # False: an exception some ranks may not share (no collective clean-up)
+        try:
+            status, reason = self._start_and_loop(resumed)
+        except (guard.DiskFullError, guard.WriteError) as exc:  # collective: every rank is here
+            status, reason = "failed", str(exc)
+            log.error("run stopped: %s", reason)
+        except Exception as exc:  # the command line reports it (once, on every rank)
+            collective = False
+            reason = f"{type(exc).__name__}: {exc}"
+            log.debug("run failed: %s", reason)
+            raise
+        finally:
+            data = {}
+            if status != "interrupted" and self.rank0:
+                try:
+                    data = self.metrics(status, reason, read_rows(folder.timeseries))
+                    write_metrics(folder.metrics, data)
+                except OSError as exc:  # the disk may still be full: the time series has every step
+                    log.error("metrics.json not written (%s); the time series holds every accepted step",
+                              exc.strerror or exc)
+            if collective:  # freeing PETSc objects may communicate: not while another rank is elsewhere
+                self.close()
+            if handler is not None:
+                get_logger().removeHandler(handler)
+                handler.close()
+        data = self.comm.bcast(data, root=0)
+        return RunResult(status, reason, self.out_dir, data)
+
+    def _start_and_loop(self, resumed: bool) -> tuple[str, str]:
+        """Set up the outputs and the mechanics, restore or write the initial state, run the loop."""
+        case, p, folder = self.case, self.problem, self.folder
         if resumed:
             self.load_checkpoint()
             rows = truncate_after(folder.timeseries, self.state.time) if self.rank0 else []
@@ -308,47 +346,31 @@ class Simulation:
         else:
             rows = []
         self.series = TimeseriesWriter(folder.timeseries, self.comm, COLUMNS, append=resumed)
-        self.fields = ElectrochemistryFieldWriter(p, folder.fields, case.output.fields, append=resumed)
+        resume_time = self.state.time if resumed else None
+        self.fields = ElectrochemistryFieldWriter(p, folder.fields, case.output.fields, append=resumed,
+                                                  resume_time=resume_time)
         if case.mechanics.coupling in ("one_way", "two_way"):
             self.mechanics = MechanicsProblem(self.domain, setup.mechanics_params(case),
                                               setup.mechanics_solver_options(case))
             self.stress_post = StressPost(self.mechanics)
             self.layer = setup.layer_thickness(case, self.domain, self.mesh_path)
-            self.mech_writer = MechanicsFieldWriter(self.stress_post, folder.fields)
+            self.mech_writer = MechanicsFieldWriter(self.stress_post, folder.fields, append=resumed,
+                                                    resume_time=resume_time)
         if case.mechanics.coupling == "two_way":
             mc = case.mechanics
             assert self.mechanics is not None
             self.coupling = TwoWayCoupling(p, self.mechanics, mc.coupling_tolerance,
                                            mc.coupling_max_iterations, mc.coupling_stabilization)
             self.coupling.refresh()  # the stress of the initial (or resumed) concentration
-        status, reason = "failed", "unexpected error"
-        try:
-            if not resumed:
-                self.last = p.state()
-                self.sodium0 = self.latest.sodium
-                first = self.row(self.last, None, 0.0, 0, None)
-                self.series.write(first)
-                rows.append(first)
-                self.write_fields()
-                self.next_output = case.protocol.output_interval
-            status, reason = self._loop(rows)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            log.error("run failed: %s", reason)
-            raise
-        finally:
-            if status != "interrupted":
-                rows = read_rows(folder.timeseries) if self.rank0 else []
-                data = self.metrics(status, reason, rows) if self.rank0 else {}
-                if self.rank0:
-                    write_metrics(folder.metrics, data)
-            else:
-                data = {}
-            self.close()
-            get_logger().removeHandler(handler)
-            handler.close()
-        data = self.comm.bcast(data, root=0)
-        return RunResult(status, reason, self.out_dir, data)
+        if not resumed:
+            self.last = p.state()
+            self.sodium0 = self.latest.sodium
+            first = self.row(self.last, None, 0.0, 0, None)
+            guard.collectively(self.comm, "time series", lambda: self.series.write(first))
+            rows.append(first)
+            self.write_fields()
+            self.next_output = case.protocol.output_interval
+        return self._loop(rows)
 
     def _loop(self, rows: list[dict[str, Any]]) -> tuple[str, str]:
         p, pr, st = self.problem, self.case.protocol, self.state
@@ -440,7 +462,7 @@ class Simulation:
         self.controller.succeeded(dt, self.coupling.step_newton_max if self.coupling is not None else its)
         self.last = new
         row = self.row(new, seg, dt, its, errors)
-        self.series.write(row)
+        guard.collectively(self.comm, "time series", lambda: self.series.write(row))
         rows.append(row)
         if st.time >= self.next_output * (1.0 - 1e-12):
             self.write_fields()
@@ -462,14 +484,22 @@ class Simulation:
 
 
 def run(case: Case, out_dir: str | Path, *, mesh: str | Path | None = None, domain: Domain | None = None,
-        comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False, handle_sigterm: bool = False) -> RunResult:
+        comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False, handle_sigterm: bool = False,
+        case_file: Path | None = None, overwrite: bool = False, force_mesh: bool = False) -> RunResult:
     """Run ``case`` into ``out_dir``; the domain is ``domain``, or read from ``mesh``, or built.
-    ``handle_sigterm``: SIGTERM writes a checkpoint and returns status ``interrupted``."""
+    ``handle_sigterm``: SIGTERM writes a checkpoint and returns status ``interrupted``;
+    ``case_file``, ``overwrite``: see :func:`fem_electrode.run.guard.claim`; ``force_mesh``
+    accepts a ``mesh`` built for another case."""
     check_case(case)
-    mesh_path = None
-    if domain is None:
-        domain, mesh_path = load_domain(case, comm, mesh)
-    sim = Simulation(case, domain, out_dir, mesh_path)
-    return sim.run(resume=resume, handle_sigterm=handle_sigterm)
+    held, resumed = guard.claim(RunFolder(Path(out_dir)), case, comm, case_file=case_file, resume=resume,
+                                overwrite=overwrite)  # before meshing: a refusal costs nothing
+    try:
+        mesh_path = None
+        if domain is None:
+            domain, mesh_path = load_domain(case, comm, mesh, force_mesh=force_mesh)
+        sim = Simulation(case, domain, out_dir, mesh_path)
+        return sim.run(resumed=resumed, handle_sigterm=handle_sigterm)
+    finally:
+        held.release()
 
 

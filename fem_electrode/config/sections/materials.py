@@ -110,7 +110,7 @@ class MaterialsConfig:
         source="Jian et al., Adv. Energy Mater. 3 (2013) 156: -8.26 % volume",
     )
     D_nvp: float = key(
-        100e-18,
+        1e-16,
         "m^2/s",
         "Na diffusivity in NVP",
         lo=0.0,

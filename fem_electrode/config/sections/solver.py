@@ -1,6 +1,8 @@
 """[solver]: Newton and linear-solver settings; PETSc options under a prefix."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fem_electrode.config.spec import Section, key
 
@@ -20,7 +22,7 @@ class SolverConfig:
         "LU, below ~1.5e5 dofs)",
         choices=("iterative", "direct"),
     )
-    rtol: float = key(100e-12, "-", "Newton relative tolerance", lo=0.0, hi=1.0, lo_open=True)
+    rtol: float = key(1e-10, "-", "Newton relative tolerance", lo=0.0, hi=1.0, lo_open=True)
     atol: float = key(
         1e-12,
         "-",
@@ -39,7 +41,27 @@ class SolverConfig:
     quadrature_degree: int = key(
         2, "-", "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8
     )
-    petsc: dict[str, str | int | float | bool] = key({}, "-", "extra PETSc options, e.g. ksp_rtol = 1e-9")
+    petsc: dict[str, str | int | float | bool] = key(
+        {},
+        "-",
+        "extra PETSc options, e.g. ksp_rtol = 1e-9; monitors and viewers print to the log only (a value "
+        "naming a file or viewer is refused)",
+    )
 
 
-SECTION = Section.from_config("solver", SolverConfig)
+#: Option names that make PETSc print or write (monitors, viewers); their value may select a file.
+OUTPUT_OPTION_WORDS = ("monitor", "view", "log")
+
+
+def _output_options(v: Mapping[str, Any]) -> list[str]:
+    """Monitor and viewer options may switch output on (true) or off, never name a file or viewer:
+    PETSc would write wherever the value points."""
+    problems = []
+    for name, value in v["petsc"].items():
+        if any(word in name for word in OUTPUT_OPTION_WORDS) and not isinstance(value, bool):
+            problems.append(f"petsc.{name} = {value!r}: a monitor or viewer value can name a file (PETSc "
+                            "writes there); allowed: true or false (output goes to the log)")
+    return problems
+
+
+SECTION = Section.from_config("solver", SolverConfig, checks=(_output_options,))
