@@ -16,7 +16,8 @@ reused: every rate uses the same case name and geometry), into ``OUT/c<rate>/``.
 - a decomposition of the modelled resistance (all per projected area, linear regime at y = ½,
   α = ½, from the ``cell`` block of ``metrics.json`` and the resolved case): series (separator +
   Na|NZSP ASR), charge transfer RT/(F i₀ a L), solid diffusion in the NVP layer
-  |dU/dy| h / (3 c_max D F a L) (pseudo-steady thin film, h = V_NVP / A_interface), and the NVP
+  |dU/dy| h / (3 c_max D F a L) with the slope of the case's OCV at y = ½ (pseudo-steady thin
+  film, h = V_NVP / A_interface), and the NVP
   electronic / NZSP ionic ohmic drops L / (3 σ φ) (uniform reaction, tortuosity 1: lower bounds);
 - ``validation.json`` and two figures: ``validation-gap.png`` (gap vs current density, fit and
   the paper's 396 Ω cm² line) and ``validation-curves.png`` (voltage vs capacity per rate).
@@ -25,6 +26,7 @@ Usage (a benchmark, not a test; 8-25 min per rate on one core for the 5 µm RVE)
 
     .venv/bin/python benchmarks/validate_paper.py [--case benchmarks/validate_paper.toml]
         [--rates 0.1 0.3 1] [-o runs/validate] [--reuse] [--figures docs/figures]
+        [--ocv two_phase]   # the shipped two-phase NVP table instead of the case's OCV
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from fem_electrode.config import load_case, write_case
+from fem_electrode.physics.ocv import from_config as ocv_law
 
 #: The paper's figures (the chemical-infiltration paper, docs/references.md).
 PAPER = {
@@ -67,9 +70,14 @@ def fem_electrode_exe() -> str:
     return str(exe) if exe.exists() else (shutil.which("fem-electrode") or "fem-electrode")
 
 
-def run_rate(case_path: Path, rate: float, out: Path, nice: int) -> float:
+def case_overrides(ocv: str | None) -> dict:
+    """Overrides of the validation case besides the C-rate: the OCV law when one is chosen."""
+    return {"electrochemistry": {"ocv": ocv}} if ocv else {}
+
+
+def run_rate(case_path: Path, rate: float, out: Path, nice: int, ocv: str | None = None) -> float:
     """Run one C-rate into ``out/c<rate>``; returns the wall time (s)."""
-    case = load_case(case_path, overrides={"protocol": {"c_rate": rate}})
+    case = load_case(case_path, overrides={**case_overrides(ocv), "protocol": {"c_rate": rate}})
     folder = out / rate_label(rate)
     case_file = write_case(case, out / f"case-{rate_label(rate)}.toml")
     cmd = [fem_electrode_exe(), "run", str(case_file), "-o", str(folder)]
@@ -142,9 +150,9 @@ def collect(out: Path, rate: float, wall: float | None) -> dict:
     }
 
 
-def decomposition(case_path: Path, cell: dict) -> dict:
+def decomposition(case_path: Path, cell: dict, ocv: str | None = None) -> dict:
     """Linear-regime resistances per projected area (Ω m²) from the case and the cell block."""
-    case = load_case(case_path)
+    case = load_case(case_path, overrides=case_overrides(ocv))
     mat, ec, geo = case.materials, case.electrochemistry, case.geometry
     rt_f = R_GAS * ec.temperature / F
     area = cell["projected_area_m2"]
@@ -153,7 +161,7 @@ def decomposition(case_path: Path, cell: dict) -> dict:
     h = cell["volume_nvp_m3"] / cell["interface_area_m2"]  # mean NVP layer thickness
     phi_nvp = cell["volume_nvp_m3"] / (area * lz)
     y = 0.5
-    dudy = rt_f * (1 / y + 1 / (1 - y)) + ec.ocv_slope if ec.ocv == "default" else float("nan")
+    dudy = abs(float(ocv_law(ec).slope(y)))  # |dU/dy| at y = 1/2 of the case's OCV (V)
     i0 = ec.i0_ref  # at y = 1/2; alpha_a = alpha_c = 1/2: eta = (RT/F) i / i0 for small i
     terms = {
         "series_separator": ec.separator_thickness / mat.sigma_e_nzsp,
@@ -210,7 +218,8 @@ def fit(results: list[dict]) -> dict | None:
             "through_origin_ohm_cm2": float(np.sum(j * g) / np.sum(j * j)) / 2 * 1e4}
 
 
-def figures(out: Path, results: list[dict], fitted: dict | None, case_name: str) -> list[Path]:
+def figures(out: Path, results: list[dict], fitted: dict | None, case_name: str,
+            suffix: str = "") -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -237,7 +246,7 @@ def figures(out: Path, results: list[dict], fitted: dict | None, case_name: str)
     ax.set_ylim(0, None)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    p = out / "validation-gap.png"
+    p = out / f"validation-gap{suffix}.png"
     fig.savefig(p, dpi=110, bbox_inches="tight")
     plt.close(fig)
     paths.append(p)
@@ -256,11 +265,19 @@ def figures(out: Path, results: list[dict], fitted: dict | None, case_name: str)
     ax.set_ylim(2.75, 3.85)
     ax.legend(fontsize=7, ncol=2, loc="lower center")
     ax.grid(alpha=0.3)
-    p = out / "validation-curves.png"
+    p = out / f"validation-curves{suffix}.png"
     fig.savefig(p, dpi=110, bbox_inches="tight")
     plt.close(fig)
     paths.append(p)
     return paths
+
+
+def git_state() -> str:
+    """The commit the runs were made at, with "+dirty" when the working tree had changes."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], capture_output=True, text=True, cwd=Path(__file__).parent).stdout
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
 
 
 def fmt(x: float | None, spec: str) -> str:
@@ -275,6 +292,8 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true",
                    help="reuse run folders that already have metrics.json (run only the missing rates)")
     p.add_argument("--nice", type=int, default=5, help="niceness of the runs (0: no nice)")
+    p.add_argument("--ocv", choices=("default", "two_phase"), default=None,
+                   help="OCV law of the runs (electrochemistry.ocv; default: the case's)")
     p.add_argument("--figures", type=Path, default=None,
                    help="also copy the figures into this folder (e.g. docs/figures)")
     args = p.parse_args()
@@ -285,15 +304,15 @@ def main() -> None:
         if args.reuse and done:
             print(f"reusing {args.out / rate_label(rate)}")
             continue
-        walls[rate] = run_rate(args.case, rate, args.out, args.nice)
+        walls[rate] = run_rate(args.case, rate, args.out, args.nice, args.ocv)
 
     results = [collect(args.out, r, walls.get(r)) for r in sorted(args.rates)
                if (args.out / rate_label(r) / "metrics.json").is_file()]
     if not results:
         sys.exit("no finished runs")
     fitted = fit(results)
-    deco = decomposition(args.case, results[0]["cell"])
-    case_name = load_case(args.case).case.name
+    deco = decomposition(args.case, results[0]["cell"], args.ocv)
+    case_name = load_case(args.case).case.name + (f" (ocv = {args.ocv})" if args.ocv else "")
 
     print(f"\n{case_name}: {len(results)} rates (paper: > 95 mAh/g, CE > 99 %, gap ≈ 22 mV, 396 Ω cm²)")
     print(f"{'rate':>5} {'j A/m2':>9} {'j mA/cm2':>9} {'Q_ch':>7} {'Q_dis':>7} {'CE':>7} {'gap mV':>7}"
@@ -327,8 +346,9 @@ def main() -> None:
     for k, v in deco["porous_electrode_ohm_m2"].items():
         print(f"  L = {k:<8} electrode {v['electrode'] * 1e4:8.1f}   + series {v['with_series'] * 1e4:8.1f}")
 
-    paths = figures(args.out, results, fitted, case_name)
-    data = {"case": str(args.case), "case_name": case_name, "paper": PAPER, "rates": results,
+    paths = figures(args.out, results, fitted, case_name, f"-{args.ocv}" if args.ocv else "")
+    data = {"case": str(args.case), "case_name": case_name, "ocv": args.ocv or "case",
+            "commit": git_state(), "paper": PAPER, "rates": results,
             "fit": fitted, "decomposition": deco}
     (args.out / "validation.json").write_text(json.dumps(data, indent=2, default=str))
     print(f"\nwrote {args.out / 'validation.json'}, " + ", ".join(str(q) for q in paths))

@@ -9,7 +9,7 @@ import pytest
 from builders import Mechanics
 from layered import layered_box
 
-from fem_electrode.config import validate
+from fem_electrode.config import ConfigError, validate
 from fem_electrode.fem.elastic_solver import ElasticSolveError
 from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.outputs import statistics, stress
@@ -91,8 +91,13 @@ def test_metrics_identical_serial_and_parallel(comm):
 
 
 def test_anisotropic_film(comm):
-    """Rollers, film state: σ_xx = σ_yy = −E e_a (y_ref − y)/(1 − ν); the c-axis strain is free."""
-    case = validate({"mechanics": {"strain_model": "anisotropic"}})
+    """Rollers, film state: σ_xx = σ_yy = −E e_a (y_ref − y)/(1 − ν); the c-axis strain is free.
+    The lattice strains are required with the anisotropic model (no default) and distinct, so a
+    swap of the a and c axes is caught."""
+    with pytest.raises(ConfigError, match="needs lattice_strain_a and lattice_strain_c"):
+        validate({"mechanics": {"strain_model": "anisotropic"}})
+    case = validate({"mechanics": {"strain_model": "anisotropic", "lattice_strain_a": -0.0345,
+                                   "lattice_strain_c": -0.0153}})
     domain = layered_box(comm, L, N, z_interface=Z_IFACE)
     mech = Mechanics(domain, case)
     y = 0.25

@@ -12,7 +12,7 @@ from fem_electrode.physics.ocv import SmoothOCV, TableOCV, load_table
 
 
 def test_smooth_ocv_formula_and_clipping():
-    ocv = SmoothOCV(U0=3.37, slope=0.05, temperature=298.15)
+    ocv = SmoothOCV(U0=3.37, tilt=0.05, temperature=298.15)
     assert ocv.value(0.5) == pytest.approx(3.37, abs=1e-15)
     y = 0.9
     expected = 3.37 + thermal_voltage(298.15) * np.log(0.1 / 0.9) - 0.05 * 0.4

@@ -175,9 +175,9 @@ class StressPost:
         out["strain_accommodation_index"] = tr_u / tr_ch if abs(tr_ch) > 0.0 else None
         out["mean_trace_strain_nvp"] = tr_u / v_nvp if v_nvp > 0 else None
         out["mean_trace_eigenstrain_nvp"] = tr_ch / v_nvp if v_nvp > 0 else None
-        E, nu = self.problem.params.E_nvp, self.problem.params.nu_nvp
-        out["thin_film"] = fracture.thin_film_indicator(phases["NVP"]["hydrostatic"]["mean"], layer, E, nu,
-                                                        strengths)
+        mp = self.problem.params
+        out["thin_film"] = fracture.thin_film_indicator(phases["NVP"]["hydrostatic"]["mean"], layer,
+                                                        mp.E_nvp, mp.nu_nvp, mp.E_nzsp, mp.nu_nzsp, strengths)
         return out
 
 

@@ -8,7 +8,8 @@ Two swappable laws with one method, :meth:`value`, evaluated with NumPy or UFL
   ε = ``constants.Y_EPS`` (range 2.64 ... 4.10 V with the defaults, wider than the default
   cut-offs 2.8 / 3.8 V), so that U stays finite (and Newton iterates that overshoot y ∉ (0, 1)
   stay defined);
-- :class:`TableOCV`, piecewise linear through a CSV table (y, U), clipped to the table's y range.
+- :class:`TableOCV`, piecewise linear through a CSV table (y, U), clipped to the table's y range;
+  :data:`TWO_PHASE_TABLE` is the shipped table of NVP's flat two-phase plateau.
 """
 
 from __future__ import annotations
@@ -32,22 +33,29 @@ class OCV(Protocol):
     def value(self, y: Any, ops: Ops = NUMPY) -> Any:
         """U (V) at filling ``y`` (-)."""
 
+    def slope(self, y: Any, ops: Ops = NUMPY) -> Any:
+        """dU/dy (V) at filling ``y`` (0 where U is clipped)."""
+
     def voltage_range(self) -> tuple[float, float]:
         """(U_min, U_max) in V over the admissible fillings."""
 
 
 @dataclass(frozen=True)
 class SmoothOCV:
-    """Smooth stand-in for the NVP plateau: ``U0`` (V), tilt ``slope`` (V), ``temperature`` (K)
+    """Smooth stand-in for the NVP plateau: ``U0`` (V), ``tilt`` (V), ``temperature`` (K)
     (numbers, or UFL coefficients inside forms)."""
 
     U0: Any
-    slope: Any
+    tilt: Any  #: V, the linear tilt s of the plateau
     temperature: Any
 
     def value(self, y: Any, ops: Ops = NUMPY) -> Any:
         yc = ops.clip(y, Y_EPS, 1.0 - Y_EPS)
-        return self.U0 + thermal_voltage(self.temperature) * ops.ln((1.0 - yc) / yc) - self.slope * (yc - 0.5)
+        return self.U0 + thermal_voltage(self.temperature) * ops.ln((1.0 - yc) / yc) - self.tilt * (yc - 0.5)
+
+    def slope(self, y: Any, ops: Ops = NUMPY) -> Any:
+        yc = ops.clip(y, Y_EPS, 1.0 - Y_EPS)
+        return -thermal_voltage(self.temperature) / (yc * (1.0 - yc)) - self.tilt
 
     def voltage_range(self) -> tuple[float, float]:
         """U over the admissible fillings [ε, 1 − ε]."""
@@ -65,13 +73,26 @@ class TableOCV:
     def __post_init__(self) -> None:
         check_table(np.asarray(self.y, float), np.asarray(self.U, float))
 
+    def _slopes(self) -> list[float]:
+        ys, us = self.y, self.U
+        return [(us[k + 1] - us[k]) / (ys[k + 1] - ys[k]) for k in range(len(ys) - 1)]
+
     def value(self, y: Any, ops: Ops = NUMPY) -> Any:
         ys, us = self.y, self.U
-        slopes = [(us[k + 1] - us[k]) / (ys[k + 1] - ys[k]) for k in range(len(ys) - 1)]
+        slopes = self._slopes()
         yc = ops.clip(y, ys[0], ys[-1])
         out = us[0] + slopes[0] * (yc - ys[0])
         for k in range(1, len(slopes)):  # a hinge at every interior point
             out = out + (slopes[k] - slopes[k - 1]) * ops.maximum(yc - ys[k], 0.0)
+        return out
+
+    def slope(self, y: Any, ops: Ops = NUMPY) -> Any:
+        ys = self.y
+        slopes = self._slopes()
+        yc = ops.clip(y, ys[0], ys[-1])
+        out = slopes[0] + 0.0 * yc
+        for k in range(1, len(slopes)):  # the slope of the segment yc lies on
+            out = out + ops.where_gt(yc, ys[k], slopes[k] - slopes[k - 1], 0.0)
         return out
 
     def voltage_range(self) -> tuple[float, float]:
@@ -128,9 +149,15 @@ def load_table(path: str | os.PathLike[str]) -> TableOCV:
     return TableOCV(tuple(arr[:, 0]), tuple(arr[:, 1]))
 
 
+#: The shipped two-phase OCV of NVP (``ocv = "two_phase"``; the file says what in it is data).
+TWO_PHASE_TABLE = Path(__file__).with_name("data") / "nvp_two_phase_ocv.csv"
+
+
 def from_config(echem: Any) -> OCV:
     """The OCV law named by an ``[electrochemistry]`` section (object or mapping)."""
     get = echem.get if isinstance(echem, dict) else lambda k: getattr(echem, k)
+    if get("ocv") == "two_phase":
+        return load_table(TWO_PHASE_TABLE)
     if get("ocv") == "table":
         return load_table(str(get("ocv_table")))
-    return SmoothOCV(U0=get("ocv_U0"), slope=get("ocv_slope"), temperature=get("temperature"))
+    return SmoothOCV(U0=get("ocv_U0"), tilt=get("ocv_slope"), temperature=get("temperature"))

@@ -3,9 +3,18 @@
 - conduction: ∇·(σ ∇φ) = 0, residual ∫ σ ∇φ·∇v dx   (σ in S/m, φ in V: A per unit test value);
 - diffusion:  ∂c/∂t = ∇·(D ∇c), backward Euler, residual ∫ [(c − c_old)/Δt q + D ∇c·∇q] dx
   (c in mol/m³, D in m²/s: mol/s per unit test value);
-- stress-driven flux (two-way chemo-mechanics): with μ = RT ln c − w, w = σ : ∂ε_ch/∂c (J/mol;
-  Ω σ_h for an isotropic Vegard strain), J = −(D c/RT) ∇μ = −D ∇c + (D c/RT) ∇w: Na drifts
-  towards tension. Residual term −∫ (D c/RT) ∇w·∇q dx.
+- stress-driven flux (two-way chemo-mechanics), consistent with the OCV: the Na chemical
+  potential in NVP is μ = μ_chem(c) − w with μ_chem = −F U(y) + const (its derivative gives the
+  OCV) and w = σ : ∂ε_ch/∂c (J/mol; Ω σ_h for an isotropic Vegard strain). With J = −L ∇μ
+  and L chosen so that the chemical part is Fick's law with the diffusivity D,
+  L = D / (∂μ_chem/∂c) = D c / (RT Θ), Θ(y) = −(F/RT) y dU/dy the thermodynamic factor,
+  J = −D ∇c + (D c/(RT Θ)) ∇w: Na drifts towards tension. Residual term
+  −∫ (D c/(RT Θ)) ∇w·∇q dx. Θ is bounded below by :data:`THETA_MIN`, its dilute-solution value:
+  on a flat two-phase plateau (dU/dy → 0) Fickian diffusion has no thermodynamic driving force
+  and the drift would be unbounded.
+
+The diffusivity D is the chemical (Fickian) one, constant in y; the mobility of the drift
+follows from it and the OCV.
 
 Boundary and interface fluxes are added by the caller (kinetics on the interface, the
 applied current on the collector).
@@ -16,6 +25,11 @@ from __future__ import annotations
 from typing import Any
 
 from fem_electrode.fem.fenicsx import ufl
+from fem_electrode.physics.constants import thermal_voltage
+from fem_electrode.physics.ops import Ops
+
+#: Smallest thermodynamic factor used in the stress drift (the ideal dilute-solution value).
+THETA_MIN = 1.0
 
 #: Vertex quadrature: mass lumping for P1.
 LUMPED = {"quadrature_rule": "vertex", "quadrature_degree": 1}
@@ -41,13 +55,21 @@ def diffusion(c: Any, c_old: Any, dt_inv: Any, D: Any, q: Any, dx: ufl.Measure,
             + flux_on * D * ufl.inner(ufl.grad(c), ufl.grad(q)) * dx)
 
 
-def stress_drift(c: Any, w: Any, D: Any, rt: Any, q: Any, dx: ufl.Measure, flux_on: Any = 1.0) -> ufl.Form:
-    """Weak stress-driven flux term −k ∫ (D c/RT) ∇w·∇q dx (mol/s per unit test value).
+def thermodynamic_factor(ocv: Any, y: Any, temperature: Any, ops: Ops) -> Any:
+    """Θ(y) = −(F/RT) y dU/dy of an OCV law, bounded below by :data:`THETA_MIN`."""
+    theta = -y * ocv.slope(y, ops) / thermal_voltage(temperature)
+    return ops.maximum(theta, THETA_MIN)
 
-    ``w`` = σ : ∂ε_ch/∂c in J/mol, ``rt`` = RT in J/mol; add it to :func:`diffusion`.
+
+def stress_drift(c: Any, w: Any, D: Any, rt: Any, theta: Any, q: Any, dx: ufl.Measure,
+                 flux_on: Any = 1.0) -> ufl.Form:
+    """Weak stress-driven flux term −k ∫ (D c/(RT Θ)) ∇w·∇q dx (mol/s per unit test value).
+
+    ``w`` = σ : ∂ε_ch/∂c in J/mol, ``rt`` = RT in J/mol, ``theta`` the thermodynamic factor
+    (:func:`thermodynamic_factor`); add it to :func:`diffusion`.
     """
     # An explicit degree: with the estimated one (1, as the vertex rule of the lumped mass term
     # of the same measure) FFCx merged this term with the mass term into one quadrature (the
     # mass was then no longer lumped; checked with DOLFINx 0.11, FFCx 0.11, UFL 2026.1).
     dx_drift = dx.reconstruct(metadata={"quadrature_degree": DRIFT_QUADRATURE_DEGREE})
-    return -flux_on * (D / rt) * c * ufl.inner(ufl.grad(w), ufl.grad(q)) * dx_drift
+    return -flux_on * (D / (rt * theta)) * c * ufl.inner(ufl.grad(w), ufl.grad(q)) * dx_drift

@@ -221,7 +221,9 @@ class ElectrochemistryProblem:
                + self.flux_on * self.i * self.q("+") * dS)
         if self.stress_coupling:
             rt = const(GAS_CONSTANT * p.kinetics.temperature)  # J/mol
-            F_c = F_c + FARADAY * transport.stress_drift(self.c, w_eff, D, rt, self.q, dx_s, self.flux_on)
+            theta = transport.thermodynamic_factor(ocv, self.c / c_max, kinetics.temperature, ops)
+            F_c = F_c + FARADAY * transport.stress_drift(self.c, w_eff, D, rt, theta, self.q, dx_s,
+                                                         self.flux_on)
         F_s = (transport.conduction(const(p.sigma_s), self.phi_s, self.w, dx_s) + self.i * self.w("+") * dS
                - self.j_collector * self.w * ds_cc)
         residuals = [F_e, F_c, F_s]

@@ -264,15 +264,30 @@ _add(f"{_T}.h", "NVP layer thickness h", "m", "µm", 1e6, group="fracture",
      meaning="layer thickness of the thin-film indicator (h_source says where it came from)")
 _add(f"{_T}.sigma_film", "film stress", "Pa", "MPa", 1e-6, group="fracture",
      meaning="equi-biaxial in-plane stress of the layer, 1.5 x its mean hydrostatic stress")
-_add(f"{_T}.Z_channeling", "Z, channel crack", "-", group="fracture", meaning="prefactor of G_channeling")
-_add(f"{_T}.Z_delamination", "Z, delamination", "-", group="fracture", meaning="prefactor of G_delamination")
+_add(f"{_T}.dundurs_alpha", "Dundurs alpha (NVP on NZSP)", "-", group="fracture",
+     meaning="(E'_NVP - E'_NZSP)/(E'_NVP + E'_NZSP), plane-strain moduli E' = E/(1 - nu^2)")
+_add(f"{_T}.dundurs_beta", "Dundurs beta (NVP on NZSP)", "-", group="fracture",
+     meaning="second Dundurs parameter of the NVP film on the NZSP substrate")
+_add(f"{_T}.g_channeling", "g(alpha, beta), channel crack", "-", group="fracture",
+     meaning="Beuth's mismatch factor of the channel crack (1.258 without mismatch)")
+_add(f"{_T}.Z_channeling", "Z, channel crack", "-", group="fracture",
+     meaning="G_channeling = Z sigma^2 h / E', Z = (pi/2) g")
+_add(f"{_T}.Z_delamination", "Z, delamination", "-", group="fracture",
+     meaning="G_delamination = Z sigma^2 h / E', Z = 1/2 (steady state, straight front, plane strain)")
+_add(f"{_T}.h_critical_channeling", "critical layer thickness, channel crack", "m", "µm", 1e6,
+     better=HIGHER, group="fracture", verdict=False, note="a material property at the film stress",
+     meaning="layer thickness below which a channel crack cannot grow: G_c E'/(Z sigma^2)")
+_add(f"{_T}.h_critical_delamination", "critical layer thickness, delamination", "m", "µm", 1e6,
+     better=HIGHER, group="fracture", verdict=False, note="a material property at the film stress",
+     meaning="layer thickness below which the layer cannot delaminate: G_c,interface E'/(Z sigma^2)")
 _add(f"{_T}.G_channeling", "thin film, G channel crack", "J/m^2", "J/m²", better=LOWER, group="fracture",
      meaning="energy release rate of a channel crack through the layer")
 _add(f"{_T}.G_delamination", "thin film, G delamination", "J/m^2", "J/m²", better=LOWER, group="fracture",
      meaning="energy release rate of delamination of the layer")
-_add(f"{_T}.Gc_film", "G_c of NVP", "J/m^2", "J/m²", group="fracture", meaning="K_IC^2 / E of NVP")
+_add(f"{_T}.Gc_film", "G_c of NVP", "J/m^2", "J/m²", group="fracture",
+     meaning="K_IC^2 / E' of NVP (plane strain)")
 _add(f"{_T}.Gc_interface", "G_c of the interface", "J/m^2", "J/m²", group="fracture",
-     meaning="K_IC^2 / E of the NVP|NZSP interface")
+     meaning="K_IC^2 / E' of the NVP|NZSP interface (plane strain, NVP modulus)")
 _add(f"{_T}.channeling_ratio", "thin film, channeling ratio G/G_c", "-", better=LOWER, group="fracture",
      meaning="G_channeling / Gc_film (> 1: a channel crack grows)")
 _add(f"{_T}.delamination_ratio", "thin film, delamination ratio G/G_c", "-", better=LOWER, group="fracture",

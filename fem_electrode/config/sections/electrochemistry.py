@@ -71,8 +71,11 @@ class ElectrochemistryConfig:
     ocv: str = key(
         "default",
         "-",
-        "open-circuit voltage: a smooth stand-in for the two-phase plateau (U0, slope), or a CSV table",
-        choices=("default", "table"),
+        "open-circuit voltage: 'default', a smooth stand-in for the two-phase plateau (ocv_U0, "
+        "ocv_slope); 'two_phase', the shipped NVP table: a flat plateau at 3.40 V between y = 0.1 and 0.9 "
+        "(fem_electrode/physics/data/nvp_two_phase_ocv.csv, its sources and what in it is data); or "
+        "'table', a CSV of your own (ocv_table)",
+        choices=("default", "two_phase", "table"),
     )
     ocv_table: str = key(
         "",
@@ -86,7 +89,8 @@ class ElectrochemistryConfig:
         "plateau voltage vs Na/Na+ of the default OCV",
         lo=0.0,
         hi=10.0,
-        source="paper: plateau at ~3.37 V",
+        source="estimate: the V3+/V4+ plateau is reported at about 3.4 V (Zeng et al., Front. Chem. 8 "
+        "(2020) 635; Jian et al. 2013); 3.37 V is this model's choice within that",
     )
     ocv_slope: float = key(0.05, "V", "linear tilt of the default OCV plateau", lo=0.0, hi=1.0)
     initial_y: float = key(

@@ -1,8 +1,27 @@
 """[materials]: properties of NZSP and NVP at 25 °C, SI units, each with its source."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fem_electrode.config.spec import Section, key
+from fem_electrode.physics.constants import FARADAY, capacity_coulomb_per_kg
+
+#: c_max F and ρ Q may differ by this (relative) before the case is refused (the defaults: 1.1e-4).
+CAPACITY_RTOL = 1e-3
+
+
+def _consistent_capacity(v: Mapping[str, Any]) -> list[str]:
+    """c_max F must equal ρ Q: the cyclable charge per volume from the concentration and from the
+    density and specific capacity."""
+    by_c = v["c_max"] * FARADAY  # C/m^3
+    by_q = v["density_nvp"] * capacity_coulomb_per_kg(v["capacity_nvp"])  # kg/m^3 * C/kg
+    if abs(by_c - by_q) > CAPACITY_RTOL * by_q:
+        return [f"c_max = {v['c_max']:g} mol/m^3, density_nvp = {v['density_nvp']:g} kg/m^3 and "
+                f"capacity_nvp = {v['capacity_nvp']:g} mAh/g disagree: c_max F = {by_c:.4g} C/m^3 but "
+                f"density x capacity = {by_q:.4g} C/m^3 (allowed: within {100 * CAPACITY_RTOL:g} %); "
+                f"set c_max = {by_q / FARADAY:.6g} mol/m^3 or change the other two"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -57,10 +76,18 @@ class MaterialsConfig:
         "Young's modulus of NVP",
         lo=0.0,
         lo_open=True,
-        source="estimate (no measurement found), 60-100 GPa",
+        source="UNSOURCED estimate: no measured or computed elastic tensor of Na3V2(PO4)3 or NaV2(PO4)3 "
+        "found; NASICON-family range 60-100 GPa, taken equal to NZSP (see the report's caveat)",
     )
     nu_nvp: float = key(
-        0.27, "-", "Poisson ratio of NVP", lo=-1.0, hi=0.5, lo_open=True, hi_open=True, source="estimate"
+        0.27,
+        "-",
+        "Poisson ratio of NVP",
+        lo=-1.0,
+        hi=0.5,
+        lo_open=True,
+        hi_open=True,
+        source="UNSOURCED estimate (NASICON-family 0.25-0.30)",
     )
     strength_nvp: float = key(
         80e6,
@@ -112,7 +139,8 @@ class MaterialsConfig:
     D_nvp: float = key(
         1e-16,
         "m^2/s",
-        "Na diffusivity in NVP",
+        "chemical (Fickian) Na diffusivity in NVP, taken independent of the Na content; the mobility of "
+        "the stress-driven drift follows from it and the OCV (D c / (RT Θ), docs/mechanics.md)",
         lo=0.0,
         lo_open=True,
         source="estimate; literature 1e-19 ... 1e-14",
@@ -136,4 +164,4 @@ class MaterialsConfig:
     density_nvp: float = key(3156.0, "kg/m^3", "NVP density", lo=0.0, lo_open=True, source="X-ray density")
 
 
-SECTION = Section.from_config("materials", MaterialsConfig)
+SECTION = Section.from_config("materials", MaterialsConfig, checks=(_consistent_capacity,))

@@ -18,6 +18,15 @@ def check_periodic_mesh(case: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return []
 
 
+def _anisotropic_needs_strains(v: Mapping[str, Any]) -> list[str]:
+    missing = v["lattice_strain_a"] is None or v["lattice_strain_c"] is None
+    if v["strain_model"] == "anisotropic" and missing:
+        return ["strain_model = 'anisotropic' needs lattice_strain_a and lattice_strain_c (the linear "
+                "lattice strains along a and c from Na3V2(PO4)3 to NaV2(PO4)3, e.g. -0.0345 and -0.0153 "
+                "from the lattice parameters in docs/mechanics.md; no default: they are not verified here)"]
+    return []
+
+
 def _one_concentration_source(v: Mapping[str, Any]) -> list[str]:
     if v["prescribed_y"] is not None and v["concentration_from"] is not None:
         return [
@@ -104,17 +113,23 @@ class MechanicsConfig:
         "isotropic Vegard strain, or anisotropic from the end-member lattice strains",
         choices=("isotropic", "anisotropic"),
     )
-    lattice_strain_a: float = key(
-        -0.0107,
+    lattice_strain_a: float | None = key(
+        None,
         "-",
-        "anisotropic: linear strain along a (x, y) from y = 1 to y = 0",
-        source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)",
+        "anisotropic: linear strain along the hexagonal a axis (x and y) from y = 1 to y = 0; required "
+        "with strain_model = 'anisotropic' (no verified default: see docs/mechanics.md, about -0.034)",
+        lo=-0.2,
+        hi=0.2,
+        source="recalled lattice parameters, to be verified: Zatovsky 2010 (Na3), Jian et al. 2013 (Na1)",
     )
-    lattice_strain_c: float = key(
-        -0.0626,
+    lattice_strain_c: float | None = key(
+        None,
         "-",
-        "anisotropic: linear strain along c (z) from y = 1 to y = 0",
-        source="Jian et al., Adv. Energy Mater. 3 (2013) 156 (check)",
+        "anisotropic: linear strain along the hexagonal c axis (z: texture 'c along z') from y = 1 to "
+        "y = 0; required with strain_model = 'anisotropic' (see docs/mechanics.md, about -0.015)",
+        lo=-0.2,
+        hi=0.2,
+        source="recalled lattice parameters, to be verified: Zatovsky 2010 (Na3), Jian et al. 2013 (Na1)",
     )
     fracture_layer_thickness: float | None = key(
         None,
@@ -126,4 +141,5 @@ class MechanicsConfig:
     )
 
 
-SECTION = Section.from_config("mechanics", MechanicsConfig, checks=(_one_concentration_source,))
+SECTION = Section.from_config("mechanics", MechanicsConfig,
+                               checks=(_one_concentration_source, _anisotropic_needs_strains))
