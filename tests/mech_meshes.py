@@ -36,7 +36,8 @@ def _build(path: Path, radii: list[float], phases: list[str | None], surfaces: l
         gmsh.model.add("spheres")
         occ = gmsh.model.occ
         balls = [occ.addSphere(0, 0, 0, r) for r in radii]
-        occ.fragment([(3, balls[-1])], [(3, b) for b in balls[:-1]])
+        if len(balls) > 1:
+            occ.fragment([(3, balls[-1])], [(3, b) for b in balls[:-1]])
         occ.synchronize()
 
         def shell_volume(k: int) -> float:
@@ -62,8 +63,8 @@ def _build(path: Path, radii: list[float], phases: list[str | None], surfaces: l
             gmsh.model.addPhysicalGroup(2, [tag], tag=tags.facet_tag(surfaces[k]), name=surfaces[k])
         field = gmsh.model.mesh.field
         ball = field.add("Ball")
-        field.setNumber(ball, "Radius", radii[-2])
-        field.setNumber(ball, "Thickness", 0.5 * (radii[-1] - radii[-2]))
+        field.setNumber(ball, "Radius", radii[-2] if len(radii) > 1 else radii[0])
+        field.setNumber(ball, "Thickness", 0.5 * (radii[-1] - radii[-2]) if len(radii) > 1 else 0.0)
         field.setNumber(ball, "VIn", h_inner)
         field.setNumber(ball, "VOut", h_outer)
         field.setAsBackgroundMesh(ball)
@@ -99,3 +100,9 @@ def coated_cavity(comm: MPI.Comm, folder: Path, r0: float, r1: float, b: float, 
     return _load(comm, path, lambda: _build(path, [r0, r1, b], [None, "NVP", "NZSP"],
                                             ["pore_wall_nvp", "interface_nvp_nzsp", "outer"],
                                             h_inner, h_outer))
+
+
+def nvp_sphere(comm: MPI.Comm, folder: Path, radius: float, h: float) -> Domain:
+    """A solid NVP sphere of ``radius`` (µm, element size ``h``) with its surface ``outer``."""
+    path = Path(folder) / f"nvp_sphere_{radius}_{h}.msh"
+    return _load(comm, path, lambda: _build(path, [radius], ["NVP"], ["outer"], h, h))

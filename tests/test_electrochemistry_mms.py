@@ -16,13 +16,19 @@ from layered import layered_box
 from fem_electrode.fem.fenicsx import MPI, dolfinx, ufl
 from fem_electrode.physics.constants import FARADAY
 from fem_electrode.physics.kinetics import ButlerVolmer
-from fem_electrode.physics.ops import ufl_ops
+from fem_electrode.physics.ocv import SmoothOCV
 from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 L = 1e-6  # m; NZSP z in [0, L], NVP z in [L, 2L]
 K = np.pi / L
+# Kinetics and OCV with unequal transfer coefficients and a temperature other than 298.15 K, so
+# that a swap of α_a and α_c or a wrong RT/F changes the exact interface current below.
+I0_REF, ALPHA_A, ALPHA_C, T = 2.0, 0.35, 0.65, 310.0  # A/m², -, -, K
+U0, TILT = 3.37, 0.05  # V: plateau and tilt of the smooth OCV
+F_CONST, R_CONST = 96485.33212, 8.314462618  # C/mol, J/(mol K) (CODATA 2018)
 PARAMS = electro_params(sigma_e=1e-4, sigma_s=2e-4, D=1e-14, c_max=13850.0,
-                       kinetics=ButlerVolmer(2.0, 0.5, 0.5, 298.15), initial_y=0.5, r_series=0.0)
+                       kinetics=ButlerVolmer(I0_REF, ALPHA_A, ALPHA_C, T),
+                       ocv=SmoothOCV(U0, TILT, T), initial_y=0.5, r_series=0.0)
 DT = 100.0  # s
 MESHES = (4, 8, 16)
 
@@ -38,11 +44,15 @@ def exact(x, mod):
 
 
 def exact_interface_current(mesh):
-    """Butler–Volmer current (A/m²) of the exact fields on the interface (NVP "+")."""
+    """Butler–Volmer current (A/m²) of the exact fields on the interface (NVP "+"), written out
+    here (not the package's laws): i₀ = i0_ref (2y)^α_c (2(1 − y))^α_a,
+    U = U0 + (RT/F) ln((1 − y)/y) − s (y − ½), i = i₀ [exp(α_a f η) − exp(−α_c f η)]."""
     pe, c, ps = exact(ufl.SpatialCoordinate(mesh), ufl)
-    ops = ufl_ops()
-    y = c("+") / PARAMS.c_max
-    return PARAMS.kinetics.current(ps("+") - pe("-") - PARAMS.ocv.value(y, ops), y, ops)
+    y = c("+") / PARAMS.c_max  # 0.3 ... 0.7: no clipping anywhere
+    f = F_CONST / (R_CONST * T)
+    i0 = I0_REF * (2.0 * y) ** ALPHA_C * (2.0 * (1.0 - y)) ** ALPHA_A
+    eta = ps("+") - pe("-") - (U0 + ufl.ln((1.0 - y) / y) / f - TILT * (y - 0.5))
+    return i0 * (ufl.exp(ALPHA_A * f * eta) - ufl.exp(-ALPHA_C * f * eta))
 
 
 def manufactured_terms(prob: ElectrochemistryProblem):

@@ -187,3 +187,27 @@ def test_views_find_the_run_fields(tmp_path):
     text = script.read_text()
     compile(text, str(script), "exec")  # valid Python for pvpython
     assert "'file': 'run/fields/c.xdmf'" in text and "'range': [0.0, 900.0]" in text
+
+
+def test_conclusion_states_the_equal_moduli_consequence(tmp_path):
+    """With the unsourced default E_nvp = E_nzsp the conclusion says that the hydrostatic stress and
+    the accommodation index are shape-independent constants (numbers computed here), and it says
+    nothing of the kind when the moduli differ."""
+    pair = _pair(tmp_path / "p", GOOD, BAD)
+
+    def text(case: dict) -> str:
+        blocks = build.conclusion_blocks([pair], build._elastic(case))
+        return "\n".join(b.text if hasattr(b, "text") else "\n".join(getattr(b, "items", [])) for b in blocks)
+
+    case = validate({}).to_dict()
+    mat = case["materials"]
+    y = 0.05  # the mechanics snapshot of report_synthetic.toy_run
+    eps_v = mat["omega_nvp"] * mat["c_max"] * (y - case["mechanics"]["y_ref"])
+    sigma_h = -2 * mat["E_nvp"] * eps_v / (9 * (1 - mat["nu_nvp"]))
+    index = (1 + mat["nu_nvp"]) / (3 * (1 - mat["nu_nvp"]))
+    equal = text(case)
+    assert "The NVP elastic constants are not measured" in equal
+    assert f"hydrostatic stress of {sigma_h * 1e-6:.0f} MPa" in equal and f"index of {index:.2f}" in equal
+    assert f"(mean y = {y:.2f})" in equal
+    stiff = validate({"materials": {"E_nvp": 120e9}}).to_dict()
+    assert "The NVP elastic constants are not measured" not in text(stiff)

@@ -3,22 +3,15 @@
 
 The other sweep and Slurm tests use the stand-in ``tests/stand_in_run.py``; this one checks
 that the real run fits the job step: it exits 0, writes ``metrics.json`` into the case
-folder, and ``collect`` finds its metrics. Skipped until ``fem-electrode run`` exists.
+folder, and ``collect`` finds its metrics.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from sweep_helpers import cli, status
 
 from fem_electrode.campaign.collect import collect
-from fem_electrode.cli import COMMANDS
-
-ROOT = Path(__file__).resolve().parents[1]
-HAS_RUN = (ROOT / "fem_electrode" / "commands" / "run.py").is_file() and any(
-    m.NAME == "run" for m in COMMANDS)
 
 TINY = """
 [sweep]
@@ -52,9 +45,6 @@ dt_max = 120.0
 
 
 @pytest.mark.serial
-@pytest.mark.skipif(not HAS_RUN, reason="`fem-electrode run` does not exist yet (fem_electrode/commands/"
-                    "run.py is being written and registered in cli.COMMANDS); the sweep machinery is "
-                    "tested with the stand-in solver meanwhile")
 def test_sweep_of_the_real_run_on_a_tiny_case(tmp_path):
     """Serial: drives external processes; no MPI communicator to share."""
     path = tmp_path / "tiny.toml"

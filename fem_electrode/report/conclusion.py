@@ -71,8 +71,22 @@ class Elastic:
         return -12 * k_i * g_m * self.eigenstrain(y) / (3 * k_i + 4 * g_m)
 
     def critical_G(self) -> float:
-        """Toughness of NVP as an energy release rate, K_IC^2 / E (J/m^2)."""
-        return self.toughness_nvp**2 / self.E_nvp
+        """Toughness of NVP as a plane-strain energy release rate, K_IC² (1 − ν²) / E (J/m²)."""
+        return self.toughness_nvp**2 * (1.0 - self.nu_nvp**2) / self.E_nvp
+
+    def equal_moduli(self) -> bool:
+        """NVP and NZSP share E and ν to 2 %: the closed-form constants below hold for any shape."""
+        return (math.isclose(self.E_nvp, self.E_nzsp, rel_tol=0.02)
+                and math.isclose(self.nu_nvp, self.nu_nzsp, rel_tol=0.05))
+
+    def equal_moduli_hydrostatic(self, y: float) -> float:
+        """σ_h inside bonded NVP of any shape in a large body of equal moduli, −2 E ε_v / (9 (1 − ν))
+        with ε_v = 3 ε* (Pa; Mura 1987 §3-4)."""
+        return -2.0 * self.E_nvp * 3.0 * self.eigenstrain(y) / (9.0 * (1.0 - self.nu_nvp))
+
+    def equal_moduli_index(self) -> float:
+        """Accommodation index of bonded NVP of any shape for equal moduli, (1 + ν) / (3 (1 − ν))."""
+        return (1.0 + self.nu_nvp) / (3.0 * (1.0 - self.nu_nvp))
 
 
 def margin(row: Row) -> str:
@@ -230,6 +244,19 @@ def elasticity_limits(rows: Sequence[Row], el: Elastic | None, y_snapshot: float
             f"hydrostatic stress of {abs(sphere) * 1e-6:.0f} MPa with no deviatoric part. Both are far "
             f"above the strengths ({el.strength_nvp * 1e-6:.0f} MPa NVP, {el.strength_nzsp * 1e-6:.0f} MPa "
             "NZSP): in linear elasticity with a perfectly bonded interface neither design stays elastic.")
+        if el.equal_moduli():
+            out.append(
+                f"**The NVP elastic constants are not measured.** No source gives E and ν of "
+                f"Na₃V₂(PO₄)₃ or NaV₂(PO₄)₃; the case takes them equal to NZSP's (E = "
+                f"{el.E_nvp * 1e-9:.0f} GPa vs {el.E_nzsp * 1e-9:.0f} GPa). With equal moduli the "
+                "Eshelby solution is the same for every shape of bonded NVP: a hydrostatic stress of "
+                f"{el.equal_moduli_hydrostatic(y) * 1e-6:.0f} MPa and an accommodation index of "
+                f"{el.equal_moduli_index():.2f} at {state}, for a film, a grain or a coated pore alike "
+                "(Mura 1987, §3-4). Differences between the designs in the NVP hydrostatic stress, the "
+                "elastic energy per NVP volume and the accommodation index are therefore finite-cell, "
+                "mesh and state-of-charge effects, not evidence for either design; the deviatoric "
+                "measures (von Mises, principal stress) and the thin-film energy release rates do "
+                "depend on the shape.")
     if vm is not None and vm.winner:
         if vm.winner == "infiltrated":
             out.append(f"On the NVP von Mises stress the model agrees with 'minimized stress': "
@@ -254,18 +281,20 @@ def elasticity_limits(rows: Sequence[Row], el: Elastic | None, y_snapshot: float
     ratio = find(rows, "thin_film", "channeling_ratio")
     if g is not None and g.infiltrated is not None:
         text = ("What the thin-film argument rests on in this model is fracture mechanics, not stress: "
-                "G ≈ Z σ² h / E grows with the layer thickness h, so a thin layer can carry a high "
+                "the channel-crack energy release rate G = (π/2) g(α, β) σ² h / Ē (Beuth 1992; Ē the "
+                "plane-strain modulus, g the film/substrate mismatch factor) grows with the layer "
+                "thickness h, so a thin layer can carry a high "
                 f"stress without a channel crack growing. {sentence(g)}")
         text += (" For co-sintered grains h is only nominal (NVP volume / interface area), so the film "
                  "formula is a like-for-like index there, not a crack prediction.")
         if ratio is not None and ratio.infiltrated is not None:
             side = "below" if ratio.infiltrated < 1.0 else "above"
             text += (f" G / G_c of the infiltrated layer is {ratio.infiltrated:.3g}: {side} the "
-                     "channel-cracking threshold (G_c = K_IC²/E).")
+                     "channel-cracking threshold (G_c = K_IC²/Ē).")
         elif el is not None and g.spec.unit == "J/m²":
             gc = el.critical_G()
             side = "below" if g.infiltrated < gc else "above"
-            text += (f" Against G_c = K_IC²/E = {gc:.3g} J/m² the infiltrated layer is {side} the "
+            text += (f" Against G_c = K_IC²/Ē = {gc:.3g} J/m² the infiltrated layer is {side} the "
                      "channel-cracking threshold.")
         out.append(text)
     out.append("The model does not include debonding, cracking, plasticity or the two-phase "

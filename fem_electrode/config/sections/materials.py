@@ -116,7 +116,7 @@ class MaterialsConfig:
     toughness_interface: float = key(
         1e6,
         "Pa m^0.5",
-        "NVP|NZSP interface toughness K_IC (thin-film delamination: G_c = K_IC^2 / E_nvp)",
+        "NVP|NZSP interface toughness K_IC (thin-film delamination: G_c = K_IC^2 (1 - nu_nvp^2) / E_nvp)",
         lo=0.0,
         lo_open=True,
         source="estimate, taken equal to NZSP",

@@ -134,7 +134,8 @@ class MechanicsConfig:
     fracture_layer_thickness: float | None = key(
         None,
         "µm",
-        "h of the thin-film fracture indicator G = Z sigma^2 h / E; absent = from the geometry (provenance,"
+        "h of the thin-film fracture indicators (G proportional to sigma^2 h, docs/mechanics.md); "
+        "absent = from the geometry (provenance,"
         " film/coating/layer thickness) or V_NVP / A_interface",
         lo=0.0,
         lo_open=True,
