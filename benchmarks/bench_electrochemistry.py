@@ -105,7 +105,7 @@ def coupled(domain: Domain, repeat: int, petsc: dict) -> dict:
         "jacobian_assembly_s": t2 - t1,
         "matrix_nonzeros": A.getInfo()["nz_used"],
         "peak_rss_growth_MB": comm.allreduce(rss_mb() - rss0, op=MPI.MAX),
-        "options": {k: v for k, v in prob.newton.options.items()
+        "options": {k: v for k, v in prob.newton.options.options.items()
                     if "fieldsplit" in k or k.startswith(("ksp", "pc"))},
     }
     prob.close()

@@ -74,6 +74,20 @@ def test_full_cycle_outputs_and_conservation(comm, mpi_tmp_path):
     assert 0.5 < m["coulombic_efficiency"] <= 1.0 + 1e-9
     assert m["polarization_V"] > 0.0
     assert m["steps"] == len(steps)
+    # energy: Σ V I dt over each half-cycle (J → mWh: / 3.6; per gram of NVP), and cycles.csv
+    mass_g = m["cell"]["mass_nvp_kg"] * 1e3
+    e_ch = sum(r["voltage_V"] * r["current_A"] * r["dt_s"] for r in steps
+               if r["segment"] in ("charge", "charge_hold")) / 3.6 / mass_g
+    e_dis = -sum(r["voltage_V"] * r["current_A"] * r["dt_s"] for r in steps
+                 if r["segment"] in ("discharge", "discharge_hold")) / 3.6 / mass_g
+    assert m["energy_charge_mWh_per_g"] == pytest.approx(e_ch, rel=1e-12)
+    assert m["energy_discharge_mWh_per_g"] == pytest.approx(e_dis, rel=1e-12)
+    assert m["energy_efficiency"] == pytest.approx(e_dis / e_ch, rel=1e-12) and e_dis < e_ch
+    if comm.rank == 0:
+        table = read_rows(out / "cycles.csv")
+        assert len(table) == 1 and table[0]["cycle"] == 1
+        for key, value in m["cycles"][0].items():
+            assert table[0][key] == pytest.approx(value, rel=1e-15), key
     # the solver counters against what the run logged: every failed Newton solve is one
     # "Newton failed" warning in run.log (this column has some at the cut-offs and the rests)
     log = comm.bcast((out / "run.log").read_text() if comm.rank == 0 else None, root=0)
@@ -194,7 +208,9 @@ def test_checkpoint_and_resume_give_the_same_result(comm, mpi_tmp_path, monkeypa
         # concentration snapshots: the same output times, none twice
         times = [s.time_s for s in snapshots.available(out / "concentration")]
         ref_times = [s.time_s for s in snapshots.available(mpi_tmp_path / "ref" / "concentration")]
-        assert times == ref_times and len(times) >= 3
+        # the same output times, to round-off: a resumed process factorises afresh (the direct
+        # solver's analysis sees another first matrix), which moves a cut-off landing by ~1e-13
+        assert times == pytest.approx(ref_times, rel=1e-9, abs=1e-9) and len(times) >= 3
 
 
 def test_mechanics_hook(comm, mpi_tmp_path):
@@ -316,8 +332,14 @@ def test_two_way_coupling_run(comm, mpi_tmp_path):
     # mid-charge, the two voltages differ by ≈ w/F of a laterally held film at that filling
     rows = [comm.bcast(read_rows(p / "timeseries.csv") if comm.rank == 0 else None, root=0)
             for p in (mpi_tmp_path / "one", mpi_tmp_path / "two")]
-    mid = [min((r for r in rs if r["segment"] == "charge"), key=lambda r: abs(r["soc"] - 0.4)) for rs in rows]
-    w = film_stress_work(case, 1.0 - mid[1]["soc"])
+    # both curves at the same filling (their steps differ): interpolated at SOC 0.4
+    soc = 0.4
+    mid = []
+    for rs in rows:
+        charge = [r for r in rs if r["segment"] == "charge"]
+        mid.append({"voltage_V": float(np.interp(soc, [r["soc"] for r in charge],
+                                                 [r["voltage_V"] for r in charge]))})
+    w = film_stress_work(case, 1.0 - soc)
     # the step controller judges single Newton solves, not their sum over staggered iterations
     assert max(r["dt_s"] for r in rows[1]) == max(r["dt_s"] for r in rows[0]) == case.protocol.dt_max
     shift = mid[1]["voltage_V"] - mid[0]["voltage_V"]

@@ -52,14 +52,16 @@ def write(path: str | os.PathLike[str], functions: Sequence[dolfinx.fem.Function
 
 
 def read(path: str | os.PathLike[str], functions: Sequence[dolfinx.fem.Function],
-         comm: MPI.Comm) -> dict[str, Any]:
-    """Fill ``functions`` from ``path`` (matching dof coordinates); returns the state (collective)."""
+         comm: MPI.Comm, optional: Sequence[dolfinx.fem.Function] = ()) -> dict[str, Any]:
+    """Fill ``functions`` from ``path`` (matching dof coordinates); returns the state (collective).
+    ``optional`` functions are filled when the file has them (the state says which it wrote)."""
     data = None
     if comm.rank == 0:
         with np.load(path) as npz:
             data = {k: npz[k] for k in npz.files}
     data = comm.bcast(data, root=0)
-    for f in functions:
+    present = [f for f in optional if f"{f.name}.x" in data]
+    for f in [*functions, *present]:
         if f"{f.name}.x" not in data:
             raise ValueError(f"checkpoint {path} has no field {f.name!r}")
         xs, vs = data[f"{f.name}.x"], data[f"{f.name}.v"]

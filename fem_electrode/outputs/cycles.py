@@ -7,11 +7,17 @@ per cycle and for the last complete cycle:
   (backward Euler: the end-of-step current acts over the step, exactly what moved the Na);
 - Coulombic efficiency of a cycle: discharge / charge capacity of that cycle;
 - polarization (V): charge minus discharge voltage, each at half of its own galvanostatic
-  capacity (the plateau gap of the paper).
+  capacity (the plateau gap of the paper);
+- energy of a half-cycle (mWh/g of NVP): Σ V·I·Δt over the same steps (charge: put in,
+  discharge: taken out), and the energy efficiency discharge / charge.
+
+``cycles.csv`` holds the per-cycle table (one row per cycle, :data:`CYCLE_COLUMNS`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +29,10 @@ from fem_electrode.physics.constants import mah_per_g
 from fem_electrode.util import atomic
 
 HALVES = ("charge", "discharge")
+#: The columns of ``cycles.csv`` (units in the names; empty where a half-cycle is missing).
+CYCLE_COLUMNS = ("cycle", "capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g",
+                 "coulombic_efficiency", "polarization_V", "energy_charge_mWh_per_g",
+                 "energy_discharge_mWh_per_g", "energy_efficiency")
 
 
 def half_of(segment: str) -> str | None:
@@ -44,15 +54,19 @@ def _gap_voltage(rows: Sequence[Mapping[str, Any]]) -> float | None:
 
 
 def cycle_summary(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> list[dict[str, Any]]:
-    """Per cycle: charge/discharge capacity (mAh/g), Coulombic efficiency, polarization (V)."""
+    """Per cycle: charge/discharge capacity (mAh/g), Coulombic efficiency, polarization (V),
+    charge/discharge energy (mWh/g) and energy efficiency."""
     cycles: dict[int, dict[str, Any]] = {}
     for r in rows:
         half = half_of(str(r["segment"]))
         if half is None:
             continue
-        c = cycles.setdefault(int(r["cycle"]), {h: {"charge_C": 0.0, "galv": []} for h in HALVES})
+        c = cycles.setdefault(int(r["cycle"]), {h: {"charge_C": 0.0, "energy_J": 0.0, "galv": []}
+                                                for h in HALVES})
         sign = 1.0 if half == "charge" else -1.0
-        c[half]["charge_C"] += sign * float(r["current_A"]) * float(r["dt_s"])
+        moved = sign * float(r["current_A"]) * float(r["dt_s"])
+        c[half]["charge_C"] += moved
+        c[half]["energy_J"] += moved * float(r["voltage_V"])
         if r["segment"] == half:
             c[half]["galv"].append(r)
     out = []
@@ -61,14 +75,36 @@ def cycle_summary(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> list[dic
         q_ch = mah_per_g(c["charge"]["charge_C"], mass_kg) if c["charge"]["galv"] else None
         q_dis = mah_per_g(c["discharge"]["charge_C"], mass_kg) if c["discharge"]["galv"] else None
         v_ch, v_dis = _gap_voltage(c["charge"]["galv"]), _gap_voltage(c["discharge"]["galv"])
+        # J → mWh: the same conversion as C → mAh (1 V · 1 C = 1 J)
+        e_ch = mah_per_g(c["charge"]["energy_J"], mass_kg) if q_ch is not None else None
+        e_dis = mah_per_g(c["discharge"]["energy_J"], mass_kg) if q_dis is not None else None
         out.append({
             "cycle": k,
             "capacity_charge_mAh_per_g": q_ch,
             "capacity_discharge_mAh_per_g": q_dis,
             "coulombic_efficiency": q_dis / q_ch if q_ch and q_dis is not None else None,
             "polarization_V": v_ch - v_dis if v_ch is not None and v_dis is not None else None,
+            "energy_charge_mWh_per_g": e_ch,
+            "energy_discharge_mWh_per_g": e_dis,
+            "energy_efficiency": e_dis / e_ch if e_ch and e_dis is not None else None,
         })
     return out
+
+
+def cycles_csv(cycles: Sequence[Mapping[str, Any]]) -> str:
+    """The per-cycle table as CSV text (:data:`CYCLE_COLUMNS`; empty cells for missing values)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CYCLE_COLUMNS)
+    for c in cycles:
+        writer.writerow(["" if c.get(k) is None else repr(c[k]) if isinstance(c[k], float) else c[k]
+                         for k in CYCLE_COLUMNS])
+    return buf.getvalue()
+
+
+def write_cycles(path: str | os.PathLike[str], cycles: Sequence[Mapping[str, Any]]) -> Path:
+    """Write ``cycles.csv`` atomically (call on rank 0 only)."""
+    return atomic.write_text(path, cycles_csv(cycles))
 
 
 def conservation(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
@@ -85,7 +121,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> dict[str, An
                 and c["capacity_discharge_mAh_per_g"] is not None]
     last = complete[-1] if complete else (cycles[-1] if cycles else {})
     keys = ("capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g", "coulombic_efficiency",
-            "polarization_V")
+            "polarization_V", "energy_charge_mWh_per_g", "energy_discharge_mWh_per_g", "energy_efficiency")
     out: dict[str, Any] = {k: last.get(k) for k in keys}
     out["cycles"] = cycles
     out["conservation"] = conservation(rows)

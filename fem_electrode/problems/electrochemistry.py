@@ -334,6 +334,13 @@ class ElectrochemistryProblem:
         self.phi_ref.value = snap[-1]
         self.update_collector_offset()
 
+    def set_iterate(self, arrays: Sequence[np.ndarray], phi_ref: float) -> None:
+        """Set the unknowns (field order, with ghosts) and φ_ref (V): the first Newton iterate."""
+        for u, a in zip(self.unknowns, arrays, strict=True):
+            u.x.array[:] = a
+        self.phi_ref.value = phi_ref
+        self.update_collector_offset()
+
     def recentre(self) -> None:
         """Move the mean of the φ_s deviation into φ_ref (φ_s itself is unchanged)."""
         n = self.V_s.dofmap.index_map.size_local
@@ -384,6 +391,16 @@ class ElectrochemistryProblem:
         if not result.converged:
             self.restore(snap)
         return result
+
+    def settle_potentials(self) -> NewtonResult:
+        """Solve for the potentials at the present, frozen concentration: a consistent start
+        after the applied current or voltage switched (the potentials jump, c does not). On
+        failure the state is restored."""
+        self.set_frozen_concentration(True)
+        try:
+            return self.solve(1.0)
+        finally:
+            self.set_frozen_concentration(False)
 
     def accept(self) -> None:
         """Make the converged state the old state of the next step."""

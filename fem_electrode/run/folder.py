@@ -8,6 +8,7 @@ from :data:`METRICS` (:func:`metric`). A run folder holds::
     case.toml               the resolved case (every default filled in)
     timeseries.csv          one row per accepted time step (columns with units in their names)
     metrics.json            the metrics below, written atomically at the end or on failure
+    cycles.csv              one row per cycle (capacities, CE, polarization, energies), with metrics.json
     run.log                 the log (rank 0, debug level)
     checkpoint.npz          restart state (fields keyed by dof coordinates, protocol state)
     concentration/c_NNNN.npz  NVP concentration at every field output (mechanics afterwards)
@@ -29,6 +30,7 @@ from pathlib import Path
 CASE = "case.toml"
 TIMESERIES = "timeseries.csv"
 METRICS = "metrics.json"
+CYCLES = "cycles.csv"
 LOG = "run.log"
 CHECKPOINT = "checkpoint.npz"
 CONCENTRATION = "concentration"
@@ -39,7 +41,7 @@ LOCK = "run.lock"
 STATUS = "status.json"
 JOB_LOG = "job.log"
 #: What a run writes (removed before a fresh start in the same folder).
-OUTPUTS = (TIMESERIES, METRICS, LOG, CHECKPOINT, CONCENTRATION, STRESS_SAMPLES, FIELDS)
+OUTPUTS = (TIMESERIES, METRICS, CYCLES, LOG, CHECKPOINT, CONCENTRATION, STRESS_SAMPLES, FIELDS)
 #: What the job step of a campaign keeps beside a run (never removed by the run).
 JOB_FILES = (STATUS, JOB_LOG)
 
@@ -57,6 +59,10 @@ class RunFolder:
     @property
     def case(self) -> Path:
         return self.path / CASE
+
+    @property
+    def cycles(self) -> Path:
+        return self.path / CYCLES
 
     @property
     def timeseries(self) -> Path:
@@ -173,6 +179,12 @@ _add("coulombic_efficiency", "Coulombic efficiency", "-", "", better=HIGHER, gro
      meaning="discharge / charge capacity of the last complete cycle")
 _add("polarization_V", "polarization", "V", "mV", 1e3, better=LOWER, group="electrochemistry",
      meaning="charge minus discharge voltage, each at half of its galvanostatic capacity")
+_add("energy_charge_mWh_per_g", "charge energy", "mWh/g", "mWh/g", group="electrochemistry",
+     meaning="energy put in on charge (galvanostatic + hold) per gram of NVP, last complete cycle")
+_add("energy_discharge_mWh_per_g", "discharge energy", "mWh/g", "mWh/g", better=HIGHER,
+     group="electrochemistry", meaning="energy taken out on discharge per gram of NVP, last complete cycle")
+_add("energy_efficiency", "energy efficiency", "-", "", better=HIGHER, group="electrochemistry",
+     meaning="discharge / charge energy of the last complete cycle")
 for _name in ("charge", "sodium", "sodium_cumulative"):
     _add(f"conservation.{_name}", f"{_name.replace('_', ' ')} conservation error", "-", group="run",
          meaning="largest relative conservation error (per step; cumulative over the run)")
@@ -200,6 +212,11 @@ for _name, _meaning in (
         ("mechanics_dofs", "degrees of freedom of the displacement"),
         ("mechanics_degree", "Lagrange degree of the displacement")):
     _add(f"solver.{_name}", _meaning, "-", group="run", meaning=_meaning)
+for _name, _meaning in (("newton", "steps tried again after a failed Newton solve"),
+                        ("local_error", "steps tried again: local error above tolerance"),
+                        ("cutoff", "steps tried again to land on a cut-off"),
+                        ("in_plateau", "of the retried steps, those inside the plateau (0.05 < y < 0.95)")):
+    _add(f"solver.rejected_steps.{_name}", _meaning, "-", group="run", meaning=_meaning)
 _add("solver.wall_time_s", "wall time", "s", "s", group="run", meaning="wall time of the run")
 _add("solver.mechanics_wall_time_s", "mechanics solve wall time", "s", "s", group="run",
      meaning="wall time of the mechanics solve")
@@ -297,7 +314,8 @@ _add(f"{_T}.delamination_ratio", "thin film, delamination ratio G/G_c", "-", bet
 METRICS_SCHEMA: dict[str, MetricSpec] = {s.key: s for s in _SPECS}
 
 #: Flattened keys of metrics.json that hold text, not numbers (not part of the numeric schema).
-TEXT_KEYS = ("status", "reason", "solver.linear", "solver.coupling.mode", "solver.mechanics_reason",
+TEXT_KEYS = ("status", "reason", "solver.linear", "solver.time_stepping",
+             "solver.coupling.mode", "solver.mechanics_reason",
              "cell.mesh", "source.snapshot", "mechanics.thin_film.h_source", "mechanics.units.*")
 
 

@@ -125,11 +125,7 @@ class StepController:
     def propose(self, remaining: float | None = None) -> float:
         """The step to try; never past ``remaining`` (s to the end of a timed segment) and
         never leaving a sliver shorter than dt_min before it."""
-        dt = self.dt
-        if remaining is not None:
-            if remaining <= dt or remaining - dt < self.dt_min:
-                dt = remaining
-        return dt
+        return within(self.dt, remaining, self.dt_min)
 
     def succeeded(self, dt_taken: float, iterations: int) -> None:
         """Adapt after an accepted step of length ``dt_taken`` that took ``iterations``."""
@@ -158,8 +154,20 @@ class StepController:
         self.dt = new
         return True
 
+    def restart(self, dt: float) -> None:
+        """A new protocol segment (the current switched): start again from ``dt``."""
+        self.dt = min(max(dt, self.dt_min), self.dt_max)
+
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+def within(dt: float, remaining: float | None, dt_min: float) -> float:
+    """``dt``, or the rest of a timed segment when that is shorter or would leave a sliver
+    shorter than ``dt_min``."""
+    if remaining is not None and (remaining <= dt or remaining - dt < dt_min):
+        return remaining
+    return dt
 
 
 def secant_fraction(v_old: float, v_new: float, target: float) -> float:

@@ -23,10 +23,10 @@ from typing import Any
 
 from fem_electrode.config import Case, write_case
 from fem_electrode.fem.domain import Domain
-from fem_electrode.fem.fenicsx import MPI
+from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.fem.newton import SolverStatistics
 from fem_electrode.outputs import checkpoint, snapshots
-from fem_electrode.outputs.cycles import half_of, summarize, write_metrics
+from fem_electrode.outputs.cycles import half_of, summarize, write_cycles, write_metrics
 from fem_electrode.outputs.electrochemistry_fields import ElectrochemistryFieldWriter
 from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
 from fem_electrode.outputs.stress import StressPost
@@ -35,7 +35,7 @@ from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_row
 from fem_electrode.physics.constants import FARADAY, SECONDS_PER_HOUR, mah_per_g
 from fem_electrode.physics.fracture import LayerThickness
 from fem_electrode.problems.coupling import TwoWayCoupling
-from fem_electrode.problems.electrochemistry import ElectrochemistryProblem, StepState
+from fem_electrode.problems.electrochemistry import FIELDS, ElectrochemistryProblem, StepState
 from fem_electrode.problems.mechanics import MechanicsProblem
 from fem_electrode.run import guard, setup
 from fem_electrode.run.folder import RunFolder
@@ -49,6 +49,7 @@ from fem_electrode.run.protocol import (
     build_segments,
     secant_fraction,
 )
+from fem_electrode.run.stepping import ErrorController, LocalError, StateHistory
 from fem_electrode.util.log import Progress, add_logfile, get_logger
 
 log = get_logger("run")
@@ -57,6 +58,10 @@ log = get_logger("run")
 #: than this fraction of the capacity (dt × C-rate / 1 h; 0.1 % = 0.12 mAh/g of NVP): the steps
 #: that would follow add less than that and each costs a failed Newton solve.
 DEPLETION_STEP_CAPACITY = 1e-3
+
+#: A retried step that starts with every NVP node inside these fillings is counted apart
+#: (``solver.rejected_steps.in_plateau``): there the solution is smooth, retries are a defect.
+PLATEAU_Y = (0.05, 0.95)
 
 #: Stop requests (SIGTERM) set this; the loop checks it collectively at each step.
 _STOP: list[int] = []
@@ -95,7 +100,19 @@ class Simulation:
         self.coupling: TwoWayCoupling | None = None  # built with the mechanics in run()
         pr = case.protocol
         self.segments = build_segments(pr)
-        self.controller = StepController(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
+        #: "error": steps from a local error estimate (run.stepping); "newton": round 1's rule
+        self.error_control = pr.time_stepping == "error"
+        controller = ErrorController if self.error_control else StepController
+        self.controller = controller(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
+        self.history: StateHistory | None = None
+        if self.error_control:
+            n_owned_c = self.problem.V_c.dofmap.index_map.size_local
+            self.history = StateHistory(self.comm, FIELDS.index("c"), n_owned_c, self.params.c_max)
+        self._history_restored = False  # a resumed run keeps the history of its checkpoint
+        self._history_funcs: list[dolfinx.fem.Function] | None = None
+        #: steps tried again: Newton failed, local error above tolerance, overshoot of a cut-off;
+        #: "in_plateau": those of them that started with every NVP node between PLATEAU_Y
+        self.rejected = {"newton": 0, "local_error": 0, "cutoff": 0, "in_plateau": 0}
         self.state = ProtocolState()
         self.stats = SolverStatistics()
         self.current_1c = self.problem.current_1c
@@ -166,6 +183,7 @@ class Simulation:
             "c_mean_mol_per_m3": st.c_mean, "c_min_mol_per_m3": st.c_min, "c_max_mol_per_m3": st.c_max,
             "interface_current_A": st.interface_current, "dt_s": dt, "newton_iterations": its,
             "charge_rel_error": errors[0] if errors else "", "sodium_rel_error": errors[1] if errors else "",
+            "local_error": "",
         }
 
     # ---- outputs -------------------------------------------------------------------------------------
@@ -219,7 +237,7 @@ class Simulation:
     def next_segment(self) -> None:
         """Go on with the next protocol segment; the current switches, so dt starts afresh."""
         self.state.advance_segment()
-        self.controller.dt = self.case.protocol.dt_initial
+        self.controller.restart(self.case.protocol.dt_initial)
 
     def save_checkpoint(self) -> None:
         state = {
@@ -229,24 +247,51 @@ class Simulation:
             "sodium0": self.sodium0, "flux_integral": self.flux_integral,
             "stats": vars(self.stats), "mechanics_metrics": self.mechanics_metrics,
             "mech_strain": self._mech_strain, "phi_ref": float(self.problem.phi_ref.value),
-            "depletion_ends": self.depletion_ends,
+            "depletion_ends": self.depletion_ends, "rejected": self.rejected,
         }
         p = self.problem  # the φ_s deviation and φ_ref as they are: a resumed run is bit-identical
+        history: list[dolfinx.fem.Function] = []
+        if self.history is not None:  # the predictor's states too
+            funcs = self.history_functions()
+            for k, saved in enumerate(self.history.states):
+                for f, a in zip(funcs[3 * k: 3 * k + 3], saved.arrays, strict=True):
+                    f.x.array[:] = a
+                    history.append(f)
+            state["history"] = [{"phi_ref": h.phi_ref, "voltage": h.voltage, "dt": h.dt}
+                                for h in self.history.states]
         self.space.check("checkpoint")
         guard.collectively(self.comm, "checkpoint", lambda: checkpoint.write(
-            self.checkpoint_path, [p.c, p.phi_e, p.phi_s], state, self.comm))
+            self.checkpoint_path, [p.c, p.phi_e, p.phi_s, *history], state, self.comm))
         if self.rank0:
             self.space.wrote("checkpoint", self.space.size([self.checkpoint_path]))
         log.debug("checkpoint at t = %.6g s", self.state.time)
 
+    def history_functions(self) -> list[dolfinx.fem.Function]:
+        """Functions that carry the predictor's two states through a checkpoint (per state, the
+        unknowns in field order)."""
+        if self._history_funcs is None:
+            self._history_funcs = [dolfinx.fem.Function(u.function_space, name=f"history{k}_{name}")
+                                   for k in range(2)
+                                   for name, u in zip(FIELDS, self.problem.unknowns, strict=True)]
+        return self._history_funcs
+
     def load_checkpoint(self) -> None:
         p = self.problem
-        state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], self.comm)
+        optional = self.history_functions() if self.history is not None else ()
+        state = checkpoint.read(self.checkpoint_path, [p.c, p.phi_e, p.phi_s], self.comm, optional=optional)
         p.phi_ref.value = state["phi_ref"]
         p.update_collector_offset()
         p.c_old.x.array[:] = p.c.x.array
         self.state = ProtocolState(**state["protocol"])
-        self.controller = StepController(**state["controller"])
+        self.controller = type(self.controller)(**state["controller"])
+        self.rejected = dict(state.get("rejected", self.rejected))
+        if self.history is not None and state.get("history"):
+            funcs = self.history_functions()
+            self.history.clear()
+            for k, meta in enumerate(state["history"]):
+                self.history.push([f.x.array for f in funcs[3 * k: 3 * k + 3]], meta["phi_ref"],
+                                  meta["voltage"], meta["dt"])
+            self._history_restored = True
         self.half = tuple(state["half"]) if state["half"] else None
         self.q_half = state["q_half"]
         self.next_output, self.next_checkpoint = state["next_output"], state["next_checkpoint"]
@@ -272,6 +317,8 @@ class Simulation:
         out["time_s"] = self.state.time
         out["steps"] = self.state.steps
         out["solver"] = {**self.stats.as_dict(), "linear": p.settings.linear,
+                         "time_stepping": self.case.protocol.time_stepping,
+                         "rejected_steps": dict(self.rejected),
                          "wall_time_s": time.perf_counter() - self.wall0,
                          "dofs": {name: u.function_space.dofmap.index_map.size_global
                                   for name, u in zip(("phi_e", "c", "phi_s"), p.unknowns, strict=True)},
@@ -321,6 +368,7 @@ class Simulation:
                 try:
                     data = self.metrics(status, reason, read_rows(folder.timeseries))
                     write_metrics(folder.metrics, data)
+                    write_cycles(folder.cycles, data.get("cycles", []))
                 except OSError as exc:  # the disk may still be full: the time series has every step
                     log.error("metrics.json not written (%s); the time series holds every accepted step",
                               exc.strerror or exc)
@@ -377,9 +425,14 @@ class Simulation:
         tol = pr.cutoff_tolerance
         total = sum(s.duration / (MAX_CAPACITY_FACTOR if s.galvanostatic_to_cutoff else 1.0)
                     for s in self.segments)
-        progress = Progress(total, "run", lambda: (
-            f"t {st.time / 3600:7.3f} h  V {self.latest.voltage:.4f} V  SOC {self.latest.soc:.3f}  "
-            f"{self.segments[min(st.segment, len(self.segments) - 1)].label}"))
+        n_cycles = self.segments[-1].cycle if self.segments else 0
+
+        def describe() -> str:
+            seg = self.segments[min(st.segment, len(self.segments) - 1)]
+            return (f"cycle {seg.cycle}/{n_cycles} {self.segment_label(seg)}  t {st.time / 3600:.3f} h  "
+                    f"V {self.latest.voltage:.4f} V  SOC {self.latest.soc:.3f}  steps {st.steps}")
+
+        progress = Progress(total, "run", describe)
         applied = -1
         try:
             while st.segment < len(self.segments):
@@ -393,13 +446,24 @@ class Simulation:
                     self.apply(seg)
                     applied = st.segment
                     log.info("t = %.6g s: %s", st.time, seg.label)
-                dt = self.controller.propose(st.remaining(seg))
+                    if self.error_control and not self._history_restored:
+                        settled = p.settle_potentials()  # the potentials jump with the switch
+                        self.stats.record(settled)
+                        log.debug("  potentials settled: %s in %d its", settled.reason, settled.iterations)
+                    if self.history is not None and not self._history_restored:
+                        self.history.clear()  # the current switched: x' jumps, V belongs to the old one
+                        self.history.push(self.unknown_arrays(), float(p.phi_ref.value), None, None)
+                    self._history_restored = False
+                dt = self.propose(seg)
                 snap = p.snapshot()
+                if self.history is not None and self.history.can_start_newton:
+                    p.set_iterate(*self.history.predicted(dt))  # Newton starts from the predictor
                 log.debug("t = %.9g s: try dt = %.9g s", st.time, dt)
                 result = self.coupling.solve(dt) if self.coupling is not None else p.solve(dt)
                 self.stats.record(result)
                 if not result.converged:
                     p.restore(snap)  # a failed step is never accepted
+                    self.count_retry("newton")
                     log.warning("t = %.6g s, %s: Newton failed (%s, %d its) with dt = %.4g s; retrying "
                                 "with a smaller step", st.time, seg.label, result.reason, result.iterations,
                                 dt)
@@ -419,6 +483,13 @@ class Simulation:
                     return "failed", reason
                 new = p.state()
                 log.debug("  %s in %d its: V = %.9g V", result.reason, result.iterations, new.voltage)
+                error = self.judge_error(dt, new)
+                if error is not None and not error[1]:
+                    p.restore(snap)
+                    self.count_retry("local_error")
+                    log.debug("  local error %.3g x tolerance: retrying with dt = %.4g s", error[0].value,
+                              self.controller.dt)
+                    continue
                 end_segment = False
                 if seg.crossed(new.voltage):
                     before = self.latest.voltage
@@ -428,9 +499,10 @@ class Simulation:
                                                                                    seg.cutoff_voltage))):
                         p.restore(snap)
                         st.cutoff_retries += 1
+                        self.count_retry("cutoff")
                         continue
                     end_segment = True
-                self.accept(seg, new, dt, result.iterations, rows)
+                self.accept(seg, new, dt, result.iterations, rows, error[0] if error else None)
                 progress.update(st.time)
                 if end_segment or st.segment_time_done(seg):
                     if seg.galvanostatic_to_cutoff and not end_segment:
@@ -445,10 +517,55 @@ class Simulation:
             self.write_fields()
         return "completed", "protocol finished"
 
-    def accept(self, seg: Segment, new: StepState, dt: float, its: int, rows: list[dict[str, Any]]) -> None:
+    @property
+    def tol_time(self) -> float:
+        """The time (s) by which a steep voltage curve may shift per step (``tol_capacity``)."""
+        pr = self.case.protocol
+        return pr.tol_capacity * SECONDS_PER_HOUR / pr.c_rate
+
+    def count_retry(self, kind: str) -> None:
+        """Count a step tried again, and apart when it started inside the plateau."""
+        self.rejected[kind] += 1
+        last, c_max = self.latest, self.params.c_max
+        if PLATEAU_Y[0] * c_max < last.c_min and last.c_max < PLATEAU_Y[1] * c_max:
+            self.rejected["in_plateau"] += 1
+            log.info("t = %.6g s: a %s retry inside the plateau (y %.3f ... %.3f)", self.state.time,
+                     kind.replace("_", " "), last.c_min / c_max, last.c_max / c_max)
+
+    def unknown_arrays(self) -> list[Any]:
+        """The problem's unknowns (field order, with ghosts), as they are."""
+        return [u.x.array for u in self.problem.unknowns]
+
+    def propose(self, seg: Segment) -> float:
+        """The step to try in ``seg``: the controller's, cut at the segment's end and, with the
+        error control, aimed at the cut-off the voltage is heading for."""
+        remaining = self.state.remaining(seg)
+        if isinstance(self.controller, ErrorController):
+            assert self.history is not None
+            to_event = (self.history.time_to_cutoff(seg.cutoff_voltage) if seg.galvanostatic_to_cutoff
+                        else None)
+            return self.controller.propose(remaining, to_event)
+        return self.controller.propose(remaining)
+
+    def judge_error(self, dt: float, new: StepState) -> tuple[LocalError, bool] | None:
+        """With the error control: the local error of the converged step and whether to accept
+        it (the controller then holds the next step). None without error control."""
+        if not isinstance(self.controller, ErrorController):
+            return None
+        assert self.history is not None
+        pr = self.case.protocol
+        own = self.controller.dt
+        error = self.history.local_error(dt, self.problem.c.x.array, new.voltage, pr.tol_concentration,
+                                         pr.tol_voltage, self.tol_time)
+        return error, self.controller.judge(dt, error, cut_short=dt < own * (1.0 - 1e-12))
+
+    def accept(self, seg: Segment, new: StepState, dt: float, its: int, rows: list[dict[str, Any]],
+               error: LocalError | None = None) -> None:
         p, st = self.problem, self.state
         errors = self.conservation(new, dt)
         p.accept()
+        if self.history is not None:
+            self.history.push(self.unknown_arrays(), float(p.phi_ref.value), new.voltage, dt)
         st.time += dt
         st.steps += 1
         half = half_of(self.segment_label(seg))
@@ -457,11 +574,13 @@ class Simulation:
         if half is not None:
             self.q_half += (1.0 if half == "charge" else -1.0) * new.current * dt
         self.flux_integral += new.interface_current * dt
-        # the step controller judges Newton difficulty: per Newton solve, not summed over the
-        # staggered iterations of a two-way step
-        self.controller.succeeded(dt, self.coupling.step_newton_max if self.coupling is not None else its)
+        if not self.error_control:
+            # the step controller judges Newton difficulty: per Newton solve, not summed over the
+            # staggered iterations of a two-way step
+            self.controller.succeeded(dt, self.coupling.step_newton_max if self.coupling is not None else its)
         self.last = new
         row = self.row(new, seg, dt, its, errors)
+        row["local_error"] = error.value if error is not None and error.known else ""
         guard.collectively(self.comm, "time series", lambda: self.series.write(row))
         rows.append(row)
         if st.time >= self.next_output * (1.0 - 1e-12):

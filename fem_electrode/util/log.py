@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 LOGGER_NAME = "fem_electrode"
 
@@ -57,42 +59,70 @@ def add_logfile(path: str | os.PathLike[str]) -> logging.Handler:
 
 
 class Progress:
-    """A one-line progress bar on rank 0 (stderr); plain log lines when not a terminal.
+    """Progress of a long loop on rank 0 (stderr): on a terminal a live ``tqdm`` bar (elapsed,
+    ETA, and ``describe()``'s text, e.g. cycle, voltage, state of charge, steps); elsewhere (a
+    Slurm job, a pipe) one plain line per ``log_interval`` seconds with the same content.
 
-    ``total`` is the end value of whatever is counted (steps, seconds of simulated time);
-    ``describe`` returns extra text (e.g. voltage and state of charge) for the current state.
+    ``total`` is the end value of whatever is counted (here seconds of simulated time); the ETA
+    assumes the rest goes at the average rate so far.
     """
 
     def __init__(self, total: float, label: str, describe: Callable[[], str] | None = None,
-                 min_interval: float = 0.5, stream=None):
+                 min_interval: float = 0.5, log_interval: float = 30.0, stream: Any = None):
         self.total = float(total)
         self.label = label
         self.describe = describe
         self.stream = stream or sys.stderr
         self.enabled = _rank() == 0 and get_logger().isEnabledFor(logging.INFO)
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.min_interval = min_interval if self.tty else max(min_interval, 10.0)
-        self._last = 0.0
+        self.min_interval = min_interval if self.tty else log_interval
+        self._last = -math.inf
         self._t0 = time.perf_counter()
+        self._start: float | None = None  # the first value seen (a resumed run starts midway)
+        self._bar: Any = None
+        if self.enabled and self.tty:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, desc=label, file=self.stream, unit="s sim", unit_scale=True,
+                             dynamic_ncols=True, mininterval=min_interval,
+                             bar_format="{desc} {percentage:3.0f}%|{bar:20}| {elapsed}<{remaining} {postfix}")
+
+    def eta(self, value: float, now: float) -> float | None:
+        """Seconds of wall time left at the average rate since the first update (None: unknown)."""
+        if self._start is None or value <= self._start or self.total <= 0.0:
+            return None
+        rate = (value - self._start) / max(now - self._t0, 1e-9)
+        return max(self.total - value, 0.0) / rate
 
     def update(self, value: float, force: bool = False) -> None:
         if not self.enabled:
             return
+        if self._start is None:
+            self._start, self._t0 = value, time.perf_counter()
         now = time.perf_counter()
         if not force and now - self._last < self.min_interval:
             return
         self._last = now
+        extra = self.describe() if self.describe else ""
+        if self._bar is not None:
+            self._bar.n = min(value, self.total)
+            self._bar.set_postfix_str(extra, refresh=False)
+            self._bar.refresh()
+            return
         frac = min(max(value / self.total, 0.0), 1.0) if self.total > 0 else 1.0
-        bar = "#" * int(frac * 24)
-        extra = f" {self.describe()}" if self.describe else ""
-        line = f"{self.label} [{bar:<24}] {100 * frac:5.1f}% {now - self._t0:7.1f} s{extra}"
-        if self.tty:
-            self.stream.write("\r" + line[:160])
-        else:
-            self.stream.write(line + "\n")
+        eta = self.eta(value, now)
+        left = f"ETA {_clock(eta)}" if eta is not None else "ETA ?"
+        elapsed = _clock(now - self._t0)
+        self.stream.write(f"{self.label} {100 * frac:5.1f}%  {elapsed} elapsed  {left}  {extra}\n")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _clock(seconds: float) -> str:
+    """h:mm:ss"""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"

@@ -31,11 +31,57 @@ class ProtocolConfig:
     cutoff_high: float = key(3.8, "V", "charge cut-off voltage", lo=0.0, hi=10.0)
     hold_minutes: float = key(0.0, "min", "constant-voltage hold at each cut-off (paper: 20 min)", lo=0.0)
     rest_minutes: float = key(0.0, "min", "open-circuit rest after each half-cycle", lo=0.0)
-    dt_initial: float = key(10.0, "s", "first time step", lo=0.0, lo_open=True)
+    time_stepping: str = key(
+        "error",
+        "-",
+        "step-size control: 'error', from a local error estimate of every step (tol_voltage, "
+        "tol_concentration) with cut-offs located as events; 'newton', round 1's rule (grow after an "
+        "easy Newton solve, shrink after a hard one; its accuracy rests on dt_max = 600 s)",
+        choices=("error", "newton"),
+    )
+    tol_voltage: float = key(
+        5e-4,
+        "V",
+        "time_stepping = 'error': local error allowed per step in the cell voltage",
+        lo=0.0,
+        lo_open=True,
+    )
+    tol_capacity: float = key(
+        1e-3,
+        "-",
+        "time_stepping = 'error': where the voltage is steep, its local error may also amount to a shift "
+        "of the curve by this fraction of the nominal half-cycle (1 h / C-rate) in time: the error is "
+        "judged against tol_voltage + |dV/dt| tol_capacity / C-rate",
+        lo=0.0,
+        hi=1.0,
+    )
+    tol_concentration: float = key(
+        5e-3,
+        "-",
+        "time_stepping = 'error': local error allowed per step in the NVP concentration, as a fraction "
+        "of c_max (largest over the nodes)",
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+    )
+    dt_initial: float = key(10.0, "s", "first time step of every protocol segment", lo=0.0, lo_open=True)
     dt_min: float = key(0.001, "s", "below this the run stops cleanly", lo=0.0, lo_open=True)
-    dt_max: float = key(600.0, "s", "largest time step", lo=0.0, lo_open=True)
+    dt_max: float = key(
+        3600.0,
+        "s",
+        "largest time step (the error control chooses the steps below it; with time_stepping = "
+        "'newton' use 600 s, round 1's default)",
+        lo=0.0,
+        lo_open=True,
+    )
     dt_growth: float = key(
-        1.5, "-", "dt factor after an easy Newton solve (<= 4 iterations)", lo=1.0, hi=10.0
+        2.0,
+        "-",
+        "largest factor between two steps ('error'), or the factor after an easy Newton solve "
+        "(<= 4 iterations, 'newton'; round 1: 1.5)",
+        lo=1.0,
+        hi=10.0,
+        lo_open=True,
     )
     dt_shrink: float = key(
         0.5,
