@@ -13,13 +13,15 @@ Folder layout of ``compare -o OUT``::
 
     OUT/case.toml               the resolved input case
     OUT/meshes/                 <name>-<design>[-<rate>].msh + .json
-    OUT/<design>[-<rate>]/      one run folder per design and protocol
+    OUT/<design>[-<rate>]/      one run folder per design and protocol (the case's seed)
+    OUT/<design>[-<rate>]-seed<k>/  with ``--seeds N``: the same at seed + k, k = 1 ... N − 1
     OUT/views.py, OUT/views/    ParaView script and its screenshots
     OUT/report.md, report.html, comparison.json, figures/
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +81,7 @@ class Variant:
     protocol: Protocol
     case: Case
     folder: str
+    seed_index: int = 0  #: 0: the case's own seed; k: seed + k
 
 
 def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> list[Protocol]:
@@ -96,11 +99,17 @@ def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> l
 
 
 def variants(case: Case, out_dir: Path, preset: str = "default",
-             mechanics_y: float | None = None) -> list[Variant]:
-    """Both designs for every protocol of ``preset``, meshes written under ``out_dir/meshes``.
+             mechanics_y: float | None = None, seeds: int | None = None) -> list[Variant]:
+    """Both designs for every protocol of ``preset`` and every seed, meshes written under
+    ``out_dir/meshes``.
 
     With ``mechanics_y`` there is one "protocol": the mechanics at a uniform NVP filling.
+    ``seeds`` (default: the case's ``geometry.seeds``) microstructures per design: the case's
+    seed in ``<design>[-<protocol>]``, seed + k in ``<design>[-<protocol>]-seed<k>``.
     """
+    n_seeds = case.geometry.seeds if seeds is None else seeds
+    if n_seeds < 1:
+        raise ValueError(f"seeds = {n_seeds!r}: need at least 1 microstructure per design")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     base = case.replace(**PRESETS[preset]["overrides"]) if PRESETS[preset]["overrides"] else case
@@ -108,16 +117,20 @@ def variants(case: Case, out_dir: Path, preset: str = "default",
         base = base.replace(mechanics={"prescribed_y": mechanics_y})
     out = []
     for proto in protocols_of(base, preset, mechanics_y):
-        for design in DESIGNS:
-            folder = design + (f"-{proto.suffix}" if proto.suffix else "")
-            name = f"{base.case.name}-{folder}"
-            overrides = {sec: dict(v) for sec, v in proto.overrides.items()}
-            overrides.setdefault("geometry", {})["kind"] = design
-            overrides["case"] = {"name": name,
-                                 "description": f"{DESIGN_LABELS[design]} variant of {base.case.name} "
-                                                f"({proto.label})"}
-            overrides["mesh"] = {"directory": str(Path(out_dir).resolve() / "meshes")}
-            out.append(Variant(design, proto, base.replace(**overrides), folder))
+        for k in range(n_seeds):
+            for design in DESIGNS:
+                folder = design + (f"-{proto.suffix}" if proto.suffix else "") + (f"-seed{k}" if k else "")
+                name = f"{base.case.name}-{folder}"
+                overrides = {sec: dict(v) for sec, v in proto.overrides.items()}
+                overrides.setdefault("geometry", {})["kind"] = design
+                overrides["geometry"]["seed"] = base.geometry.seed + k
+                overrides["geometry"]["seeds"] = n_seeds
+                seed_note = f", seed {base.geometry.seed + k}" if n_seeds > 1 else ""
+                overrides["case"] = {"name": name,
+                                     "description": f"{DESIGN_LABELS[design]} variant of {base.case.name} "
+                                                    f"({proto.label}{seed_note})"}
+                overrides["mesh"] = {"directory": str(Path(out_dir).resolve() / "meshes")}
+                out.append(Variant(design, proto, base.replace(**overrides), folder, k))
     return out
 
 
@@ -219,18 +232,22 @@ def load_pairs(items: Sequence[Variant], out_dir: Path) -> list[build.Pair]:
     from fem_electrode.geometry import output_paths
 
     pairs: dict[str, dict[str, RunData]] = {}
-    protos: dict[str, Protocol] = {}
+    seed_metrics: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for v in items:
-        msh, js = output_paths(v.case, v.case.mesh.directory)
-        run = RunData.load(v.design, out_dir / v.folder, mesh_json=js if js.is_file() else None,
-                           msh_path=msh if msh.is_file() else None)
-        pairs.setdefault(v.protocol.label, {})[v.design] = run
-        protos[v.protocol.label] = v.protocol
-    return [build.Pair(label, runs, _describe(items, label)) for label, runs in pairs.items()]
+        if v.seed_index == 0:  # the figures, views and per-run tables show the case's own seed
+            msh, js = output_paths(v.case, v.case.mesh.directory)
+            run = RunData.load(v.design, out_dir / v.folder, mesh_json=js if js.is_file() else None,
+                               msh_path=msh if msh.is_file() else None)
+            pairs.setdefault(v.protocol.label, {})[v.design] = run
+    for v in sorted(items, key=lambda v: v.seed_index):
+        metrics = json.loads(RunFolder(out_dir / v.folder).metrics.read_text())
+        seed_metrics.setdefault(v.protocol.label, {}).setdefault(v.design, []).append(metrics)
+    return [build.Pair(label, runs, _describe(items, label), seed_metrics=seed_metrics.get(label))
+            for label, runs in pairs.items()]
 
 
 def _describe(items: Sequence[Variant], label: str) -> str:
-    case = next(v.case for v in items if v.protocol.label == label)
+    case = next(v.case for v in items if v.protocol.label == label and v.seed_index == 0)
     p, g = case.protocol, case.geometry
     if case.mechanics.prescribed_y is not None:
         return (f"linear elasticity at a uniform NVP filling y = {case.mechanics.prescribed_y:g} (no "
@@ -310,8 +327,11 @@ def report(case: Case, items: Sequence[Variant], out_dir: Path, screenshots: boo
 
 def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default",
             runner: Runner | None = None, jobs: int = 2, force: bool = False, report_only: bool = False,
-            screenshots: bool = True, mechanics_y: float | None = None) -> dict[str, Path]:
+            screenshots: bool = True, mechanics_y: float | None = None,
+            seeds: int | None = None) -> dict[str, Path]:
     """Run both designs (unless ``report_only``) and build the report; returns the report paths.
+
+    ``seeds``: microstructures per design (default: the case's ``geometry.seeds``).
 
     ``mechanics_y``: skip the electrochemistry and compare the mechanics at a uniform NVP
     filling (``[mechanics] prescribed_y`` of both variants; default runner :func:`mechanics_runner`).
@@ -319,7 +339,7 @@ def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_case(case, out_dir / CASE)
-    items = variants(case, out_dir, preset, mechanics_y)
+    items = variants(case, out_dir, preset, mechanics_y, seeds)
     if not report_only:
         if mechanics_y is not None:
             runner = runner or mechanics_runner()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fem_electrode import __version__
-from fem_electrode.report import comparison, conclusion, document, figures
+from fem_electrode.report import comparison, conclusion, document, figures, seeds
 from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, MetricSpec, Row
 from fem_electrode.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from fem_electrode.report.rundata import RunData
@@ -41,6 +41,10 @@ class Pair:
     protocol: str = ""
     rows: list[Row] = field(default_factory=list)
     descriptors: list[Row] = field(default_factory=list)
+    #: metrics.json of every seed per design (the first is ``runs``'s); two or more per design
+    #: give :attr:`seed_rows` (mean, 95 % interval, interval verdict)
+    seed_metrics: dict[str, list[dict[str, Any]]] | None = None
+    seed_rows: list[seeds.SeedRow] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         missing = [d for d in DESIGNS if d not in self.runs]
@@ -49,6 +53,15 @@ class Pair:
         self.rows = comparison.compare(self.runs["infiltrated"].metrics, self.runs["cosintered"].metrics)
         self.descriptors = descriptor_rows(self.runs["infiltrated"].mesh_info,
                                            self.runs["cosintered"].mesh_info)
+        if self.seed_metrics is not None and min(len(self.seed_metrics.get(d, [])) for d in DESIGNS) >= 2:
+            self.seed_rows = seeds.seed_rows(self.seed_metrics)
+
+    @property
+    def n_seeds(self) -> int:
+        """Microstructures per design (the smaller count of the two)."""
+        if not self.seed_metrics:
+            return 1
+        return min(len(self.seed_metrics.get(d, [])) for d in DESIGNS)
 
 
 #: Readable names of the words in mesh-provenance keys (``measured.*``).
@@ -195,6 +208,42 @@ def electrochemistry_blocks(pairs: Sequence[Pair]) -> list[Block]:
     return blocks
 
 
+def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
+    """Mean and 95 % interval over the seeds, and the verdict where the intervals separate."""
+    with_seeds = [p for p in pairs if p.seed_rows]
+    if not with_seeds:
+        return []
+    blocks: list[Block] = [Heading("Statistics over microstructure seeds")]
+    for p in with_seeds:
+        judged = [r for r in p.seed_rows if r.spec.better is not None and r.spec.verdict]
+        n = p.n_seeds
+        counts = {w: sum(r.winner == w for r in judged) for w in (*DESIGNS, seeds.NOT_DISTINGUISHABLE)}
+        blocks.append(Paragraph(
+            f"**{p.label}**, {n} microstructures (seeds) per design: every metric as mean ± half-width of "
+            f"its {seeds.CONFIDENCE:.0%} confidence interval (Student's t over the seeds). A design wins a "
+            f"metric only where the two intervals do not overlap: infiltrated {counts['infiltrated']}, "
+            f"co-sintered {counts['cosintered']}, not distinguishable at {n} seeds "
+            f"{counts[seeds.NOT_DISTINGUISHABLE]} of {len(judged)} judged metrics. The intervals hold the "
+            "spread between microstructures, not the discretisation error of each."))
+        body = []
+        for r in judged:
+            cells = []
+            for d in DESIGNS:
+                sp = r.spreads[d]
+                cells.append(f"{comparison.fmt(sp.mean, r.spec)} ± {comparison.fmt(sp.half_width, r.spec)}")
+            verdict = DESIGN_LABELS.get(r.winner or "", r.winner or "")
+            body.append([r.spec.label, r.spec.unit, *cells, verdict])
+        blocks.append(Table(["metric", "unit", "infiltrated", "co-sintered", "verdict"], body,
+                            f"{p.label}: mean ± {seeds.CONFIDENCE:.0%} interval over {n} seeds",
+                            align_right={2, 3}))
+        key_rows = [r for r in judged if r.spec.group == "electrochemistry"][:8]
+        if key_rows:
+            panels = figures.seed_panels(key_rows, f"Electrochemistry over {n} seeds ({p.label})")
+            blocks.append(Figure(f"seeds_{_slug(p.label)}", panels,
+                                 "Each seed (dots) and the mean with its 95 % interval (bars) per design."))
+    return blocks
+
+
 def mechanics_blocks(pair: Pair, el: conclusion.Elastic | None) -> list[Block]:
     blocks: list[Block] = [Heading("Mechanics")]
     y = _y_snapshot(pair)
@@ -295,6 +344,8 @@ def comparison_json(pairs: Sequence[Pair], title: str) -> dict[str, Any]:
             "metrics": [r.to_json() for r in p.rows],
             "descriptors": [r.to_json() for r in p.descriptors],
             "tally": {k: [r.key for r in v] for k, v in conclusion.tally(p.rows).items()},
+            "seeds": ({"n": p.n_seeds, "confidence": seeds.CONFIDENCE,
+                       "metrics": [r.to_json() for r in p.seed_rows]} if p.seed_rows else None),
         } for p in pairs],
     }
 
@@ -312,6 +363,7 @@ def build_report(out_dir: str | os.PathLike[str], pairs: Sequence[Pair], case: d
     if intro:
         blocks.append(Paragraph(intro))
     blocks += conclusion_blocks(pairs, el)
+    blocks += seed_blocks(pairs)
     blocks += microstructure_blocks(pairs[0])
     blocks += electrochemistry_blocks(pairs)
     blocks += mechanics_blocks(pairs[0], el)

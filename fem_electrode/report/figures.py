@@ -23,6 +23,7 @@ from fem_electrode.report.rundata import (  # noqa: E402
     RunData,
     Samples,
 )
+from fem_electrode.report.seeds import SeedRow  # noqa: E402
 
 COLORS = {"infiltrated": "#1b7fb5", "cosintered": "#d95f02"}
 QUANTITY_LABELS = {"von_mises": "von Mises stress", "hydrostatic": "hydrostatic stress",
@@ -91,6 +92,39 @@ def bar_panels(rows: Sequence[Row], title: str, ncols: int = 4) -> bytes:
         ax.axis("off")
     if not rows:
         axes.flat[0].text(0.5, 0.5, "no metrics", ha="center", transform=axes.flat[0].transAxes)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return png(fig)
+
+
+def seed_panels(rows: Sequence[SeedRow], title: str, ncols: int = 4) -> bytes:
+    """One panel per metric: every seed's value (dots) and the mean with its 95 % interval
+    (error bar) per design; the verdict in the corner."""
+    n = max(len(rows), 1)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 2.9 * nrows), squeeze=False)
+    for ax, row in zip(axes.flat, rows, strict=False):
+        for k, d in enumerate(DESIGNS):
+            sp = row.spreads[d]
+            err = (sp.half_width or 0.0) * row.spec.scale
+            ax.errorbar([k], [sp.mean * row.spec.scale], yerr=[err], fmt="o", color=COLORS[d], capsize=6,
+                        ms=7)
+            seeds = row.values[d]
+            ax.plot(k + 0.18 + 0.0 * np.asarray(seeds), np.asarray(seeds) * row.spec.scale, ".",
+                    color=COLORS[d], alpha=0.6)
+        ax.set_xticks(range(len(DESIGNS)), [DESIGN_LABELS[d] for d in DESIGNS])
+        ax.set_xlim(-0.6, len(DESIGNS) - 0.4)
+        ax.set_title(_wrap(row.spec.label, 30), fontsize=9)
+        ax.set_ylabel(row.spec.unit or "–", fontsize=8)
+        ax.tick_params(labelsize=8)
+        verdict = DESIGN_LABELS.get(row.winner or "", row.winner or "")
+        if verdict:
+            ax.text(0.02, 0.97, f"better: {verdict}" if row.winner in DESIGNS else verdict,
+                    transform=ax.transAxes, fontsize=7, va="top",
+                    color=COLORS.get(row.winner or "", "0.3"))
+    for ax in list(axes.flat)[len(rows):]:
+        ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
     return png(fig)

@@ -99,6 +99,14 @@ class GeometryConfig:
     )
     box: list[float] = key([10.0, 10.0, 10.0], "µm", "RVE edge lengths [Lx, Ly, Lz]", lo=0.5, hi=1000.0)
     seed: int = key(1, "-", "random seed for pore / grain placement", lo=0)
+    seeds: int = key(
+        1,
+        "-",
+        "`compare`: microstructures per design (seeds seed, seed + 1, ...); with 2 or more every metric "
+        "gets its mean and 95 % interval and a design wins only where the intervals separate",
+        lo=1,
+        hi=1000,
+    )
     porosity: float = key(
         0.2,
         "-",

@@ -1,0 +1,117 @@
+"""Statistics over microstructure seeds: intervals against Student's t written here, verdicts
+only where the intervals separate, and `compare --seeds` end to end with a SYNTHETIC runner
+(made-up metrics from ``tests/report_synthetic.py``; nothing here is a simulation result).
+
+Serial: no MPI in these functions; under mpiexec every rank would just repeat the work.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from report_synthetic import toy_run
+
+from fem_electrode.campaign import compare
+from fem_electrode.config import validate
+from fem_electrode.report import seeds
+from fem_electrode.run.folder import HIGHER, LOWER, SMALLER_MAGNITUDE, MetricSpec
+
+pytestmark = pytest.mark.serial
+
+#: Student's t, two-sided 95 % (0.975 quantile): 2 degrees of freedom in closed form
+#: (t = q √(2 / (1 − q²)), q = 2p − 1), 4 from the tables.
+T_975 = {2: 0.95 * math.sqrt(2.0 / (1.0 - 0.95**2)), 4: 2.7764451051977987}
+
+
+def test_interval_is_students_t():
+    sp = seeds.spread([1.0, 2.0, 3.0, 4.0, 5.0])
+    s = math.sqrt(2.5)  # sample standard deviation of 1..5
+    assert sp.n == 5 and sp.mean == pytest.approx(3.0) and sp.std == pytest.approx(s)
+    assert sp.half_width == pytest.approx(T_975[4] * s / math.sqrt(5), rel=1e-12)
+    one = seeds.spread([7.0])
+    assert one.half_width is None and one.std == 0.0
+
+
+@pytest.mark.parametrize(("better", "inf", "co", "winner"), [
+    (HIGHER, [10.0, 11.0, 12.0], [5.0, 6.0, 7.0], "infiltrated"),
+    (LOWER, [10.0, 11.0, 12.0], [5.0, 6.0, 7.0], "cosintered"),  # the same numbers, the other direction
+    (HIGHER, [10.0, 11.0, 12.0], [8.0, 9.0, 10.0], seeds.NOT_DISTINGUISHABLE),
+    (SMALLER_MAGNITUDE, [-1.0, -1.1, -0.9], [5.0, 5.1, 4.9], "infiltrated"),
+    (None, [10.0, 11.0, 12.0], [5.0, 6.0, 7.0], None),
+    # separated (no spread) but within the 2 % tie band of a single comparison
+    (HIGHER, [100.0, 100.0, 100.0], [99.0, 99.0, 99.0], "tie"),
+    (HIGHER, [100.0, 100.0, 100.0], [97.0, 97.0, 97.0], "infiltrated"),
+])
+def test_a_design_wins_only_where_the_intervals_separate(better, inf, co, winner):
+    assert seeds.judge(MetricSpec("x", "x", better=better), inf, co) == winner
+
+
+def test_separation_is_decided_by_the_interval_not_the_means():
+    # means 11 vs 6.9, 95 % half-widths t(2) · 1/√3 = 2.484: [8.516, 13.48] vs [4.416, 9.384] overlap
+    inf, co = [10.0, 11.0, 12.0], [5.9, 6.9, 7.9]
+    hw = T_975[2] / math.sqrt(3)
+    assert 11.0 - hw < 6.9 + hw  # they overlap: closed form
+    assert seeds.judge(MetricSpec("x", "x", better=HIGHER), inf, co) == seeds.NOT_DISTINGUISHABLE
+    # the means must differ by more than 2 hw = 4.968: 4.9 still overlaps, 5.0 separates
+    spec = MetricSpec("x", "x", better=HIGHER)
+    assert seeds.judge(spec, inf, [c - 0.8 for c in co]) == seeds.NOT_DISTINGUISHABLE
+    assert seeds.judge(spec, inf, [c - 0.9 for c in co]) == "infiltrated"
+
+
+def test_too_few_seeds_or_no_verdict_give_no_winner():
+    spec = MetricSpec("x", "x", better=HIGHER)
+    assert seeds.judge(spec, [1.0], [0.0, 0.1]) is None
+    assert seeds.judge(MetricSpec("x", "x", better=HIGHER, verdict=False), [9, 10, 11], [1, 2, 3]) is None
+
+
+TINY = {"case": {"name": "tiny"}, "geometry": {"seed": 3}}
+#: Synthetic discharge capacity (mAh/g) of each design per seed: infiltrated clearly higher;
+#: the polarization of the two overlaps (not distinguishable).
+CAPACITY = {"infiltrated": {3: 95.0, 4: 96.0, 5: 94.5}, "cosintered": {3: 80.0, 4: 82.0, 5: 79.0}}
+GAP = {"infiltrated": {3: 0.030, 4: 0.045, 5: 0.036}, "cosintered": {3: 0.040, 4: 0.033, 5: 0.044}}
+
+
+def synthetic_runner(case, run_dir):
+    design, seed = case.geometry.kind, case.geometry.seed
+    toy_run(run_dir, design, capacity=CAPACITY[design][seed], gap=GAP[design][seed], nvp_vm_p95=2e9,
+            accommodation=0.5)
+
+
+def test_variants_one_folder_per_design_and_seed(tmp_path):
+    items = compare.variants(validate(TINY), tmp_path, seeds=3)
+    assert [(v.design, v.folder, v.case.geometry.seed, v.seed_index) for v in items] == [
+        ("infiltrated", "infiltrated", 3, 0), ("cosintered", "cosintered", 3, 0),
+        ("infiltrated", "infiltrated-seed1", 4, 1), ("cosintered", "cosintered-seed1", 4, 1),
+        ("infiltrated", "infiltrated-seed2", 5, 2), ("cosintered", "cosintered-seed2", 5, 2)]
+    assert len({v.case.case.name for v in items}) == 6
+    # the case key does the same as the argument
+    assert len(compare.variants(validate({**TINY, "geometry": {"seed": 3, "seeds": 2}}), tmp_path)) == 4
+    with pytest.raises(ValueError, match="seeds = 0"):
+        compare.variants(validate(TINY), tmp_path, seeds=0)
+
+
+def test_compare_with_seeds_reports_intervals(tmp_path):
+    out = tmp_path / "cmp"
+    paths = compare.compare(validate(TINY), out, runner=synthetic_runner, jobs=1, screenshots=False, seeds=3)
+    data = json.loads(paths["json"].read_text())
+    block = data["protocols"][0]["seeds"]
+    assert block["n"] == 3 and block["confidence"] == 0.95
+    rows = {r["key"]: r for r in block["metrics"]}
+    cap = rows["capacity_discharge_mAh_per_g"]
+    for design, values in CAPACITY.items():
+        v = list(values.values())
+        mean = sum(v) / 3
+        s = math.sqrt(sum((x - mean) ** 2 for x in v) / 2)
+        assert cap[design]["values"] == v
+        assert cap[design]["mean"] == pytest.approx(mean, rel=1e-12)
+        assert cap[design]["half_width"] == pytest.approx(T_975[2] * s / math.sqrt(3), rel=1e-12)
+    assert cap["winner"] == "infiltrated"
+    assert rows["polarization_V"]["winner"] == seeds.NOT_DISTINGUISHABLE
+    # the per-run tables still show the case's own seed
+    first = {r["key"]: r for r in data["protocols"][0]["metrics"]}
+    assert first["capacity_discharge_mAh_per_g"]["infiltrated"] == CAPACITY["infiltrated"][3]
+    md = paths["markdown"].read_text()
+    assert "## Statistics over microstructure seeds" in md and "not distinguishable" in md
+    assert any((out / "figures").glob("seeds_*.png"))
