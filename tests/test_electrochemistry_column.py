@@ -108,3 +108,34 @@ def test_fields_are_linear_in_each_phase(comm):
         assert slope == pytest.approx(j / params.sigma_s, rel=1e-8)
     finally:
         prob.close()
+
+
+@pytest.mark.parametrize("linear", ["direct", "iterative"])
+def test_half_debonded_column_carries_the_current_through_the_other_half(comm, linear):
+    """Contact fraction 0 on the half x > Lx/2 of the interface: the bonded half carries the
+    whole current at twice the density. With highly conducting phases the lateral spreading
+    costs nothing (≈ j Lx/σ ≈ 1e-9 V here), so the voltage is the closed form with the
+    Butler–Volmer term at 2j and the ohmic terms at j."""
+    sigma = 1.0e3  # S/m, both phases
+    params = params_for(r_series=3.7e-3, sigma_e=sigma, sigma_s=sigma)
+    prob = column_problem(comm, params, linear)
+    try:
+        half = LENGTHS[0] / 2.0
+        prob.set_contact(lambda x: (x[0] < half).astype(float))
+        assert prob.active_interface_area() == pytest.approx(prob.interface_area / 2.0, rel=1e-12)
+        for j in (5.0, -3.0):
+            prob.set_galvanostatic(j * prob.projected_area)
+            assert prob.solve(1.0).converged
+            st = prob.state()
+            f = F_CONST / (R_CONST * T)
+            u = U0 + math.log((1.0 - Y0) / Y0) / f - TILT * (Y0 - 0.5)
+            i0 = I0_REF * (2.0 * Y0) ** 0.5 * (2.0 * (1.0 - Y0)) ** 0.5
+            eta = 2.0 / f * math.asinh(2.0 * j / (2.0 * i0))  # at twice the density
+            ohmic = j * (L_E / sigma + L_S / sigma + 1.0 / params.collector_conductance + params.r_series)
+            assert st.voltage == pytest.approx(u + eta + ohmic, rel=1e-7)
+            assert st.voltage != pytest.approx(closed_form_voltage(params, j), rel=1e-4)  # full area
+            assert st.interface_current == pytest.approx(j * prob.projected_area, rel=1e-9)
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            prob.set_contact(np.full(prob.contact.x.array.size, 1.5))
+    finally:
+        prob.close()

@@ -166,6 +166,12 @@ class ElectrochemistryProblem:
         #: the residuals use w + κ (c_w − c), equal to w once c = c_w (see the module docstring)
         self.stress_c = dolfinx.fem.Function(self.V_c, name="stress_c")
         self.stress_slope = self._const(0.0)
+        #: contact fraction (1 − D) of the NVP|NZSP interface, per NVP cell (DG0; the cell next to
+        #: an interface facet carries that facet's value): it scales the Butler–Volmer current,
+        #: so a debonded patch (0) passes no current; 1 everywhere unless damage sets it
+        self.contact = dolfinx.fem.Function(dolfinx.fem.functionspace(self.nvp.mesh, ("DG", 0)),
+                                            name="contact_fraction")
+        self.contact.x.array[:] = 1.0
         self.stress_coupling = bool(stress_coupling)
         self.v_e = ufl.TestFunction(self.V_e)
         self.q = ufl.TestFunction(self.V_c)
@@ -213,7 +219,7 @@ class ElectrochemistryProblem:
         if self.stress_coupling:
             w_eff = self.stress_work + self.stress_slope * (self.stress_c - self.c)
             self.eta = self.eta - w_eff("+") / FARADAY
-        self.i = kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
+        self.i = self.contact("+") * kinetics.current(self.eta, y, ops)  # A/m², > 0 anodic
         g_c = p.collector_conductance
         self.j_collector = const(g_c) * (self.cc_a * self.phi_bar + self.cc_offset - self.phi_s)
         F_e = transport.conduction(const(p.sigma_e), self.phi_e, self.v_e, dx_e) - self.i * self.v_e("-") * dS
@@ -253,6 +259,7 @@ class ElectrochemistryProblem:
         # ---- diagnostics (compiled once) ----------------------------------------------------------
         form = lambda expr: dolfinx.fem.form(expr, entity_maps=self.entity_maps)  # noqa: E731
         self._f_interface = form(self.i * dS)
+        self._f_active_area = form(self.contact("+") * dS)
         self._f_collector = form(self.j_collector * ds_cc)
         self._f_phi_cc = form(self.phi_s * ds_cc)
         dx_sub = ufl.dx(domain=self.nvp.mesh)
@@ -376,6 +383,27 @@ class ElectrochemistryProblem:
         p = self.params
         gr = p.collector_conductance * self.collector_area * p.r_series / self.projected_area  # G R
         self._set_collector(gr / (gr + 1.0), voltage / (gr + 1.0))
+
+    def set_contact(self, fraction: np.ndarray | Callable[[np.ndarray], np.ndarray]) -> None:
+        """Set the interface contact fraction (1 − D, in [0, 1]) per NVP cell: an array over the
+        cells of the NVP submesh (local, with ghosts), or a function of the points x (3, n) (m)
+        evaluated at the cell midpoints."""
+        if callable(fraction):
+            self.contact.interpolate(fraction)
+        else:
+            self.contact.x.array[:] = fraction
+        a = self.contact.x.array
+        comm = self.domain.mesh.comm  # collective: a rank may hold no NVP cell
+        finite = bool(np.all(np.isfinite(a)))
+        lo = comm.allreduce(float(np.min(a, initial=np.inf)) if finite else -np.inf, op=MPI.MIN)
+        hi = comm.allreduce(float(np.max(a, initial=-np.inf)), op=MPI.MAX)
+        if not (lo >= 0.0 and hi <= 1.0):
+            raise ValueError(f"contact fraction must lie in [0, 1], got {lo:.3g} ... {hi:.3g}")
+        self.contact.x.scatter_forward()
+
+    def active_interface_area(self) -> float:
+        """∫ (1 − D) dA over the NVP|NZSP interface (m²): the area that passes current."""
+        return self._sum(dolfinx.fem.assemble_scalar(self._f_active_area))
 
     def set_frozen_concentration(self, frozen: bool) -> None:
         """Freeze c (no diffusion, no interface flux): steady states at fixed filling."""
