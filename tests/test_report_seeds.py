@@ -115,3 +115,48 @@ def test_compare_with_seeds_reports_intervals(tmp_path):
     md = paths["markdown"].read_text()
     assert "## Statistics over microstructure seeds" in md and "not distinguishable" in md
     assert any((out / "figures").glob("seeds_*.png"))
+
+
+def test_discretisation_error_widens_the_interval_or_removes_the_metric():
+    spec = MetricSpec("x", "x", better=HIGHER)
+    inf, co = [10.0, 11.0, 12.0], [4.9, 5.9, 6.9]  # means 11 / 5.9: gap 5.1 > 2 hw = 4.968
+    assert seeds.judge(spec, inf, co) == "infiltrated"
+    assert seeds.judge(spec, inf, co, {"infiltrated": 0.05, "cosintered": 0.05}) == "infiltrated"
+    # |Δ| = 0.1 each widens both intervals: 4.968 + 0.2 > 5.1
+    assert seeds.judge(spec, inf, co, {"infiltrated": 0.1, "cosintered": 0.1}) == seeds.NOT_DISTINGUISHABLE
+    # a change of more than 5 % of the first seed's value (10 → 0.51) is "not converged"
+    assert seeds.judge(spec, inf, co, {"infiltrated": 0.51, "cosintered": 0.0}) == seeds.NOT_CONVERGED
+    # 0.25 / 4.9 = 5.1 %
+    assert seeds.judge(spec, inf, co, {"infiltrated": 0.0, "cosintered": 0.25}) == seeds.NOT_CONVERGED
+
+
+def refining_runner(case, run_dir):
+    """Synthetic: capacity moves by 0.5 % on the finer mesh (converged), the polarization by 20 %."""
+    design, seed = case.geometry.kind, case.geometry.seed
+    finer = case.mesh.refinement > 1.0
+    toy_run(run_dir, design, capacity=CAPACITY[design][seed] * (1.005 if finer else 1.0),
+            gap=GAP[design][seed] * (1.2 if finer else 1.0), nvp_vm_p95=2e9, accommodation=0.5)
+
+
+def test_compare_with_a_refinement_pair(tmp_path):
+    items = compare.variants(validate(TINY), tmp_path, seeds=2, refine=1.5)
+    refined = [v for v in items if v.refined]
+    assert [(v.folder, v.case.mesh.refinement, v.case.geometry.seed) for v in refined] == [
+        ("infiltrated-refined", 1.5, 3), ("cosintered-refined", 1.5, 3)]
+    with pytest.raises(ValueError, match="refine = 1.0"):
+        compare.variants(validate(TINY), tmp_path, refine=1.0)
+    out = tmp_path / "cmp"
+    paths = compare.compare(validate(TINY), out, runner=refining_runner, jobs=1, screenshots=False, seeds=3,
+                            refine=1.5)
+    block = json.loads(paths["json"].read_text())["protocols"][0]["seeds"]
+    assert block["refinement_pair"] is True
+    rows = {r["key"]: r for r in block["metrics"]}
+    cap = rows["capacity_discharge_mAh_per_g"]
+    assert cap["infiltrated"]["discretisation_error"] == pytest.approx(0.005 * CAPACITY["infiltrated"][3])
+    assert cap["relative_change_on_refinement"] == pytest.approx(0.005, rel=1e-9)
+    assert cap["winner"] == "infiltrated"  # 0.5 % does not close the gap
+    assert rows["polarization_V"]["winner"] == seeds.NOT_CONVERGED
+    md = paths["markdown"].read_text()
+    assert "Δ on refinement" in md and "not converged" in md
+    # the refined runs are not seeds: three values per design
+    assert len(cap["infiltrated"]["values"]) == 3

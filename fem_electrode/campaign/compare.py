@@ -15,6 +15,7 @@ Folder layout of ``compare -o OUT``::
     OUT/meshes/                 <name>-<design>[-<rate>].msh + .json
     OUT/<design>[-<rate>]/      one run folder per design and protocol (the case's seed)
     OUT/<design>[-<rate>]-seed<k>/  with ``--seeds N``: the same at seed + k, k = 1 ... N − 1
+    OUT/<design>[-<rate>]-refined/  with ``--refine R``: the case's seed on an R× finer mesh
     OUT/views.py, OUT/views/    ParaView script and its screenshots
     OUT/report.md, report.html, comparison.json, figures/
 """
@@ -39,6 +40,9 @@ from fem_electrode.run.folder import CASE, RunFolder
 from fem_electrode.util.log import get_logger
 
 log = get_logger("compare")
+
+#: Largest mesh.refinement of a refinement pair (the schema's bound of the key).
+MAX_REFINEMENT = 16.0
 
 #: A runner produces run_dir/metrics.json, timeseries.csv, the XDMF fields and the mesh.
 Runner = Callable[[Case, Path], None]
@@ -82,6 +86,7 @@ class Variant:
     case: Case
     folder: str
     seed_index: int = 0  #: 0: the case's own seed; k: seed + k
+    refined: bool = False  #: the first seed again on a finer mesh (``refine``)
 
 
 def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> list[Protocol]:
@@ -99,17 +104,23 @@ def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> l
 
 
 def variants(case: Case, out_dir: Path, preset: str = "default",
-             mechanics_y: float | None = None, seeds: int | None = None) -> list[Variant]:
+             mechanics_y: float | None = None, seeds: int | None = None,
+             refine: float | None = None) -> list[Variant]:
     """Both designs for every protocol of ``preset`` and every seed, meshes written under
     ``out_dir/meshes``.
 
     With ``mechanics_y`` there is one "protocol": the mechanics at a uniform NVP filling.
     ``seeds`` (default: the case's ``geometry.seeds``) microstructures per design: the case's
     seed in ``<design>[-<protocol>]``, seed + k in ``<design>[-<protocol>]-seed<k>``.
+    ``refine`` (> 1): the case's seed once more with ``mesh.refinement`` multiplied by it, in
+    ``<design>[-<protocol>]-refined`` (the discretisation error of every metric).
     """
     n_seeds = case.geometry.seeds if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"seeds = {n_seeds!r}: need at least 1 microstructure per design")
+    if refine is not None and not (1.0 < refine and case.mesh.refinement * refine <= MAX_REFINEMENT):
+        raise ValueError(f"refine = {refine!r}: need a factor > 1 with mesh.refinement × refine ≤ "
+                         f"{MAX_REFINEMENT:g} (mesh.refinement = {case.mesh.refinement:g})")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     base = case.replace(**PRESETS[preset]["overrides"]) if PRESETS[preset]["overrides"] else case
@@ -131,6 +142,11 @@ def variants(case: Case, out_dir: Path, preset: str = "default",
                                                     f"({proto.label}{seed_note})"}
                 overrides["mesh"] = {"directory": str(Path(out_dir).resolve() / "meshes")}
                 out.append(Variant(design, proto, base.replace(**overrides), folder, k))
+        if refine is not None:
+            for v in [v for v in out if v.protocol == proto and v.seed_index == 0]:
+                finer = v.case.replace(case={"name": f"{v.case.case.name}-refined"},
+                                       mesh={"refinement": v.case.mesh.refinement * refine})
+                out.append(Variant(v.design, proto, finer, f"{v.folder}-refined", 0, refined=True))
     return out
 
 
@@ -233,21 +249,26 @@ def load_pairs(items: Sequence[Variant], out_dir: Path) -> list[build.Pair]:
 
     pairs: dict[str, dict[str, RunData]] = {}
     seed_metrics: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    refined: dict[str, dict[str, dict[str, Any]]] = {}
     for v in items:
-        if v.seed_index == 0:  # the figures, views and per-run tables show the case's own seed
+        if v.refined:
+            metrics = json.loads(RunFolder(out_dir / v.folder).metrics.read_text())
+            refined.setdefault(v.protocol.label, {})[v.design] = metrics
+        elif v.seed_index == 0:  # the figures, views and per-run tables show the case's own seed
             msh, js = output_paths(v.case, v.case.mesh.directory)
             run = RunData.load(v.design, out_dir / v.folder, mesh_json=js if js.is_file() else None,
                                msh_path=msh if msh.is_file() else None)
             pairs.setdefault(v.protocol.label, {})[v.design] = run
-    for v in sorted(items, key=lambda v: v.seed_index):
+    for v in sorted((v for v in items if not v.refined), key=lambda v: v.seed_index):
         metrics = json.loads(RunFolder(out_dir / v.folder).metrics.read_text())
         seed_metrics.setdefault(v.protocol.label, {}).setdefault(v.design, []).append(metrics)
-    return [build.Pair(label, runs, _describe(items, label), seed_metrics=seed_metrics.get(label))
+    return [build.Pair(label, runs, _describe(items, label), seed_metrics=seed_metrics.get(label),
+                       refined_metrics=refined.get(label))
             for label, runs in pairs.items()]
 
 
 def _describe(items: Sequence[Variant], label: str) -> str:
-    case = next(v.case for v in items if v.protocol.label == label and v.seed_index == 0)
+    case = next(v.case for v in items if v.protocol.label == label and v.seed_index == 0 and not v.refined)
     p, g = case.protocol, case.geometry
     if case.mechanics.prescribed_y is not None:
         return (f"linear elasticity at a uniform NVP filling y = {case.mechanics.prescribed_y:g} (no "
@@ -328,10 +349,11 @@ def report(case: Case, items: Sequence[Variant], out_dir: Path, screenshots: boo
 def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default",
             runner: Runner | None = None, jobs: int = 2, force: bool = False, report_only: bool = False,
             screenshots: bool = True, mechanics_y: float | None = None,
-            seeds: int | None = None) -> dict[str, Path]:
+            seeds: int | None = None, refine: float | None = None) -> dict[str, Path]:
     """Run both designs (unless ``report_only``) and build the report; returns the report paths.
 
-    ``seeds``: microstructures per design (default: the case's ``geometry.seeds``).
+    ``seeds``: microstructures per design (default: the case's ``geometry.seeds``); ``refine``:
+    also the first seed on a mesh ``refine`` times finer (discretisation error of every metric).
 
     ``mechanics_y``: skip the electrochemistry and compare the mechanics at a uniform NVP
     filling (``[mechanics] prescribed_y`` of both variants; default runner :func:`mechanics_runner`).
@@ -339,7 +361,7 @@ def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_case(case, out_dir / CASE)
-    items = variants(case, out_dir, preset, mechanics_y, seeds)
+    items = variants(case, out_dir, preset, mechanics_y, seeds, refine)
     if not report_only:
         if mechanics_y is not None:
             runner = runner or mechanics_runner()

@@ -44,6 +44,8 @@ class Pair:
     #: metrics.json of every seed per design (the first is ``runs``'s); two or more per design
     #: give :attr:`seed_rows` (mean, 95 % interval, interval verdict)
     seed_metrics: dict[str, list[dict[str, Any]]] | None = None
+    #: metrics.json per design of the first seed on the refined mesh (``compare --refine``)
+    refined_metrics: dict[str, dict[str, Any]] | None = None
     seed_rows: list[seeds.SeedRow] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -53,8 +55,8 @@ class Pair:
         self.rows = comparison.compare(self.runs["infiltrated"].metrics, self.runs["cosintered"].metrics)
         self.descriptors = descriptor_rows(self.runs["infiltrated"].mesh_info,
                                            self.runs["cosintered"].mesh_info)
-        if self.seed_metrics is not None and min(len(self.seed_metrics.get(d, [])) for d in DESIGNS) >= 2:
-            self.seed_rows = seeds.seed_rows(self.seed_metrics)
+        if self.seed_metrics is not None and (self.refined_metrics is not None or self.n_seeds >= 2):
+            self.seed_rows = seeds.seed_rows(self.seed_metrics, self.refined_metrics)
 
     @property
     def n_seeds(self) -> int:
@@ -217,25 +219,37 @@ def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
     for p in with_seeds:
         judged = [r for r in p.seed_rows if r.spec.better is not None and r.spec.verdict]
         n = p.n_seeds
-        counts = {w: sum(r.winner == w for r in judged) for w in (*DESIGNS, seeds.NOT_DISTINGUISHABLE)}
-        blocks.append(Paragraph(
-            f"**{p.label}**, {n} microstructures (seeds) per design: every metric as mean ± half-width of "
-            f"its {seeds.CONFIDENCE:.0%} confidence interval (Student's t over the seeds). A design wins a "
-            f"metric only where the two intervals do not overlap: infiltrated {counts['infiltrated']}, "
-            f"co-sintered {counts['cosintered']}, not distinguishable at {n} seeds "
-            f"{counts[seeds.NOT_DISTINGUISHABLE]} of {len(judged)} judged metrics. The intervals hold the "
-            "spread between microstructures, not the discretisation error of each."))
+        refined = p.refined_metrics is not None
+        counts = {w: sum(r.winner == w for r in judged)
+                  for w in (*DESIGNS, seeds.NOT_DISTINGUISHABLE, seeds.NOT_CONVERGED)}
+        text = (f"**{p.label}**, {n} microstructure(s) (seeds) per design: every metric as mean ± half-width "
+                f"of its {seeds.CONFIDENCE:.0%} confidence interval (Student's t over the seeds)")
+        if refined:
+            text += (", and its discretisation error: the change |Δ| when the first seed is meshed again "
+                     "finer (largest relative change of the two designs in the last column), which widens "
+                     f"the interval; a metric that moves by more than {seeds.NOT_CONVERGED_RTOL:.0%} is "
+                     f"reported as not converged and kept out of the verdict ({counts[seeds.NOT_CONVERGED]})")
+        text += (f". A design wins a metric only where the two intervals do not overlap: infiltrated "
+                 f"{counts['infiltrated']}, co-sintered {counts['cosintered']}, not distinguishable at {n} "
+                 f"seed(s) {counts[seeds.NOT_DISTINGUISHABLE]} of {len(judged)} judged metrics.")
+        if n < 2:
+            text += " With one seed there is no interval and no verdict here."
+        blocks.append(Paragraph(text))
         body = []
         for r in judged:
             cells = []
             for d in DESIGNS:
                 sp = r.spreads[d]
                 cells.append(f"{comparison.fmt(sp.mean, r.spec)} ± {comparison.fmt(sp.half_width, r.spec)}")
+            if refined:
+                change = r.relative_change
+                cells.append("—" if change is None else f"{100 * change:.2g} %")
             verdict = DESIGN_LABELS.get(r.winner or "", r.winner or "")
             body.append([r.spec.label, r.spec.unit, *cells, verdict])
-        blocks.append(Table(["metric", "unit", "infiltrated", "co-sintered", "verdict"], body,
-                            f"{p.label}: mean ± {seeds.CONFIDENCE:.0%} interval over {n} seeds",
-                            align_right={2, 3}))
+        header = ["metric", "unit", "infiltrated", "co-sintered", *(["Δ on refinement"] if refined else []),
+                  "verdict"]
+        caption = f"{p.label}: mean ± {seeds.CONFIDENCE:.0%} interval over {n} seed(s)"
+        blocks.append(Table(header, body, caption, align_right={2, 3, 4} if refined else {2, 3}))
         key_rows = [r for r in judged if r.spec.group == "electrochemistry"][:8]
         if key_rows:
             panels = figures.seed_panels(key_rows, f"Electrochemistry over {n} seeds ({p.label})")
@@ -345,6 +359,8 @@ def comparison_json(pairs: Sequence[Pair], title: str) -> dict[str, Any]:
             "descriptors": [r.to_json() for r in p.descriptors],
             "tally": {k: [r.key for r in v] for k, v in conclusion.tally(p.rows).items()},
             "seeds": ({"n": p.n_seeds, "confidence": seeds.CONFIDENCE,
+                       "refinement_pair": p.refined_metrics is not None,
+                       "not_converged_rtol": seeds.NOT_CONVERGED_RTOL,
                        "metrics": [r.to_json() for r in p.seed_rows]} if p.seed_rows else None),
         } for p in pairs],
     }

@@ -1,13 +1,18 @@
 """Statistics over microstructure seeds: mean and 95 % confidence interval of every metric per
-design, and a winner only where the two intervals separate.
+design, the discretisation error from a refinement pair, and a winner only where the two
+intervals (widened by that error) separate.
 
 With N seeds per design a metric's mean carries the interval mean ± t(0.975, N − 1) s/√N
 (Student's t, s the sample standard deviation over the seeds). The verdict of a metric with a
 declared "better" direction: the design whose interval lies entirely on the better side of the
 other's; overlapping intervals are "not distinguishable at N seeds"; separated means closer than
 the tie band of a single comparison (``comparison.TIE_RTOL``, the metric's ``atol``) a "tie".
-The interval describes the spread between microstructures only (not the discretisation error
-of one of them).
+
+Discretisation error: with a refinement pair (the first seed meshed again with every element
+size divided by ``compare --refine``), a metric's error is estimated as the change between the
+two meshes, |m_fine − m|, per design; it widens that design's interval (the interval is then
+mean ± (t s/√N + |Δ|)). A metric that changes by more than :data:`NOT_CONVERGED_RTOL` between
+the meshes in either design is reported as not converged and kept out of the verdict.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ from fem_electrode.report.comparison import (
 CONFIDENCE = 0.95
 #: Verdict where the intervals overlap.
 NOT_DISTINGUISHABLE = "not distinguishable"
+#: Verdict of a metric that moves too much between the two meshes of a refinement pair.
+NOT_CONVERGED = "not converged"
+#: Relative change between the meshes of a refinement pair above which a metric is "not converged".
+NOT_CONVERGED_RTOL = 0.05
 
 
 @dataclass(frozen=True)
@@ -75,36 +84,66 @@ class SeedRow:
     spec: MetricSpec
     values: dict[str, list[float]]  #: per design, one value per seed (SI)
     spreads: dict[str, Spread]  #: per design
-    winner: str | None  #: a design, NOT_DISTINGUISHABLE, or None (informational / too few seeds)
+    winner: str | None  #: a design, NOT_DISTINGUISHABLE, NOT_CONVERGED, "tie" or None
+    #: per design |m_fine − m| of the refinement pair (SI), when there is one
+    discretisation: dict[str, float] | None = None
+
+    @property
+    def relative_change(self) -> float | None:
+        """The larger relative change between the meshes of the refinement pair (None: no pair)."""
+        if self.discretisation is None:
+            return None
+        return max(_relative(self.discretisation[d], self.values[d][0], self.spec.atol) for d in DESIGNS)
 
     def to_json(self) -> dict[str, Any]:
+        disc = self.discretisation or {}
         return {"key": self.key, "label": self.spec.label, "si_unit": self.spec.si_unit,
                 "better": self.spec.better, "verdict_used": self.spec.verdict, "winner": self.winner,
-                **{d: {**asdict(s), "values": self.values[d]} for d, s in self.spreads.items()}}
+                "relative_change_on_refinement": self.relative_change,
+                **{d: {**asdict(s), "values": self.values[d], "discretisation_error": disc.get(d)}
+                   for d, s in self.spreads.items()}}
 
 
-def judge(spec: MetricSpec, inf: Sequence[float], co: Sequence[float]) -> str | None:
-    """The design whose interval lies entirely on the better side of the other's, else
-    NOT_DISTINGUISHABLE; None without a direction or with fewer than two seeds per design."""
+def _relative(change: float, value: float, atol: float) -> float:
+    scale = max(abs(value), atol)
+    return change / scale if scale > 0.0 else (0.0 if change == 0.0 else math.inf)
+
+
+def judge(spec: MetricSpec, inf: Sequence[float], co: Sequence[float],
+          discretisation: Mapping[str, float] | None = None) -> str | None:
+    """The design whose interval (widened by its ``discretisation`` error) lies entirely on the
+    better side of the other's, else NOT_DISTINGUISHABLE; NOT_CONVERGED where the refinement pair
+    moved the metric by more than NOT_CONVERGED_RTOL; None without a direction or with fewer than
+    two seeds per design."""
     if spec.better is None or not spec.verdict or len(inf) < 2 or len(co) < 2:
         return None
+    widen = {d: 0.0 for d in DESIGNS}
+    if discretisation is not None:
+        first = {"infiltrated": inf[0], "cosintered": co[0]}
+        if any(_relative(discretisation[d], first[d], spec.atol) > NOT_CONVERGED_RTOL for d in DESIGNS):
+            return NOT_CONVERGED
+        widen = {d: discretisation[d] for d in DESIGNS}
     a, b = np.asarray(inf, float), np.asarray(co, float)
     if spec.better == SMALLER_MAGNITUDE:
         a, b = np.abs(a), np.abs(b)
     if spec.better == HIGHER:
         a, b = -a, -b  # lower is better from here on
     sa, sb = spread(a), spread(b)
-    if not (sa.high < sb.low or sb.high < sa.low):
+    a_lo, a_hi = sa.low - widen["infiltrated"], sa.high + widen["infiltrated"]
+    b_lo, b_hi = sb.low - widen["cosintered"], sb.high + widen["cosintered"]
+    if not (a_hi < b_lo or b_hi < a_lo):
         return NOT_DISTINGUISHABLE
     if comparison.judge(spec, float(np.mean(inf)), float(np.mean(co)))[0] == "tie":
         return "tie"  # separated, but closer than the tie band of a single comparison
-    return "infiltrated" if sa.high < sb.low else "cosintered"
+    return "infiltrated" if a_hi < b_lo else "cosintered"
 
 
-def seed_rows(metrics: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[SeedRow]:
+def seed_rows(metrics: Mapping[str, Sequence[Mapping[str, Any]]],
+              refined: Mapping[str, Mapping[str, Any]] | None = None) -> list[SeedRow]:
     """One row per metric present in every seed of both designs (``metrics[design]``: the
-    metrics.json of each seed)."""
+    metrics.json of each seed, the first on the mesh that ``refined[design]`` refines)."""
     leaves = {d: [numeric_leaves(m) for m in metrics[d]] for d in DESIGNS}
+    fine = {d: numeric_leaves(refined[d]) for d in DESIGNS} if refined is not None else None
     keys = [k for k in dict.fromkeys(k for d in DESIGNS for f in leaves[d] for k in f)
             if all(k in f for d in DESIGNS for f in leaves[d])]
     rows = []
@@ -113,6 +152,9 @@ def seed_rows(metrics: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[SeedRo
         if not all(math.isfinite(v) for d in DESIGNS for v in values[d]):
             continue
         spec = spec_of(key)
+        disc = None
+        if fine is not None and all(key in fine[d] and math.isfinite(fine[d][key]) for d in DESIGNS):
+            disc = {d: abs(fine[d][key] - values[d][0]) for d in DESIGNS}
         rows.append(SeedRow(key, spec, values, {d: spread(values[d]) for d in DESIGNS},
-                            judge(spec, values["infiltrated"], values["cosintered"])))
+                            judge(spec, values["infiltrated"], values["cosintered"], disc), disc))
     return rows
