@@ -160,3 +160,17 @@ def test_compare_with_a_refinement_pair(tmp_path):
     assert "Δ on refinement" in md and "not converged" in md
     # the refined runs are not seeds: three values per design
     assert len(cap["infiltrated"]["values"]) == 3
+
+
+def test_report_opens_on_the_headline_and_folds_the_full_list(tmp_path):
+    out = tmp_path / "cmp"
+    paths = compare.compare(validate(TINY), out, runner=synthetic_runner, jobs=1, screenshots=False, seeds=3)
+    md = paths["markdown"].read_text()
+    assert md.index("## At a glance") < md.index("## Conclusion") < md.index("## All metrics")
+    glance = md[md.index("## At a glance"):md.index("## Conclusion")]
+    mean = sum(CAPACITY["infiltrated"].values()) / 3
+    assert f"{mean:.4g} ±" in glance and "| infiltrated |" in glance  # the seed mean and its verdict
+    html = paths["html"].read_text()
+    assert html.index("At a glance") < html.index("<details>") < html.index("All metrics")
+    folded = html[html.index("<details>"):html.index("</details>")]
+    assert "every metric of both electrodes" in folded

@@ -17,7 +17,7 @@ from typing import Any
 from fem_electrode import __version__
 from fem_electrode.report import comparison, conclusion, document, figures, seeds
 from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, MetricSpec, Row
-from fem_electrode.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
+from fem_electrode.report.document import Block, Bullets, Collapsed, Figure, Heading, Paragraph, Table
 from fem_electrode.report.rundata import RunData
 from fem_electrode.util import atomic
 from fem_electrode.util.log import get_logger
@@ -210,6 +210,47 @@ def electrochemistry_blocks(pairs: Sequence[Pair]) -> list[Block]:
     return blocks
 
 
+#: The few metrics that decide, in the order the headline shows them (those a run has).
+HEADLINE = ("capacity_discharge_mAh_per_g", "coulombic_efficiency", "polarization_V", "energy_efficiency",
+            "mechanics.thin_film.channeling_ratio", "mechanics.thin_film.delamination_ratio")
+
+
+def headline_blocks(pairs: Sequence[Pair]) -> list[Block]:
+    """One table a researcher takes in at a glance: the deciding metrics of every protocol,
+    with their seed interval where there are seeds, and the verdict."""
+    body = []
+    for p in pairs:
+        by_key = {r.key: r for r in p.rows}
+        seed_by_key = {r.key: r for r in p.seed_rows}
+        for key in HEADLINE:
+            row = by_key.get(key)
+            if row is None or (row.infiltrated is None and row.cosintered is None):
+                continue
+            seeded = seed_by_key.get(key)
+            if seeded is not None and p.n_seeds >= 2:
+                cells = [f"{comparison.fmt(seeded.spreads[d].mean, row.spec)} ± "
+                         f"{comparison.fmt(seeded.spreads[d].half_width, row.spec)}" for d in DESIGNS]
+                winner = seeded.winner
+            else:
+                cells = [comparison.fmt(row.infiltrated, row.spec), comparison.fmt(row.cosintered, row.spec)]
+                winner = row.winner
+            verdict = DESIGN_LABELS.get(winner or "", winner or "—")
+            body.append([p.label, row.spec.label, row.spec.unit, *cells, verdict])
+    if not body:
+        return []
+    seeded_any = any(p.n_seeds >= 2 for p in pairs)
+    if seeded_any:
+        note = (f"mean ± {seeds.CONFIDENCE:.0%} interval over the seeds; a winner only where the "
+                "intervals separate")
+    else:
+        note = "one microstructure per design: no interval (`compare --seeds N` gives them)"
+    return [Heading("At a glance"),
+            Table(["protocol", "metric", "unit", "infiltrated", "co-sintered", "better"], body,
+                  f"The deciding metrics ({note}). Capacity retention and damage are not modelled yet "
+                  "(docs/degradation.md); the fracture row is the thin-film indicator G/G_c.",
+                  align_right={3, 4})]
+
+
 def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
     """Mean and 95 % interval over the seeds, and the verdict where the intervals separate."""
     with_seeds = [p for p in pairs if p.seed_rows]
@@ -378,17 +419,17 @@ def build_report(out_dir: str | os.PathLike[str], pairs: Sequence[Pair], case: d
     blocks: list[Block] = [Heading(title, 1)]
     if intro:
         blocks.append(Paragraph(intro))
+    blocks += headline_blocks(pairs)
     blocks += conclusion_blocks(pairs, el)
     blocks += seed_blocks(pairs)
     blocks += microstructure_blocks(pairs[0])
     blocks += electrochemistry_blocks(pairs)
     blocks += mechanics_blocks(pairs[0], el)
     blocks += paraview_blocks(screenshot_dir, views_script)
-    blocks.append(Heading("All metrics"))
-    for p in pairs:
-        blocks.append(metric_table(p.rows, f"{p.label}: every metric of both electrodes. 'better' is decided "
-                                           "from the two numbers; in parentheses: shown but not used for "
-                                           "the verdict."))
+    tables: list[Heading | Paragraph | Bullets | Table | Figure] = [
+        metric_table(p.rows, f"{p.label}: every metric of both electrodes. 'better' is decided from the two "
+                             "numbers; in parentheses: shown but not used for the verdict.") for p in pairs]
+    blocks.append(Collapsed("All metrics", tables))
     blocks += provenance_blocks(pairs, out_dir)
     document.write_figures(blocks, out_dir / "figures")
     paths = {

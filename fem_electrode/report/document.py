@@ -48,7 +48,25 @@ class Figure:
     caption: str
 
 
-Block = Heading | Paragraph | Bullets | Table | Figure
+@dataclass
+class Collapsed:
+    """Blocks folded away behind a one-line ``summary`` in HTML (``<details>``); in Markdown the
+    summary is a heading and the blocks follow as they are."""
+
+    summary: str
+    blocks: list[Heading | Paragraph | Bullets | Table | Figure]
+    level: int = 2
+
+
+Block = Heading | Paragraph | Bullets | Table | Figure | Collapsed
+
+
+def flat(blocks: list[Block]) -> list[Block]:
+    """The blocks with every :class:`Collapsed` opened (for figure files)."""
+    out: list[Block] = []
+    for b in blocks:
+        out.extend(b.blocks if isinstance(b, Collapsed) else [b])
+    return out
 
 
 # ---- Markdown --------------------------------------------------------------------------
@@ -76,12 +94,16 @@ def to_markdown(blocks: list[Block], figure_dir: str = "figures") -> str:
             out.append("\n".join(lines))
         elif isinstance(b, Figure):
             out.append(f"![{b.name}]({figure_dir}/{b.name}.png)\n\n*{b.caption}*")
+        elif isinstance(b, Collapsed):
+            out.append(f"{'#' * b.level} {b.summary}")
+            out.append(to_markdown(list(b.blocks), figure_dir).rstrip("\n"))
     return "\n\n".join(out) + "\n"
 
 
 def write_figures(blocks: list[Block], directory: Path) -> list[Path]:
     """Write every figure's PNG into ``directory`` (PNGs of earlier reports there are removed)."""
     directory.mkdir(parents=True, exist_ok=True)
+    blocks = flat(blocks)
     names = {f"{b.name}.png" for b in blocks if isinstance(b, Figure)}
     for stale in directory.glob("*.png"):
         if stale.name not in names:
@@ -109,6 +131,8 @@ tr:nth-child(even) td { background: #fafafa; }
 figure { margin: 1em 0 1.6em; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption, .caption { font-size: 0.9em; color: #444; font-style: italic; }
 code { background: #f4f4f4; padding: 0 .2em; }
+details > summary { cursor: pointer; } details > summary > .summary { display: inline; }
+table.headline { font-size: 1.05em; } table.headline td, table.headline th { padding: .4em .9em; }
 """
 
 
@@ -122,6 +146,13 @@ def to_html(blocks: list[Block], title: str) -> str:
     """One self-contained HTML page (inline CSS, base64 PNGs, no external references)."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style></head><body>"]
+    out += _html_blocks(blocks)
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _html_blocks(blocks: list[Block]) -> list[str]:
+    out: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
             out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
@@ -143,5 +174,9 @@ def to_html(blocks: list[Block], title: str) -> str:
             data = base64.b64encode(b.png).decode("ascii")
             out.append(f'<figure><img alt="{html.escape(b.caption)}" src="data:image/png;base64,{data}">'
                        f"<figcaption>{_inline(b.caption)}</figcaption></figure>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+        elif isinstance(b, Collapsed):
+            out.append(f'<details><summary><h{b.level} class="summary">{_inline(b.summary)}</h{b.level}>'
+                       "</summary>")
+            out += _html_blocks(list(b.blocks))
+            out.append("</details>")
+    return out
