@@ -472,6 +472,11 @@ class Simulation:
                     step_capacity = dt * pr.c_rate / SECONDS_PER_HOUR  # fraction of the capacity
                     worth_retrying = not depleted or step_capacity >= DEPLETION_STEP_CAPACITY
                     if worth_retrying and self.controller.failed(dt):
+                        if depleted and self.error_control:
+                            # no ladder of halvings at an emptied (filled) surface: one retry with
+                            # the largest step that would not be retried again
+                            last = (1.0 - 1e-6) * DEPLETION_STEP_CAPACITY * SECONDS_PER_HOUR / pr.c_rate
+                            self.controller.dt = max(min(self.controller.dt, last), self.controller.dt_min)
                         continue
                     if depleted:
                         self.end_at_depletion(seg, dt)
