@@ -197,7 +197,39 @@ def main() -> None:
             print(f"{k:<34} {v:6.2f}")
         results["ratios"] = ratios
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.out / 'bench.json'}")
+    figure(args.out, list(results.keys() - {"ratios"}), f"{args.case} ({args.kind}), {args.rate:g} C")
+    print(f"wrote {args.out / 'bench.json'}, {args.out / 'time-stepping.png'}")
+
+
+def figure(out: Path, names: list[str], title: str) -> None:
+    """Voltage vs time and step size vs time of every run (one figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_v, ax_dt) = plt.subplots(2, 1, figsize=(7.5, 6.0), sharex=True)
+    styles = {"newton": ("C1", "round 1 (Newton-count rule)"), "error": ("C0", "error-controlled"),
+              "reference": ("0.4", "reference (tolerances / 64)")}
+    for name in ("reference", "newton", "error"):
+        if name not in names:
+            continue
+        rows = [r for r in read_rows(out / name / "timeseries.csv") if r["segment"] != "initial"]
+        t = np.array([float(r["time_s"]) for r in rows]) / 3600.0
+        color, label = styles[name]
+        n = len(rows)
+        ref = name == "reference"
+        ax_v.plot(t, [float(r["voltage_V"]) for r in rows], color=color, lw=1.0 if ref else 1.4,
+                  marker="" if ref else ".", ms=3, label=f"{label}: {n} steps")
+        ax_dt.semilogy(t, [float(r["dt_s"]) for r in rows], color=color, marker=".", ms=3, lw=0.8)
+    ax_v.set_ylabel("cell voltage (V)")
+    ax_v.legend(fontsize=8)
+    ax_v.set_title(title, fontsize=10)
+    ax_dt.set_ylabel("accepted step (s)")
+    ax_dt.set_xlabel("time (h)")
+    fig.tight_layout()
+    fig.savefig(out / "time-stepping.png", dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

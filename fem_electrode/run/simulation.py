@@ -113,6 +113,9 @@ class Simulation:
         #: steps tried again: Newton failed, local error above tolerance, overshoot of a cut-off;
         #: "in_plateau": those of them that started with every NVP node between PLATEAU_Y
         self.rejected = {"newton": 0, "local_error": 0, "cutoff": 0, "in_plateau": 0}
+        #: with the error control: the largest step (s) left in a segment whose NVP surface emptied
+        #: (filled) and failed a step; None until then
+        self.depletion_cap: float | None = None
         self.state = ProtocolState()
         self.stats = SolverStatistics()
         self.current_1c = self.problem.current_1c
@@ -238,6 +241,7 @@ class Simulation:
         """Go on with the next protocol segment; the current switches, so dt starts afresh."""
         self.state.advance_segment()
         self.controller.restart(self.case.protocol.dt_initial)
+        self.depletion_cap = None
 
     def save_checkpoint(self) -> None:
         state = {
@@ -248,6 +252,7 @@ class Simulation:
             "stats": vars(self.stats), "mechanics_metrics": self.mechanics_metrics,
             "mech_strain": self._mech_strain, "phi_ref": float(self.problem.phi_ref.value),
             "depletion_ends": self.depletion_ends, "rejected": self.rejected,
+            "depletion_cap": self.depletion_cap,
         }
         p = self.problem  # the φ_s deviation and φ_ref as they are: a resumed run is bit-identical
         history: list[dolfinx.fem.Function] = []
@@ -285,6 +290,7 @@ class Simulation:
         self.state = ProtocolState(**state["protocol"])
         self.controller = type(self.controller)(**state["controller"])
         self.rejected = dict(state.get("rejected", self.rejected))
+        self.depletion_cap = state.get("depletion_cap")
         if self.history is not None and state.get("history"):
             funcs = self.history_functions()
             self.history.clear()
@@ -473,10 +479,11 @@ class Simulation:
                     worth_retrying = not depleted or step_capacity >= DEPLETION_STEP_CAPACITY
                     if worth_retrying and self.controller.failed(dt):
                         if depleted and self.error_control:
-                            # no ladder of halvings at an emptied (filled) surface: one retry with
-                            # the largest step that would not be retried again
+                            # no ladder of halvings at an emptied (filled) surface: retries with the
+                            # largest step that would not be retried again, for the rest of the segment
                             last = (1.0 - 1e-6) * DEPLETION_STEP_CAPACITY * SECONDS_PER_HOUR / pr.c_rate
-                            self.controller.dt = max(min(self.controller.dt, last), self.controller.dt_min)
+                            self.depletion_cap = max(last, self.controller.dt_min)
+                            self.controller.dt = min(self.controller.dt, self.depletion_cap)
                         continue
                     if depleted:
                         self.end_at_depletion(seg, dt)
@@ -549,6 +556,8 @@ class Simulation:
             assert self.history is not None
             to_event = (self.history.time_to_cutoff(seg.cutoff_voltage) if seg.galvanostatic_to_cutoff
                         else None)
+            if self.depletion_cap is not None:
+                self.controller.dt = min(self.controller.dt, self.depletion_cap)
             return self.controller.propose(remaining, to_event)
         return self.controller.propose(remaining)
 
