@@ -1,11 +1,19 @@
-"""The progress line of long runs: plain lines with the ETA when stderr is not a terminal."""
+"""The progress line of long runs: plain lines with the ETA when stderr is not a terminal.
+
+Serial: the progress line prints from rank 0 only (by design), so under mpiexec the other rank
+has nothing to check.
+"""
 
 from __future__ import annotations
 
 import io
 import logging
 
+import pytest
+
 from fem_electrode.util.log import Progress, get_logger
+
+pytestmark = pytest.mark.serial
 
 
 def test_plain_lines_with_eta_when_not_a_terminal(monkeypatch):
