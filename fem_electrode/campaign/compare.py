@@ -103,6 +103,19 @@ def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> l
     return [Protocol(f"{p.c_rate:g} C{hold}")]
 
 
+def check_seeds_and_refine(case: Case, seeds: int | None = None, refine: float | None = None) -> int:
+    """The number of seeds per design (``seeds``, default the case's ``geometry.seeds``); raises
+    ``ValueError`` naming the value for fewer than one seed or a ``refine`` factor that is not
+    > 1 or would take ``mesh.refinement`` past its bound."""
+    n_seeds = case.geometry.seeds if seeds is None else seeds
+    if n_seeds < 1:
+        raise ValueError(f"seeds = {n_seeds!r}: need at least 1 microstructure per design")
+    if refine is not None and not (1.0 < refine and case.mesh.refinement * refine <= MAX_REFINEMENT):
+        raise ValueError(f"refine = {refine!r}: need a factor > 1 with mesh.refinement × refine ≤ "
+                         f"{MAX_REFINEMENT:g} (mesh.refinement = {case.mesh.refinement:g})")
+    return n_seeds
+
+
 def variants(case: Case, out_dir: Path, preset: str = "default",
              mechanics_y: float | None = None, seeds: int | None = None,
              refine: float | None = None) -> list[Variant]:
@@ -115,12 +128,7 @@ def variants(case: Case, out_dir: Path, preset: str = "default",
     ``refine`` (> 1): the case's seed once more with ``mesh.refinement`` multiplied by it, in
     ``<design>[-<protocol>]-refined`` (the discretisation error of every metric).
     """
-    n_seeds = case.geometry.seeds if seeds is None else seeds
-    if n_seeds < 1:
-        raise ValueError(f"seeds = {n_seeds!r}: need at least 1 microstructure per design")
-    if refine is not None and not (1.0 < refine and case.mesh.refinement * refine <= MAX_REFINEMENT):
-        raise ValueError(f"refine = {refine!r}: need a factor > 1 with mesh.refinement × refine ≤ "
-                         f"{MAX_REFINEMENT:g} (mesh.refinement = {case.mesh.refinement:g})")
+    n_seeds = check_seeds_and_refine(case, seeds, refine)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     base = case.replace(**PRESETS[preset]["overrides"]) if PRESETS[preset]["overrides"] else case
@@ -260,7 +268,8 @@ def load_pairs(items: Sequence[Variant], out_dir: Path) -> list[build.Pair]:
                                msh_path=msh if msh.is_file() else None)
             pairs.setdefault(v.protocol.label, {})[v.design] = run
     for v in sorted((v for v in items if not v.refined), key=lambda v: v.seed_index):
-        metrics = json.loads(RunFolder(out_dir / v.folder).metrics.read_text())
+        metrics = (pairs[v.protocol.label][v.design].metrics if v.seed_index == 0  # already read
+                   else json.loads(RunFolder(out_dir / v.folder).metrics.read_text()))
         seed_metrics.setdefault(v.protocol.label, {}).setdefault(v.design, []).append(metrics)
     return [build.Pair(label, runs, _describe(items, label), seed_metrics=seed_metrics.get(label),
                        refined_metrics=refined.get(label))

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     case = load(args)
     try:  # bad --seeds / --refine: an error before any meshing
-        compare.variants(case, Path("."), args.preset, args.mechanics_only, args.seeds, args.refine)
+        compare.check_seeds_and_refine(case, args.seeds, args.refine)
     except ValueError as exc:
         get_logger().error("error: %s", exc)
         return 2

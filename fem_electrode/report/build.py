@@ -228,8 +228,7 @@ def headline_blocks(pairs: Sequence[Pair]) -> list[Block]:
                 continue
             seeded = seed_by_key.get(key)
             if seeded is not None and p.n_seeds >= 2:
-                cells = [f"{comparison.fmt(seeded.spreads[d].mean, row.spec)} ± "
-                         f"{comparison.fmt(seeded.spreads[d].half_width, row.spec)}" for d in DESIGNS]
+                cells = [_mean_and_interval(seeded.spreads[d], row.spec) for d in DESIGNS]
                 winner = seeded.winner
             else:
                 cells = [comparison.fmt(row.infiltrated, row.spec), comparison.fmt(row.cosintered, row.spec)]
@@ -249,6 +248,11 @@ def headline_blocks(pairs: Sequence[Pair]) -> list[Block]:
                   f"The deciding metrics ({note}). Capacity retention and damage are not modelled yet "
                   "(docs/degradation.md); the fracture row is the thin-film indicator G/G_c.",
                   align_right={3, 4})]
+
+
+def _mean_and_interval(sp: seeds.Spread, spec: MetricSpec) -> str:
+    """'mean ± half-width' in the display unit of ``spec``."""
+    return f"{comparison.fmt(sp.mean, spec)} ± {comparison.fmt(sp.half_width, spec)}"
 
 
 def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
@@ -278,10 +282,7 @@ def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
         blocks.append(Paragraph(text))
         body = []
         for r in judged:
-            cells = []
-            for d in DESIGNS:
-                sp = r.spreads[d]
-                cells.append(f"{comparison.fmt(sp.mean, r.spec)} ± {comparison.fmt(sp.half_width, r.spec)}")
+            cells = [_mean_and_interval(r.spreads[d], r.spec) for d in DESIGNS]
             if refined:
                 change = r.relative_change
                 cells.append("—" if change is None else f"{100 * change:.2g} %")

@@ -259,7 +259,7 @@ class Simulation:
         if self.history is not None:  # the predictor's states too
             funcs = self.history_functions()
             for k, saved in enumerate(self.history.states):
-                for f, a in zip(funcs[3 * k: 3 * k + 3], saved.arrays, strict=True):
+                for f, a in zip(funcs[k * len(FIELDS): (k + 1) * len(FIELDS)], saved.arrays, strict=True):
                     f.x.array[:] = a
                     history.append(f)
             state["history"] = [{"phi_ref": h.phi_ref, "voltage": h.voltage, "dt": h.dt}
@@ -295,7 +295,8 @@ class Simulation:
             funcs = self.history_functions()
             self.history.clear()
             for k, meta in enumerate(state["history"]):
-                self.history.push([f.x.array for f in funcs[3 * k: 3 * k + 3]], meta["phi_ref"],
+                self.history.push([f.x.array for f in funcs[k * len(FIELDS): (k + 1) * len(FIELDS)]],
+                                  meta["phi_ref"],
                                   meta["voltage"], meta["dt"])
             self._history_restored = True
         self.half = tuple(state["half"]) if state["half"] else None
@@ -452,11 +453,10 @@ class Simulation:
                     self.apply(seg)
                     applied = st.segment
                     log.info("t = %.6g s: %s", st.time, seg.label)
-                    if self.error_control and not self._history_restored:
+                    if self.history is not None and not self._history_restored:
                         settled = p.settle_potentials()  # the potentials jump with the switch
                         self.stats.record(settled)
                         log.debug("  potentials settled: %s in %d its", settled.reason, settled.iterations)
-                    if self.history is not None and not self._history_restored:
                         self.history.clear()  # the current switched: x' jumps, V belongs to the old one
                         self.history.push(self.unknown_arrays(), float(p.phi_ref.value), None, None)
                     self._history_restored = False
@@ -482,8 +482,7 @@ class Simulation:
                             # no ladder of halvings at an emptied (filled) surface: retries with the
                             # largest step that would not be retried again, for the rest of the segment
                             last = (1.0 - 1e-6) * DEPLETION_STEP_CAPACITY * SECONDS_PER_HOUR / pr.c_rate
-                            self.depletion_cap = max(last, self.controller.dt_min)
-                            self.controller.dt = min(self.controller.dt, self.depletion_cap)
+                            self.depletion_cap = max(last, self.controller.dt_min)  # applied in propose()
                         continue
                     if depleted:
                         self.end_at_depletion(seg, dt)

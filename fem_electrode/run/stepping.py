@@ -69,8 +69,8 @@ def error_weight(dt: float, dt_prev: float) -> float:
     return dt / (2.0 * dt + dt_prev)
 
 
-def predict(x_n: float, x_prev: float, dt: float, dt_prev: float) -> float:
-    """Linear extrapolation through (t − dt_prev, x_prev) and (t, x_n) to t + dt."""
+def predict(x_n: Any, x_prev: Any, dt: float, dt_prev: float) -> Any:
+    """Linear extrapolation through (t − dt_prev, x_prev) and (t, x_n) to t + dt (numbers or arrays)."""
     return x_n + (dt / dt_prev) * (x_n - x_prev)
 
 
@@ -186,11 +186,6 @@ class StateHistory:
     def can_predict(self) -> bool:
         return len(self.states) == 2
 
-    def _ratio(self, dt: float) -> float:
-        prev_dt = self.states[1].dt
-        assert prev_dt is not None
-        return dt / prev_dt
-
     @property
     def can_start_newton(self) -> bool:
         """Whether the predictor is a good first Newton iterate: not from a segment's start state
@@ -203,12 +198,13 @@ class StateHistory:
         out of (0, c_max) (an emptied or filled surface, where U and i₀ are flat) c keeps its
         last value."""
         old, new = self.states
-        r = self._ratio(dt)
-        arrays = [b + r * (b - a) for a, b in zip(old.arrays, new.arrays, strict=True)]
+        prev_dt = new.dt
+        assert prev_dt is not None
+        arrays = [predict(b, a, dt, prev_dt) for a, b in zip(old.arrays, new.arrays, strict=True)]
         c, last = arrays[self.c_index], new.arrays[self.c_index]
         outside = (c <= 0.0) | (c >= self.c_max)
         c[outside] = last[outside]
-        return arrays, new.phi_ref + r * (new.phi_ref - old.phi_ref)
+        return arrays, predict(new.phi_ref, old.phi_ref, dt, prev_dt)
 
     def local_error(self, dt: float, c: np.ndarray, voltage: float, tol_c: float, tol_v: float,
                     tol_t: float = 0.0) -> LocalError:
@@ -221,10 +217,9 @@ class StateHistory:
         prev_dt = new.dt
         assert prev_dt is not None
         w = error_weight(dt, prev_dt)
-        r = dt / prev_dt
         n = self.n_owned_c
         ca, cb = old.arrays[self.c_index][:n], new.arrays[self.c_index][:n]
-        local = float(np.max(np.abs(c[:n] - (cb + r * (cb - ca))))) if n else 0.0
+        local = float(np.max(np.abs(c[:n] - predict(cb, ca, dt, prev_dt)))) if n else 0.0
         e_c = w * self.comm.allreduce(local, op=MPI.MAX) / (tol_c * self.c_max)
         e_v = None
         if old.voltage is not None and new.voltage is not None:

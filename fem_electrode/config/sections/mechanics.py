@@ -6,6 +6,9 @@ from typing import Any
 
 from fem_electrode.config.spec import Section, key
 
+#: Source of both end-member lattice strains (one pair of recalled lattice parameters).
+LATTICE_SOURCE = "recalled lattice parameters, to be verified: Zatovsky 2010 (Na3), Jian et al. 2013 (Na1)"
+
 
 def check_periodic_mesh(case: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Periodic lateral faces need a mesh that repeats across them."""
@@ -120,7 +123,7 @@ class MechanicsConfig:
         "with strain_model = 'anisotropic' (no verified default: see docs/mechanics.md, about -0.034)",
         lo=-0.2,
         hi=0.2,
-        source="recalled lattice parameters, to be verified: Zatovsky 2010 (Na3), Jian et al. 2013 (Na1)",
+        source=LATTICE_SOURCE,
     )
     lattice_strain_c: float | None = key(
         None,
@@ -129,7 +132,7 @@ class MechanicsConfig:
         "y = 0; required with strain_model = 'anisotropic' (see docs/mechanics.md, about -0.015)",
         lo=-0.2,
         hi=0.2,
-        source="recalled lattice parameters, to be verified: Zatovsky 2010 (Na3), Jian et al. 2013 (Na1)",
+        source=LATTICE_SOURCE,
     )
     fracture_layer_thickness: float | None = key(
         None,
