@@ -102,37 +102,44 @@ class SolveInfo:
 
 
 # ---- boundary conditions ---------------------------------------------------------------
-def _facets_on_planes(domain: Domain, facets: np.ndarray, axis: int) -> np.ndarray:
-    """Those ``facets`` whose midpoints lie on the min or max plane of ``axis``."""
+def _facets_on_planes(domain: Domain, facets: np.ndarray, axis: int,
+                      mesh: dolfinx.mesh.Mesh | None = None) -> np.ndarray:
+    """Those ``facets`` (of ``mesh``, default the domain's) whose midpoints lie on the min or
+    max plane of ``axis`` of the domain's box."""
     lo, hi = bounding_box(domain.mesh)
     tol = PLANE_TOL * float(np.max(hi - lo))
-    mid = dolfinx.mesh.compute_midpoints(domain.mesh, 2, facets)
+    mid = dolfinx.mesh.compute_midpoints(mesh or domain.mesh, 2, facets)
     on = np.isclose(mid[:, axis], lo[axis], atol=tol) | np.isclose(mid[:, axis], hi[axis], atol=tol)
     return facets[on]
 
 
 def boundary_conditions(domain: Domain, V: dolfinx.fem.FunctionSpace,
-                        separator: str, lateral: str, collector: str) -> list[dolfinx.fem.DirichletBC]:
+                        separator: str, lateral: str, collector: str,
+                        facets: Callable[[str], np.ndarray] | None = None) -> list[dolfinx.fem.DirichletBC]:
     """Homogeneous Dirichlet conditions of ``[mechanics]`` (separator/lateral/collector BCs).
 
     Surfaces missing from the mesh (e.g. ``separator`` on a sphere) simply carry no condition.
+    ``V`` lives on the parent mesh or on a phase submesh; ``facets(name)`` then gives the
+    facets of V's mesh tagged ``name`` (default: the parent's, :meth:`Domain.facets`).
     """
     zero = np.float64(0.0)
     bcs: list[dolfinx.fem.DirichletBC] = []
+    facets = facets or domain.facets
+    mesh = V.mesh
 
     def component(i: int, facets: np.ndarray) -> None:
         dofs = dolfinx.fem.locate_dofs_topological(V.sub(i), 2, facets)
         bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(i)))
 
-    sep = domain.facets("separator")
+    sep = facets("separator")
     if separator == "clamped":
         for i in range(3):
             component(i, sep)
     elif separator == "fixed_z":
         component(2, sep)
     if lateral == "rollers":
-        lat = domain.facets("lateral")
-        fx, fy = _facets_on_planes(domain, lat, 0), _facets_on_planes(domain, lat, 1)
+        lat = facets("lateral")
+        fx, fy = _facets_on_planes(domain, lat, 0, mesh), _facets_on_planes(domain, lat, 1, mesh)
         stray = domain.mesh.comm.allreduce(lat.size - fx.size - fy.size, op=MPI.SUM)
         if stray:
             raise MechanicsError(
@@ -141,7 +148,7 @@ def boundary_conditions(domain: Domain, V: dolfinx.fem.FunctionSpace,
         component(0, fx)
         component(1, fy)
     if collector == "rollers":
-        component(2, domain.facets("current_collector"))
+        component(2, facets("current_collector"))
     return bcs
 
 
@@ -170,8 +177,6 @@ class MechanicsProblem:
         if self.degree == 1 and nu_max > NU_LOCKING_P1:
             log.warning("Poisson ratio %.3f > %.2f with P1 elements: volumetric locking makes the "
                         "solution too stiff; use [mechanics] degree = 2", nu_max, NU_LOCKING_P1)
-        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", self.degree, (3,)))
-        self.u = dolfinx.fem.Function(self.V, name="displacement")
         self.c_degree = int(c_degree)
         self.C = dolfinx.fem.functionspace(mesh, ("DG", self.c_degree))
         self.c = dolfinx.fem.Function(self.C, name="concentration")  # used on NVP cells only
@@ -182,6 +187,16 @@ class MechanicsProblem:
         self.eps_ch_per_mol = dolfinx.fem.Constant(mesh, params.chemical_strain_per_mol())
         # ε_ch = ∂ε_ch/∂c (c − c_ref): both strain models are linear in c
         self.eps_ch = self.eps_ch_per_mol * (self.c - self.y_ref * self.c_max)
+        self._nvp_cells = domain.cells("NVP")
+        self._expressions: dict[tuple, dolfinx.fem.Expression] = {}
+        self._build_displacement(solver_options)
+
+    def _build_displacement(self, solver_options: Mapping[str, OptionValue]) -> None:
+        """The displacement ``u`` (continuous P_k on the parent mesh: a perfectly bonded
+        interface), its boundary conditions and the linear solver."""
+        domain, params = self.domain, self.params
+        self.V = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", self.degree, (3,)))
+        self.u = dolfinx.fem.Function(self.V, name="displacement")
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         a = elasticity.bilinear_form(u, v, [(self.laws[p], domain.dx(p)) for p in tags.PHASES])
         L = elasticity.eigenstrain_load(v, self.laws["NVP"], self.eps_ch, domain.dx("NVP"))
@@ -193,8 +208,6 @@ class MechanicsProblem:
         if self.solver.free_modes:
             log.info("mechanics: %d rigid-body mode(s) not fixed by the boundary conditions are "
                      "projected out of the solution", self.solver.free_modes)
-        self._nvp_cells = domain.cells("NVP")
-        self._expressions: dict[tuple, dolfinx.fem.Expression] = {}
 
     # ---- inputs --------------------------------------------------------------------------
     def _check_tagged(self) -> None:

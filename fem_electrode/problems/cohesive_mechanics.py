@@ -1,0 +1,353 @@
+"""Chemo-mechanics with a cohesive NVP|NZSP interface: the displacement may jump across it.
+
+Each phase carries its own displacement (P_k on its submesh, :meth:`Domain.submesh`); on
+``interface_nvp_nzsp`` the two are tied by the traction–separation law of
+:class:`fem_electrode.physics.cohesive.CohesiveLaw`. The jump is δ = u_NZSP − u_NVP and
+n points out of NVP, so δ_n = δ·n > 0 opens the interface (NVP shrinking away from its
+scaffold) and δ_s = |δ − δ_n n| slides it. The interface term of the weak form is
+
+    ∫_Γ [k_n (δ(u)·n)(δ(v)·n) + k_s (P δ(u))·(P δ(v))] dA,   P = I − n⊗n,
+
+with the secant stiffnesses k_s = (1 − D) K and k_n = (1 − D) K when opening, K in
+compression (frictionless penalty contact, whatever the damage). A residual fraction
+:data:`RESIDUAL_STIFFNESS` of K is kept on fully separated facets so that an NVP grain that
+has lost all contact still has a unique displacement; it transmits tractions 10⁻⁶ of those of
+the bonded interface.
+
+Damage D lives per interface facet (DG0 on the facet submesh) and is evaluated from the
+jump at the facet centroid (the facet mean of a P1 jump). A solve is a load step along the
+history: the secant iteration solves with the stiffness of the current (D, contact set),
+updates D = max(D_committed, D(δ)) and the contact set from the new jumps, and stops when D
+changes by less than ``tolerance`` and no facet changes between opening and contact. D only
+grows within the iteration, so it converges (to the least damage consistent with the
+load); :meth:`solve` then commits D as the new history (no healing).
+
+Stresses use the parent-mesh field ``u`` (discontinuous P_k filled from both phases), so the
+post-processing of :class:`fem_electrode.problems.mechanics.MechanicsProblem` applies
+unchanged. Linear solves: MUMPS LU of the blocked (NVP, NZSP) system.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from fem_electrode import tags
+from fem_electrode.fem.domain import Domain, PhaseMesh
+from fem_electrode.fem.fenicsx import MPI, PETSc, dolfinx, ufl
+from fem_electrode.fem.petsc_options import OptionValue
+from fem_electrode.physics import elasticity
+from fem_electrode.physics.cohesive import CohesiveLaw
+from fem_electrode.problems.mechanics import (
+    MechanicsError,
+    MechanicsParams,
+    MechanicsProblem,
+    SolveInfo,
+    boundary_conditions,
+)
+from fem_electrode.util.log import get_logger
+
+log = get_logger("mechanics")
+
+INTERFACE = "interface_nvp_nzsp"
+
+#: Stiffness left on a fully separated facet, as a fraction of the penalty K (keeps an NVP
+#: grain with no contact left from floating; its tractions are 1e-6 of the bonded ones).
+RESIDUAL_STIFFNESS = 1e-6
+
+#: LU of the blocked system (the penalty makes it too ill-conditioned for plain AMG).
+DIRECT_OPTIONS: dict[str, OptionValue] = {
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+}
+
+#: Damage D counted as "debonded" (complete separation) at or above this value.
+DEBONDED = 1.0 - 1e-9
+
+
+@dataclass(frozen=True)
+class InterfaceState:
+    """Damage of the interface after a solve (areas in m², energy in J)."""
+
+    area: float  #: interface area
+    debonded_area: float  #: facets with D = 1 (complete separation)
+    damaged_area: float  #: facets with D > 0
+    active_area: float  #: ∫ (1 − D) dA, the area that still passes current
+    contact_area: float  #: facets in compression (closed)
+    dissipated_energy: float  #: ∫ Ψ(D) dA
+    max_damage: float
+
+    def as_metrics(self) -> dict[str, float]:
+        a = max(self.area, 1e-300)
+        return {"interface_area_m2": self.area, "debonded_fraction": self.debonded_area / a,
+                "damaged_fraction": self.damaged_area / a, "active_interface_fraction": self.active_area / a,
+                "closed_fraction": self.contact_area / a, "dissipated_energy_J": self.dissipated_energy,
+                "dissipated_energy_per_area_J_m2": self.dissipated_energy / a, "max_damage": self.max_damage}
+
+
+def submesh_facets(domain: Domain, body: PhaseMesh, name: str) -> np.ndarray:
+    """Facets of the phase submesh ``body`` that are parent facets tagged ``name``.
+
+    A submesh cell keeps its parent cell's vertex order, so local facet i of the one is local
+    facet i of the other.
+    """
+    mesh, sub = domain.mesh, body.mesh
+    tdim = mesh.topology.dim
+    parent_facets = domain.facets(name)
+    sub.topology.create_connectivity(tdim, tdim - 1)
+    sub.topology.create_connectivity(tdim - 1, tdim)
+    imap = sub.topology.index_map(tdim)
+    sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    parent_cells = body.entity_map.sub_topology_to_topology(sub_cells, False)
+    n_parent = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
+    to_sub = np.full(n_parent, -1, dtype=np.int64)
+    to_sub[parent_cells] = sub_cells
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    c2f = mesh.topology.connectivity(tdim, tdim - 1)
+    sub_c2f = sub.topology.connectivity(tdim, tdim - 1)
+    out = []
+    for f in parent_facets:
+        for c in f2c.links(f):
+            s = to_sub[c]
+            if s >= 0:
+                i = int(np.flatnonzero(c2f.links(c) == f)[0])
+                out.append(sub_c2f.links(s)[i])
+    return np.unique(np.asarray(out, dtype=np.int32))
+
+
+class CohesiveMechanicsProblem(MechanicsProblem):
+    """:class:`MechanicsProblem` with the interface as a cohesive zone (see the module docstring).
+
+    ``law``: the traction–separation law; ``tolerance``: largest change of D between secant
+    iterations at convergence; ``max_iterations``: secant iterations per solve.
+    """
+
+    def __init__(self, domain: Domain, params: MechanicsParams, law: CohesiveLaw,
+                 solver_options: Mapping[str, OptionValue] | None = None, *, degree: int | None = None,
+                 c_degree: int = 1, tolerance: float = 1e-6, max_iterations: int = 100):
+        if params.lateral_bc == "periodic":
+            raise MechanicsError("a cohesive interface with lateral_bc = 'periodic' is not implemented; "
+                                 "use mechanics.lateral_bc = 'rollers'")
+        if params.lateral_bc == "free" or params.separator_bc == "free":
+            raise MechanicsError("a cohesive interface needs the NZSP scaffold held: separator_bc "
+                                 "'fixed_z' or 'clamped' with lateral_bc = 'rollers'")
+        if not tolerance > 0.0:
+            raise ValueError(f"cohesive damage tolerance must be > 0, got {tolerance!r}")
+        if not max_iterations >= 1:
+            raise ValueError(f"cohesive max_iterations must be >= 1, got {max_iterations!r}")
+        self.law = law
+        self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
+        #: secant iterations of the last solve and of all solves
+        self.last_iterations = 0
+        self.total_iterations = 0
+        self._contact_forms: dict[int, tuple[dolfinx.fem.Form, dolfinx.fem.Form]] = {}
+        super().__init__(domain, params, solver_options or DIRECT_OPTIONS, degree=degree, c_degree=c_degree)
+
+    # ---- set-up -----------------------------------------------------------------------------
+    def _build_displacement(self, solver_options: Mapping[str, OptionValue]) -> None:
+        domain, params, mesh = self.domain, self.params, self.domain.mesh
+        if mesh.comm.allreduce(domain.facets(INTERFACE).size, op=MPI.SUM) == 0:
+            raise MechanicsError(f"a cohesive interface needs facets tagged {INTERFACE!r}; this mesh has "
+                                 "none")
+        self.bodies = {p: domain.submesh(p) for p in tags.PHASES}
+        element = ("Lagrange", self.degree, (3,))
+        self.V_body = {p: dolfinx.fem.functionspace(b.mesh, element) for p, b in self.bodies.items()}
+        self.u_body = {p: dolfinx.fem.Function(V, name=f"displacement_{p}")
+                       for p, V in self.V_body.items()}
+        # the broken parent-mesh displacement the stresses are computed from
+        self.V = dolfinx.fem.functionspace(mesh, ("DG", self.degree, (3,)))
+        self.u = dolfinx.fem.Function(self.V, name="displacement")
+        # the interface as a facet submesh: damage, contact set and secant stiffnesses per facet
+        self.iface, self._iface_map, _, _ = dolfinx.mesh.create_submesh(mesh, 2, domain.facets(INTERFACE))
+        Q = dolfinx.fem.functionspace(self.iface, ("DG", 0))
+        Q3 = dolfinx.fem.functionspace(self.iface, ("DG", 0, (3,)))
+        self.damage = dolfinx.fem.Function(Q, name="damage")  # committed history
+        self.trial_damage = dolfinx.fem.Function(Q, name="damage")  # of the last solve
+        self.closed = np.zeros(self._n_facets_local(), dtype=bool)  # in compression
+        self.k_n = dolfinx.fem.Function(Q)
+        self.k_s = dolfinx.fem.Function(Q)
+        self._emaps = [*domain.entity_maps, self._iface_map]
+        dS = domain.dS(INTERFACE)
+        n = ufl.FacetNormal(mesh)("+")
+        W = ufl.MixedFunctionSpace(self.V_body["NVP"], self.V_body["NZSP"])
+        uN, uZ = ufl.TrialFunctions(W)
+        vN, vZ = ufl.TestFunctions(W)
+        ju, jv = uZ("-") - uN("+"), vZ("-") - vN("+")
+        proj = ufl.Identity(3) - ufl.outer(n, n)
+        a = (elasticity.bilinear_form(uN, vN, [(self.laws["NVP"], domain.dx("NVP"))])
+             + elasticity.bilinear_form(uZ, vZ, [(self.laws["NZSP"], domain.dx("NZSP"))])
+             + self.k_n("+") * ufl.dot(ju, n) * ufl.dot(jv, n) * dS
+             + self.k_s("+") * ufl.dot(proj * ju, proj * jv) * dS)
+        zero = dolfinx.fem.Constant(mesh, np.zeros(3))
+        load = elasticity.eigenstrain_load(vN, self.laws["NVP"], self.eps_ch, domain.dx("NVP"))
+        L = ufl.extract_blocks(load + ufl.inner(zero, vZ) * domain.dx("NZSP"))
+        self.bcs = []
+        for p, V in self.V_body.items():
+            body = self.bodies[p]
+
+            def facets(name: str, body: PhaseMesh = body) -> np.ndarray:
+                return submesh_facets(domain, body, name)
+
+            self.bcs += boundary_conditions(domain, V, params.separator_bc, params.lateral_bc,
+                                            params.collector_bc, facets=facets)
+        options = dict(solver_options)
+        self.linear = dolfinx.fem.petsc.LinearProblem(
+            ufl.extract_blocks(a), L, bcs=self.bcs, u=[self.u_body["NVP"], self.u_body["NZSP"]],
+            kind="mpi", petsc_options=options, petsc_options_prefix=f"cohesive_{id(self)}_",
+            entity_maps=self._emaps)
+        # facet means of the jump (m), the normal and the facet areas (m²)
+        w3, q = ufl.TestFunction(Q3), ufl.TestFunction(Q)
+        jump = self.u_body["NZSP"]("-") - self.u_body["NVP"]("+")
+        form = lambda f: dolfinx.fem.form(f, entity_maps=self._emaps)  # noqa: E731
+        self._f_jump = form(ufl.inner(jump, w3("+")) * dS)
+        area = self._assemble(form(q("+") * dS))
+        normal = self._assemble(form(ufl.inner(n, w3("+")) * dS)).reshape(-1, 3)
+        self.facet_area = area
+        self.facet_normal = normal / np.maximum(area, 1e-300)[:, None]
+        self._set_stiffness(self.damage.x.array[: area.size], self.closed)
+
+    def _n_facets_local(self) -> int:
+        return self.iface.topology.index_map(2).size_local
+
+    def _assemble(self, form: dolfinx.fem.Form) -> np.ndarray:
+        """Owned entries of the assembled facet vector."""
+        b = dolfinx.fem.assemble_vector(form)
+        b.scatter_reverse(dolfinx.la.InsertMode.add)
+        return b.array[: b.index_map.size_local * b.block_size].copy()
+
+    def _set_owned(self, f: dolfinx.fem.Function, values: np.ndarray) -> None:
+        f.x.array[: values.size] = values
+        f.x.scatter_forward()
+
+    def _set_stiffness(self, damage: np.ndarray, closed: np.ndarray) -> None:
+        """Secant stiffnesses (Pa/m) per facet for the damage and the contact set."""
+        k = self.law.penalty
+        soft = np.maximum(1.0 - damage, RESIDUAL_STIFFNESS) * k
+        self._set_owned(self.k_s, soft)
+        self._set_owned(self.k_n, np.where(closed, k, soft))
+
+    # ---- the jump ----------------------------------------------------------------------------
+    def facet_jumps(self) -> tuple[np.ndarray, np.ndarray]:
+        """(δ_n, δ_s) in m at the centroid of each owned interface facet of the current solution."""
+        mean = self._assemble(self._f_jump).reshape(-1, 3) / np.maximum(self.facet_area, 1e-300)[:, None]
+        dn = np.einsum("ij,ij->i", mean, self.facet_normal)
+        ds = np.linalg.norm(mean - dn[:, None] * self.facet_normal, axis=1)
+        return dn, ds
+
+    # ---- solve -----------------------------------------------------------------------------
+    def _linear_solve(self) -> int:
+        self.linear.solve()
+        ksp = self.linear.solver
+        if ksp.getConvergedReason() < 0:
+            raise MechanicsError(f"cohesive mechanics: linear solve failed ({ksp.getConvergedReason()})")
+        for u in self.u_body.values():
+            u.x.scatter_forward()
+        return int(ksp.getIterationNumber())
+
+    def solve(self, c: dolfinx.fem.Function | float, commit: bool = True) -> SolveInfo:
+        """Solve for the displacements with NVP concentration ``c`` (mol/m³) by the secant
+        iteration on the damage; ``commit``: make the new damage the history (a load step)."""
+        self.set_concentration(c)
+        t0 = time.perf_counter()
+        comm = self.domain.mesh.comm
+        n = self._n_facets_local()
+        history = self.damage.x.array[:n].copy()
+        damage, closed = history.copy(), self.closed.copy()
+        its, change, flips = 0, np.inf, 1
+        while its < self.max_iterations:
+            its += 1
+            self._set_stiffness(damage, closed)
+            self._linear_solve()
+            dn, ds = self.facet_jumps()
+            new = self.law.damage(dn, ds, damage)
+            now_closed = dn < 0.0
+            change = comm.allreduce(float(np.max(np.abs(new - damage), initial=0.0)), op=MPI.MAX)
+            flips = comm.allreduce(int(np.count_nonzero(now_closed != closed)), op=MPI.SUM)
+            damage, closed = new, now_closed
+            if change <= self.tolerance and flips == 0:
+                break
+        converged = change <= self.tolerance and flips == 0
+        if not converged:
+            log.warning("cohesive mechanics: secant iteration not converged in %d iterations (max ΔD = "
+                        "%.2e, %d facets changing contact)", self.max_iterations, change, flips)
+        self.last_iterations = its
+        self.total_iterations += its
+        self._set_owned(self.trial_damage, damage)
+        self.closed = closed
+        if commit:
+            self.commit()
+        self._fill_parent_displacement()
+        seconds = time.perf_counter() - t0
+        dofs = sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs for V in self.V_body.values())
+        reason = "converged" if converged else "secant iteration not converged"
+        log.debug("cohesive mechanics: %d dofs, %d secant iterations, max ΔD %.1e, %.2f s", dofs, its,
+                  change, seconds)
+        return SolveInfo(its, reason, float(change), seconds, dofs)
+
+    def commit(self) -> None:
+        """Make the damage of the last solve the history (irreversible)."""
+        n = self._n_facets_local()
+        self._set_owned(self.damage, self.trial_damage.x.array[:n].copy())
+
+    def _fill_parent_displacement(self) -> None:
+        for p, body in self.bodies.items():
+            imap = body.mesh.topology.index_map(3)
+            sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+            parent = body.entity_map.sub_topology_to_topology(sub_cells, False)
+            self.u.interpolate(self.u_body[p], cells0=sub_cells, cells1=parent)
+        self.u.x.scatter_forward()
+
+    # ---- what the damage means ------------------------------------------------------------------
+    def interface_state(self) -> InterfaceState:
+        """Areas and dissipated energy of the committed damage (all ranks)."""
+        comm = self.domain.mesh.comm
+        n = self._n_facets_local()
+        d, a = self.damage.x.array[:n], self.facet_area
+        dn, ds = self.facet_jumps()
+        psi = self.law.dissipated_energy(d, dn, ds)
+
+        def total(x: np.ndarray) -> float:
+            return comm.allreduce(float(np.sum(x)), op=MPI.SUM)
+
+        return InterfaceState(area=total(a), debonded_area=total(a[d >= DEBONDED]),
+                              damaged_area=total(a[d > 0.0]), active_area=total(a * (1.0 - d)),
+                              contact_area=total(a[self.closed]),
+                              dissipated_energy=total(a * psi),
+                              max_damage=comm.allreduce(float(np.max(d, initial=0.0)), op=MPI.MAX))
+
+    def contact_per_cell(self, target: dolfinx.fem.Function) -> None:
+        """Fill ``target`` (DG0 on ``domain.submesh("NVP")``, e.g. the electrochemistry's
+        ``contact``) with the area-weighted mean of 1 − D over each NVP cell's interface facets
+        (1 on cells without one)."""
+        V = target.function_space
+        if V.mesh is not self.bodies["NVP"].mesh:
+            raise ValueError("contact_per_cell: the target must live on domain.submesh('NVP')")
+        w = ufl.TestFunction(V)
+        dS = self.domain.dS(INTERFACE)
+        key = id(V)
+        if key not in self._contact_forms:
+            self._contact_forms[key] = (
+                dolfinx.fem.form((1.0 - self.damage("+")) * w("+") * dS, entity_maps=self._emaps),
+                dolfinx.fem.form(w("+") * dS, entity_maps=self._emaps))
+        f_open, f_area = self._contact_forms[key]
+        vals = []
+        for f in (f_open, f_area):
+            b = dolfinx.fem.assemble_vector(f)
+            b.scatter_reverse(dolfinx.la.InsertMode.add)
+            vals.append(b.array.copy())
+        n = V.dofmap.index_map.size_local
+        out = np.ones(n)
+        has = vals[1][:n] > 0.0
+        out[has] = np.clip(vals[0][:n][has] / vals[1][:n][has], 0.0, 1.0)
+        target.x.array[:n] = out
+        target.x.scatter_forward()
+
+    def destroy(self) -> None:
+        """Free the PETSc objects."""
+        for obj in (self.linear.solver, self.linear.A, self.linear.b, self.linear.x):
+            if isinstance(obj, PETSc.Object):
+                obj.destroy()
