@@ -27,6 +27,10 @@ from fem_electrode.util.log import get_logger
 SETTLE_SECONDS = 5.0
 #: Polling interval of the non-blocking barrier (s).
 POLL_SECONDS = 0.01
+#: Pause between printing the message and ``MPI_Abort`` (s): the launcher forwards a rank's
+#: stderr through a pipe, and an abort that kills the job before the pipe is read loses the
+#: one line that says why the job ended.
+ABORT_FLUSH_SECONDS = 0.5
 
 _ERROR_COMM: list[Any] = []  # the duplicated communicator, when running on several ranks
 
@@ -72,6 +76,7 @@ def settle(exc: BaseException, code: int, message: str | None = None) -> int:
         if time.monotonic() > deadline:
             sys.stderr.write(f"{message} (rank {comm.rank} of {comm.size}; the other ranks are stopped)\n")
             sys.stderr.flush()
+            time.sleep(ABORT_FLUSH_SECONDS)
             from mpi4py import MPI
 
             MPI.COMM_WORLD.Abort(code)
