@@ -126,7 +126,8 @@ def validate(data: Mapping[str, Any], source: str = "case") -> Case:
 
 
 #: Checks that span sections; each receives the resolved nested dict.
-CASE_CHECKS: list = [electrochemistry.check_cutoffs_against_ocv, mechanics.check_periodic_mesh]
+CASE_CHECKS: list = [electrochemistry.check_cutoffs_against_ocv, mechanics.check_periodic_mesh,
+                     mechanics.check_cohesive]
 
 
 def load_case(path: str | os.PathLike[str], overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -153,9 +154,24 @@ def load_case(path: str | os.PathLike[str], overrides: Mapping[str, Mapping[str,
         raise ConfigError(["the case file is empty (no [section]): every key would take its default, a "
                            "10 um RVE that runs for hours; write the sections you mean (at least [case] "
                            "name = ...) or pass --defaults to run the default case on purpose"], str(path))
+    _resolve_paths(data, path.parent)
     for sec, values in (overrides or {}).items():
         data.setdefault(sec, {}).update(values)
     return validate(data, source=str(path))
+
+
+#: Keys naming input files, relative to the case file's folder when not absolute.
+PATH_KEYS = (("geometry", "image"),)
+
+
+def _resolve_paths(data: dict[str, Any], folder: Path) -> None:
+    """Make the relative paths of :data:`PATH_KEYS` absolute against the case file's ``folder``
+    (so that the resolved case written next to a run still finds them)."""
+    for sec, name in PATH_KEYS:
+        section = data.get(sec)
+        value = section.get(name) if isinstance(section, dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            section[name] = str((folder / value).resolve())  # type: ignore[index]
 
 
 def _toml_value(v: Any) -> str:

@@ -14,7 +14,7 @@ from types import ModuleType
 import gmsh
 import numpy as np
 
-from fem_electrode.geometry import canonical, cosintered, infiltrated, measure, occ, provenance, sizing
+from fem_electrode.geometry import canonical, cosintered, image, infiltrated, measure, occ, provenance, sizing
 from fem_electrode.geometry.base import GeometryError, MeshCheckError, Plan
 from fem_electrode.geometry.session import gmsh_session, last_messages
 from fem_electrode.util import atomic
@@ -30,6 +30,7 @@ BUILDERS: dict[str, ModuleType] = {
     "coated_cavity": canonical,
     "film": canonical,
     "column": canonical,
+    "image": image,  # a labelled 3D image: its own surface and volume meshing (no OCC)
 }
 #: The OCC volumes may differ from the placement's voxel estimate by this much (absolute
 #: volume fraction) before the booleans are deemed to have failed.
@@ -123,7 +124,9 @@ def _attempt(case, the_plan: Plan, msh: Path, js: Path, attempt: int, t_start: f
     mcfg = case.mesh
     with gmsh_session(threads=mcfg.threads, algorithm=mcfg.algorithm, name=case.case.name):
         try:
-            _build_and_write(case, the_plan, msh, js, attempt, t_start, timings)
+            # a builder with its own pipeline (no OCC model: the image kind) provides build_and_write
+            write = getattr(BUILDERS[case.geometry.kind], "build_and_write", _build_and_write)
+            write(case, the_plan, msh, js, attempt, t_start, timings)
         except Exception as exc:
             if type(exc) is Exception:  # gmsh's Python API raises plain Exception
                 tail = last_messages()

@@ -9,7 +9,10 @@ per cycle and for the last complete cycle:
 - polarization (V): charge minus discharge voltage, each at half of its own galvanostatic
   capacity (the plateau gap of the paper);
 - energy of a half-cycle (mWh/g of NVP): Σ V·I·Δt over the same steps (charge: put in,
-  discharge: taken out), and the energy efficiency discharge / charge.
+  discharge: taken out), and the energy efficiency discharge / charge;
+- capacity retention: the cycle's discharge capacity over the first cycle's;
+- with a cohesive interface (``mechanics.interface = 'cohesive'``): the debonded fraction
+  (D = 1) and the active fraction ∫(1 − D) dA / A of the interface at the end of the cycle.
 
 ``cycles.csv`` holds the per-cycle table (one row per cycle, :data:`CYCLE_COLUMNS`).
 """
@@ -32,7 +35,10 @@ HALVES = ("charge", "discharge")
 #: The columns of ``cycles.csv`` (units in the names; empty where a half-cycle is missing).
 CYCLE_COLUMNS = ("cycle", "capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g",
                  "coulombic_efficiency", "polarization_V", "energy_charge_mWh_per_g",
-                 "energy_discharge_mWh_per_g", "energy_efficiency")
+                 "energy_discharge_mWh_per_g", "energy_efficiency", "capacity_retention",
+                 "debonded_fraction", "active_interface_fraction")
+#: Time-series columns of the interface damage (empty without a cohesive interface).
+DAMAGE_COLUMNS = ("debonded_fraction", "active_interface_fraction")
 
 
 def half_of(segment: str) -> str | None:
@@ -69,7 +75,11 @@ def cycle_summary(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> list[dic
         c[half]["energy_J"] += moved * float(r["voltage_V"])
         if r["segment"] == half:
             c[half]["galv"].append(r)
+        for name in DAMAGE_COLUMNS:
+            if r.get(name, "") not in ("", None):
+                c[name] = float(r[name])  # the last value of the cycle
     out = []
+    first_discharge = None
     for k in sorted(cycles):
         c = cycles[k]
         q_ch = mah_per_g(c["charge"]["charge_C"], mass_kg) if c["charge"]["galv"] else None
@@ -78,6 +88,8 @@ def cycle_summary(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> list[dic
         # J → mWh: the same conversion as C → mAh (1 V · 1 C = 1 J)
         e_ch = mah_per_g(c["charge"]["energy_J"], mass_kg) if q_ch is not None else None
         e_dis = mah_per_g(c["discharge"]["energy_J"], mass_kg) if q_dis is not None else None
+        if first_discharge is None and q_dis:
+            first_discharge = q_dis
         out.append({
             "cycle": k,
             "capacity_charge_mAh_per_g": q_ch,
@@ -87,6 +99,8 @@ def cycle_summary(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> list[dic
             "energy_charge_mWh_per_g": e_ch,
             "energy_discharge_mWh_per_g": e_dis,
             "energy_efficiency": e_dis / e_ch if e_ch and e_dis is not None else None,
+            "capacity_retention": q_dis / first_discharge if first_discharge and q_dis is not None else None,
+            **{name: c.get(name) for name in DAMAGE_COLUMNS},
         })
     return out
 

@@ -20,7 +20,7 @@ COLUMNS = (
     "time_s", "cycle", "segment", "current_A", "current_density_A_per_m2", "voltage_V", "soc",
     "capacity_mAh_per_g", "c_mean_mol_per_m3", "c_min_mol_per_m3", "c_max_mol_per_m3",
     "interface_current_A", "dt_s", "newton_iterations", "charge_rel_error", "sodium_rel_error",
-    "local_error",
+    "local_error", "debonded_fraction", "active_interface_fraction",
 )
 
 

@@ -19,7 +19,7 @@ from fem_electrode.outputs import snapshots
 from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
 from fem_electrode.outputs.stress import StressPost
 from fem_electrode.outputs.stress_samples import write_stress_samples
-from fem_electrode.problems.mechanics import MechanicsProblem
+from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
 from fem_electrode.run import guard, setup
 from fem_electrode.run.folder import RunFolder
 from fem_electrode.run.meshes import load_domain
@@ -84,7 +84,7 @@ def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mes
         domain, msh = load_domain(case, comm, mesh)
     else:
         msh = Path(mesh) if mesh is not None else None
-    mech = MechanicsProblem(domain, setup.mechanics_params(case), setup.mechanics_solver_options(case))
+    mech = setup.mechanics_problem(case, domain)
     post = StressPost(mech)
     layer = setup.layer_thickness(case, domain, msh)
     try:
@@ -100,12 +100,16 @@ def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mes
             info = mech.solve_y(state)
             t, y = 0.0, state
             reason = f"mechanics only, uniform NVP filling y = {y:g}"
+        if isinstance(mech, CohesiveMechanicsProblem):
+            reason += " (cohesive interface, one load step from the stress-free state)"
         data = {"status": "completed", "reason": reason,
                 "mechanics": {**post.metrics(setup.strengths(case), layer), "time_s": t, "y_mean": y},
                 "cell": {"mesh": str(msh), "counts": domain.global_counts()},
                 "solver": {"mechanics_iterations": info.iterations, "mechanics_dofs": info.dofs,
                            "mechanics_reason": info.reason, "mechanics_wall_time_s": info.seconds,
                            "mechanics_degree": mech.degree}}
+        if isinstance(mech, CohesiveMechanicsProblem):
+            data["interface_damage"] = mech.interface_state().as_metrics()
         if isinstance(state, snapshots.Snapshot):
             data["source"] = {"snapshot": str(state.path), "time_s": t, "y_mean": y}
         if case.output.fields != "none":

@@ -18,10 +18,12 @@ from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.fem.newton import SolverSettings
 from fem_electrode.fem.petsc_options import OptionValue
 from fem_electrode.physics import ocv
+from fem_electrode.physics.cohesive import CohesiveLaw
 from fem_electrode.physics.fracture import LayerThickness, Strengths
 from fem_electrode.physics.kinetics import ButlerVolmer
+from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
 from fem_electrode.problems.electrochemistry import ElectroParams
-from fem_electrode.problems.mechanics import MechanicsParams
+from fem_electrode.problems.mechanics import MechanicsParams, MechanicsProblem
 
 #: µm (case geometry lengths) -> m.
 MICROMETRE = 1e-6
@@ -77,6 +79,27 @@ def mechanics_params(case: Case) -> MechanicsParams:
 def mechanics_solver_options(case: Case) -> dict[str, OptionValue]:
     """KSP options of the elasticity solve (``[solver] linear`` and its ``mechanics_`` PETSc keys)."""
     return solver_options(case.solver.linear, petsc_user_options(case))
+
+
+def cohesive_law(case: Case) -> CohesiveLaw:
+    """The interface's traction-separation law from ``[materials]``: G_Ic = K_IC² (1 − ν²)/E of
+    NVP (plane strain), G_IIc = ratio × G_Ic."""
+    m = case.materials
+    g_i = m.toughness_interface**2 * (1.0 - m.nu_nvp**2) / m.E_nvp
+    return CohesiveLaw(strength_normal=m.strength_interface, strength_shear=m.strength_interface_shear,
+                       toughness_normal=g_i, toughness_shear=g_i * m.toughness_ratio_interface,
+                       penalty=m.penalty_interface, bk_exponent=m.bk_exponent_interface)
+
+
+def mechanics_problem(case: Case, domain: Domain) -> MechanicsProblem:
+    """The mechanics of ``[mechanics]``: bonded (:class:`MechanicsProblem`) or with a cohesive
+    interface (:class:`CohesiveMechanicsProblem`, MUMPS LU whatever ``[solver] linear``)."""
+    mech = case.mechanics
+    if mech.interface == "cohesive":
+        return CohesiveMechanicsProblem(domain, mechanics_params(case), cohesive_law(case),
+                                        tolerance=mech.damage_tolerance,
+                                        max_iterations=mech.damage_max_iterations)
+    return MechanicsProblem(domain, mechanics_params(case), mechanics_solver_options(case))
 
 
 def strengths(case: Case) -> Strengths:

@@ -34,6 +34,7 @@ from fem_electrode.outputs.stress_samples import write_stress_samples
 from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_rows, truncate_after
 from fem_electrode.physics.constants import FARADAY, SECONDS_PER_HOUR, mah_per_g
 from fem_electrode.physics.fracture import LayerThickness
+from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
 from fem_electrode.problems.coupling import TwoWayCoupling
 from fem_electrode.problems.electrochemistry import FIELDS, ElectrochemistryProblem, StepState
 from fem_electrode.problems.mechanics import MechanicsProblem
@@ -131,6 +132,8 @@ class Simulation:
         self.stress_post: StressPost | None = None
         self.layer: LayerThickness | None = None  # h of the thin-film indicator
         self.mechanics_metrics: dict[str, Any] | None = None
+        #: cohesive interface: the state of its damage after the last accepted step
+        self.damage: dict[str, Any] | None = None
         self._mech_strain = -1.0
         self.last_output_time: float | None = None
         #: half-cycles ended at the depletion limit (``protocol.depletion_end``): label, time, V
@@ -201,7 +204,8 @@ class Simulation:
             guard.collectively(comm, "concentration snapshot", lambda: snapshots.write(
                 folder.concentration, self.problem.c, t, 1.0 - self.latest.soc, comm))
         if self.mechanics is not None and self.stress_post is not None and self.layer is not None:
-            self.mechanics.solve(self.problem.c)
+            if not isinstance(self.mechanics, CohesiveMechanicsProblem):  # else solved with the step
+                self.mechanics.solve(self.problem.c)
             self.mech_writer.write(t)
             strain = abs(self.case.mechanics.y_ref - (1.0 - self.latest.soc))
             if strain >= self._mech_strain:  # keep the most strained state's metrics
@@ -213,6 +217,18 @@ class Simulation:
                     self.stress_post, folder.stress_samples, time=t, y_mean=1.0 - self.latest.soc))
         if self.rank0:
             self.space.wrote("fields", self.space.size([folder.fields, folder.concentration]) - before)
+
+    def update_damage(self) -> None:
+        """Cohesive interface: solve the mechanics for the accepted concentration (a load step:
+        the damage grows and is committed), then let the contact fraction 1 − D of each NVP cell
+        scale its interface current in the following steps."""
+        mech = self.mechanics
+        assert isinstance(mech, CohesiveMechanicsProblem)
+        mech.solve(self.problem.c)
+        mech.contact_per_cell(self.problem.contact)
+        state = mech.interface_state()
+        self.damage = state.as_metrics()
+        self.damage["secant_iterations_total"] = mech.total_iterations
 
     def depleted(self, seg: Segment) -> bool:
         """True when the last accepted state of galvanostatic ``seg`` has an NVP node within
@@ -265,6 +281,8 @@ class Simulation:
             state["history"] = [{"phi_ref": h.phi_ref, "voltage": h.voltage, "dt": h.dt}
                                 for h in self.history.states]
         self.space.check("checkpoint")
+        if isinstance(self.mechanics, CohesiveMechanicsProblem):
+            history.append(self.mechanics.damage)
         guard.collectively(self.comm, "checkpoint", lambda: checkpoint.write(
             self.checkpoint_path, [p.c, p.phi_e, p.phi_s, *history], state, self.comm))
         if self.rank0:
@@ -340,6 +358,10 @@ class Simulation:
                        "mesh": str(self.mesh_path) if self.mesh_path else None}
         if self.mechanics_metrics is not None:
             out["mechanics"] = self.mechanics_metrics
+        if self.damage is not None:
+            out["interface_damage"] = {**self.damage, "per_cycle": [
+                {k: c.get(k) for k in ("cycle", "capacity_retention", "debonded_fraction",
+                                       "active_interface_fraction")} for c in out["cycles"]]}
         return out
 
     # ---- loop ------------------------------------------------------------------------------------------
@@ -405,12 +427,15 @@ class Simulation:
         self.fields = ElectrochemistryFieldWriter(p, folder.fields, case.output.fields, append=resumed,
                                                   resume_time=resume_time)
         if case.mechanics.coupling in ("one_way", "two_way"):
-            self.mechanics = MechanicsProblem(self.domain, setup.mechanics_params(case),
-                                              setup.mechanics_solver_options(case))
+            self.mechanics = setup.mechanics_problem(case, self.domain)
             self.stress_post = StressPost(self.mechanics)
             self.layer = setup.layer_thickness(case, self.domain, self.mesh_path)
             self.mech_writer = MechanicsFieldWriter(self.stress_post, folder.fields, append=resumed,
                                                     resume_time=resume_time)
+        if isinstance(self.mechanics, CohesiveMechanicsProblem):
+            if resumed:  # the damage history of the checkpoint (absent: written without damage)
+                checkpoint.read(self.checkpoint_path, [], self.comm, optional=[self.mechanics.damage])
+            self.update_damage()  # and the contact it leaves
         if case.mechanics.coupling == "two_way":
             mc = case.mechanics
             assert self.mechanics is not None
@@ -587,6 +612,8 @@ class Simulation:
         if half is not None:
             self.q_half += (1.0 if half == "charge" else -1.0) * new.current * dt
         self.flux_integral += new.interface_current * dt
+        if isinstance(self.mechanics, CohesiveMechanicsProblem):
+            self.update_damage()
         if not self.error_control:
             # the step controller judges Newton difficulty: per Newton solve, not summed over the
             # staggered iterations of a two-way step
@@ -594,6 +621,9 @@ class Simulation:
         self.last = new
         row = self.row(new, seg, dt, its, errors)
         row["local_error"] = error.value if error is not None and error.known else ""
+        if self.damage is not None:
+            row["debonded_fraction"] = self.damage["debonded_fraction"]
+            row["active_interface_fraction"] = self.damage["active_interface_fraction"]
         guard.collectively(self.comm, "time series", lambda: self.series.write(row))
         rows.append(row)
         if st.time >= self.next_output * (1.0 - 1e-12):

@@ -121,6 +121,44 @@ class MaterialsConfig:
         lo_open=True,
         source="estimate, taken equal to NZSP",
     )
+    strength_interface_shear: float = key(
+        80e6,
+        "Pa",
+        "mechanics.interface = 'cohesive': NVP|NZSP interface shear strength S (the normal strength N is "
+        "strength_interface)",
+        lo=0.0,
+        lo_open=True,
+        source="estimate: equal to the normal strength (no mode-II strength of a phosphate|phosphate "
+        "interface is known; oxide/phosphate ceramic interfaces 50-150 MPa)",
+    )
+    toughness_ratio_interface: float = key(
+        1.0,
+        "-",
+        "mechanics.interface = 'cohesive': G_IIc / G_Ic of the interface (G_Ic = toughness_interface^2 "
+        "(1 - nu_nvp^2) / E_nvp)",
+        lo=0.0,
+        lo_open=True,
+        source="estimate: mode-independent (no measured mode dependence; interface toughness usually grows "
+        "with shear, Hutchinson & Suo, Adv. Appl. Mech. 29 (1992) 63)",
+    )
+    bk_exponent_interface: float = key(
+        2.0,
+        "-",
+        "mechanics.interface = 'cohesive': Benzeggagh-Kenane exponent eta of the mixed-mode toughness",
+        lo=0.0,
+        lo_open=True,
+        source="estimate: Benzeggagh & Kenane, Compos. Sci. Technol. 56 (1996) 439 fit 1-3 for laminates",
+    )
+    penalty_interface: float = key(
+        1e19,
+        "Pa/m",
+        "mechanics.interface = 'cohesive': undamaged interface stiffness K (penalty); large enough that "
+        "the bonded interface adds little compliance (K >= 50 E / t, Turon et al., Eng. Fract. Mech. 74 "
+        "(2007) 1665: t = 0.4 um, E = 80 GPa)",
+        lo=0.0,
+        lo_open=True,
+        source="numerical parameter (Turon et al. 2007 guideline), not a material property",
+    )
     c_max: float = key(
         13.85e3,
         "mol/m^3",

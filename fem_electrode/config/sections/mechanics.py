@@ -41,6 +41,34 @@ def _one_concentration_source(v: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def check_cohesive(case: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A cohesive interface needs the mechanics, held NZSP, no periodic faces, one-way coupling
+    and a penalty stiff enough for the strengths."""
+    mech, mat = case["mechanics"], case["materials"]
+    if mech["interface"] != "cohesive":
+        return []
+    errors = []
+    if mech["coupling"] != "one_way" and mech["prescribed_y"] is None and mech["concentration_from"] is None:
+        errors.append(f"mechanics.interface = 'cohesive' needs coupling = 'one_way' (got "
+                      f"{mech['coupling']!r}): the damage is updated after each accepted step; two_way "
+                      "with damage is not implemented")
+    if mech["lateral_bc"] != "rollers" or mech["separator_bc"] == "free":
+        errors.append(f"mechanics.interface = 'cohesive' needs lateral_bc = 'rollers' (got "
+                      f"{mech['lateral_bc']!r}) and separator_bc 'fixed_z' or 'clamped' (got "
+                      f"{mech['separator_bc']!r}): the NZSP scaffold must be held")
+    e_bar = mat["E_nvp"] / (1.0 - mat["nu_nvp"] ** 2)
+    g_i = mat["toughness_interface"] ** 2 / e_bar
+    g_ii = g_i * mat["toughness_ratio_interface"]
+    for mode, strength, g in (("normal", mat["strength_interface"], g_i),
+                              ("shear", mat["strength_interface_shear"], g_ii)):
+        need = strength**2 / (2.0 * g)
+        if not mat["penalty_interface"] > need:
+            errors.append(f"materials.penalty_interface = {mat['penalty_interface']:g} Pa/m is too soft for "
+                          f"the {mode} strength {strength:g} Pa and toughness {g:.3g} J/m^2: allowed "
+                          f"> strength^2 / (2 G) = {need:.3g} Pa/m")
+    return errors
+
+
 @dataclass(frozen=True)
 class MechanicsConfig:
     """Linear elasticity on NZSP ∪ NVP with the NVP Vegard strain (Ω/3)(c - c_ref) I. PETSc options of
@@ -133,6 +161,27 @@ class MechanicsConfig:
         lo=-0.2,
         hi=0.2,
         source=LATTICE_SOURCE,
+    )
+    interface: str = key(
+        "bonded",
+        "-",
+        "NVP|NZSP interface: bonded (continuous displacement) or cohesive (may open and slide, with "
+        "irreversible damage D from the traction-separation law of [materials] strength_interface, "
+        "strength_interface_shear, toughness_interface, toughness_ratio_interface, bk_exponent_interface, "
+        "penalty_interface; the contact fraction 1 - D scales the interface current; docs/degradation.md)",
+        choices=("bonded", "cohesive"),
+    )
+    damage_tolerance: float = key(
+        1e-4,
+        "-",
+        "cohesive: the secant iteration of a mechanics solve stops when no facet's damage changes by more "
+        "than this and no facet switches between open and closed",
+        lo=0.0,
+        hi=0.1,
+        lo_open=True,
+    )
+    damage_max_iterations: int = key(
+        100, "-", "cohesive: secant iterations per mechanics solve (a warning when reached)", lo=1, hi=10000
     )
     fracture_layer_thickness: float | None = key(
         None,

@@ -1,0 +1,291 @@
+"""``geometry.kind = "image"``: labelled 3D images -> conformal tagged meshes (issue 16).
+
+Pure gmsh / numpy tests are marked ``serial``: they touch no MPI and would only build the
+same mesh twice under ``mpiexec``. The DOLFINx smoke test at the end runs both ways.
+Expected values are closed forms written here, not taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gmsh
+import numpy as np
+import pytest
+
+from mpi4py import MPI
+
+from fem_electrode.config import ConfigError
+from fem_electrode.config.loader import load_case, validate
+from fem_electrode.geometry import build_mesh, image, measure, plan
+from fem_electrode.geometry.session import gmsh_session
+
+#: The coated cavity of the round trip: a cube of edge L (µm) with, at its centre, an NVP
+#: shell (outer radius R, inner radius r) around a spherical pore.
+L, R, RP = 4.8, 1.8, 1.2
+#: Voxel sizes of the round trip (µm): 16, 32 and 64 voxels along the cube edge.
+VOXELS = (0.3, 0.15, 0.075)
+
+
+def _ball(r: float) -> float:
+    return 4.0 / 3.0 * np.pi * r**3
+
+
+def coated_cavity(h: float) -> np.ndarray:
+    """Rasterised at voxel centres: pore 0, NZSP 1, NVP 2."""
+    n = int(round(L / h))
+    x = (np.arange(n) + 0.5) * h - L / 2
+    r = np.sqrt(x[:, None, None] ** 2 + x[None, :, None] ** 2 + x[None, None, :] ** 2)
+    out = np.ones((n, n, n), dtype=np.uint8)
+    out[r < R] = 2
+    out[r < RP] = 0
+    return out
+
+
+def _case(path: Path, h: float | list[float], name: str = "img", **geometry):
+    g = {"kind": "image", "image": str(path), "image_voxel_size": h if isinstance(h, list) else [h] * 3,
+         "image_axis": "+2", **geometry}
+    return validate({"case": {"name": name}, "geometry": g})
+
+
+def _mesh(tmp_path: Path, array: np.ndarray, h, name: str = "img", **geometry) -> tuple[Path, dict]:
+    path = tmp_path / f"{name}.npy"
+    np.save(path, array)
+    msh, js = build_mesh(_case(path, h, name, **geometry), tmp_path / "out")
+    return msh, json.loads(js.read_text())
+
+
+def _read(msh: Path) -> measure.MeshData:
+    with gmsh_session():
+        gmsh.open(str(msh))
+        return measure.read_mesh()
+
+
+@pytest.mark.serial
+def test_round_trip_coated_cavity_converges(tmp_path):
+    """Pure gmsh. At the finest voxel size volume fractions within 0.5 vol% of the closed forms and
+    NVP|NZSP and NVP|pore areas within 3 %; the errors fall with the voxel size."""
+    volume = L**3
+    exact = {"NVP": (_ball(R) - _ball(RP)) / volume, "pore": _ball(RP) / volume}
+    exact["NZSP"] = 1.0 - exact["NVP"] - exact["pore"]
+    area = {"interface_nvp_nzsp": 4 * np.pi * R**2 / volume, "pore_wall_nvp": 4 * np.pi * RP**2 / volume}
+    errors = []
+    for h in VOXELS:
+        _, rec = _mesh(tmp_path, coated_cavity(h), h, name=f"cavity{int(1000 * h)}",
+                       image_disconnected="keep")
+        m = rec["measured"]
+        frac = max(abs(m["mesh_volume_fractions"][k] - exact[k]) for k in exact)
+        rel = {k: m["interface_area_per_volume"][k] / a - 1.0 for k, a in area.items()}
+        errors.append((frac, rel))
+        print(f"h = {h} µm: fraction error {100 * frac:.3f} vol%, area errors "
+              + ", ".join(f"{k} {100 * v:+.2f} %" for k, v in rel.items())
+              + f"; {m['elements']['tetrahedra']} tets, quality min {m['quality']['min']:.3f}, "
+              f"{rec['timings_s']}")
+        assert m["interface_conformity"]["conforming"] == m["interface_conformity"]["facets"] > 0
+    assert errors[-1][0] < 0.005
+    assert errors[0][0] > errors[-1][0]
+    for name in area:
+        finest = abs(errors[-1][1][name])
+        assert finest < 0.03, name
+        assert abs(errors[0][1][name]) > abs(errors[1][1][name]) > finest, name
+
+
+def synthetic(n: int = 28, seed: int = 3) -> np.ndarray:
+    """Random overlapping pores in NZSP, coated with NVP two voxels thick above z = n / 3 (below,
+    bare pore walls): several regions of every phase."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    free = np.ones((n, n, n), dtype=bool)
+    free[tuple(rng.integers(0, n, size=(3, 12)))] = False
+    pore = ndimage.distance_transform_edt(free) < 4.5
+    depth = ndimage.distance_transform_edt(pore)
+    out = np.ones((n, n, n), dtype=np.uint8)
+    out[pore] = 0
+    coat = pore & (depth <= 2.0)
+    coat[:, :, : n // 3] = False
+    out[coat] = 2
+    return out
+
+
+def _faces(tets: np.ndarray) -> np.ndarray:
+    f = np.vstack([tets[:, [1, 2, 3]], tets[:, [0, 2, 3]], tets[:, [0, 1, 3]], tets[:, [0, 1, 2]]])
+    return np.sort(f, axis=1)
+
+
+def _as_set(tri: np.ndarray) -> set[tuple[int, ...]]:
+    return {tuple(t) for t in np.sort(tri, axis=1).tolist()}
+
+
+@pytest.mark.serial
+def test_tags_and_conformity_on_a_three_phase_image(tmp_path):
+    """Pure gmsh. Every face between an NVP and an NZSP tet is in interface_nvp_nzsp and no
+    other face is; every face is shared by at most two tets and those of one tet lie on a
+    tagged boundary (no hanging node, nothing untagged); positive minimum quality."""
+    msh, rec = _mesh(tmp_path, synthetic(), 0.1, image_disconnected="keep")
+    data = _read(msh)
+    nvp, nzsp = _faces(data.cells["NVP"]), _faces(data.cells["NZSP"])
+    both = np.vstack([nvp, nzsp])
+    uniq, counts = np.unique(both, axis=0, return_counts=True)
+    assert counts.max() == 2  # conforming: no face shared by three tets
+    between = _as_set(nvp) & _as_set(nzsp)
+    assert between == _as_set(data.facets["interface_nvp_nzsp"])
+    for name, tri in data.facets.items():
+        if name != "interface_nvp_nzsp":
+            assert not (_as_set(tri) & between), name
+    boundary = set().union(*(_as_set(t) for name, t in data.facets.items() if name != "interface_nvp_nzsp"))
+    assert _as_set(uniq[counts == 1]) == boundary
+    q = rec["measured"]["quality"]
+    print(f"min quality ({q['measure']}) {q['min']:.3f}, mean {q['mean']:.3f}; "
+          f"{rec['measured']['elements']}")
+    assert q["min"] > 0.0
+    assert set(data.facets) >= {"separator", "current_collector", "lateral", "interface_nvp_nzsp",
+                                "pore_wall_nvp", "pore_wall_nzsp"}
+    im, me = rec["measured"]["volume_fractions"], rec["measured"]["mesh_volume_fractions"]
+    assert all(abs(im[k] - me[k]) < 0.01 for k in ("NZSP", "NVP", "pore"))
+    assert len(rec["resolved"]["image"]["sha256"]) == 64
+
+
+def islands() -> np.ndarray:
+    """20³: NZSP with a pore cube holding an NZSP island (no ion path), an NVP slab on the
+    collector (z = top) and an NVP cube inside the NZSP (no electron path)."""
+    a = np.ones((20, 20, 20), dtype=np.uint8)
+    a[5:15, 5:15, 5:15] = 0
+    a[8:12, 8:12, 8:12] = 1
+    a[:, :, 17:] = 2
+    a[2:4, 2:4, 2:4] = 2
+    return a
+
+
+@pytest.mark.serial
+def test_connectivity_counted_and_removed_or_kept(tmp_path):
+    """Pure numpy + gmsh: one NVP region without an electron path (8 voxels), one NZSP region
+    without an ion path (64 voxels); removed (made pore) or kept as the key says."""
+    total = 20**3
+    for action, nvp_voxels, nzsp_voxels in (("remove", 1200, 8000 - 1200 - 8 - 1000),
+                                           ("keep", 1208, 8000 - 1200 - 8 - 1000 + 64)):
+        path = tmp_path / "islands.npy"
+        np.save(path, islands())
+        p = plan(_case(path, 0.1, image_disconnected=action))
+        conn = p.info["connectivity"]
+        assert conn["NVP"]["regions"] == 2 and conn["NVP"]["isolated_regions"] == 1
+        assert conn["NVP"]["isolated_voxels"] == 8
+        assert conn["NZSP"]["regions"] == 2 and conn["NZSP"]["isolated_regions"] == 1
+        assert conn["NZSP"]["isolated_voxels"] == 64
+        assert int(np.count_nonzero(p.codes == 2)) == nvp_voxels
+        assert int(np.count_nonzero(p.codes == 1)) == nzsp_voxels
+    assert total == p.codes.size
+
+
+@pytest.mark.serial
+def test_formats_crop_downsample_and_axis(tmp_path):
+    """Pure numpy: .npy, multi-page TIFF, a folder of TIFF slices and raw give the same image;
+    crop, down-sampling and the axis choice act as documented."""
+    import tifffile
+
+    a = islands().astype(np.uint16)
+    np.save(tmp_path / "a.npy", a)
+    tifffile.imwrite(tmp_path / "a.tif", a)
+    (tmp_path / "slices").mkdir()
+    for k in range(a.shape[0]):
+        tifffile.imwrite(tmp_path / "slices" / f"s{k:03d}.tif", a[k])
+    a.astype("<u2").tofile(tmp_path / "a.raw")
+    ref = plan(_case(tmp_path / "a.npy", [0.1, 0.2, 0.3], image_disconnected="keep")).codes
+    assert ref.shape == (20, 20, 20)
+    for src, extra in ((tmp_path / "a.tif", {}), (tmp_path / "slices", {}),
+                       (tmp_path / "a.raw", {"image_shape": [20, 20, 20], "image_dtype": "uint16"})):
+        p = plan(_case(src, [0.1, 0.2, 0.3], image_disconnected="keep", **extra))
+        assert np.array_equal(p.codes, ref), src
+    p = plan(_case(tmp_path / "a.npy", [0.1, 0.2, 0.3], image_disconnected="keep",
+                   image_crop=[0, 20, 0, 10, 0, 16], image_downsample=2))
+    assert p.codes.shape == (10, 5, 8)
+    assert np.allclose(p.box.lengths, (10 * 0.2, 5 * 0.4, 8 * 0.6))
+    # axis "+0": file axis 0 becomes z; "-0": reversed, so the NVP slab (file axis 2 high)
+    # stays on x, and the first file slice (axis 0 = 0) becomes the top (z = Lz)
+    p = plan(_case(tmp_path / "a.npy", [0.1, 0.2, 0.3], image_axis="-0", image_disconnected="keep"))
+    assert np.allclose(p.spacing, (0.2, 0.3, 0.1))
+    assert np.array_equal(p.codes, np.transpose(a, (1, 2, 0))[:, :, ::-1].astype(np.uint8))
+
+
+def _error(tmp_path, array=None, **geometry) -> str:
+    path = geometry.pop("path", tmp_path / "e.npy")
+    if array is not None:
+        np.save(path, array)
+    with pytest.raises((ValueError, ConfigError)) as info:
+        build_mesh(_case(path, geometry.pop("h", 0.1), **geometry), tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    return str(info.value)
+
+
+@pytest.mark.serial
+def test_bad_input_names_the_key_before_meshing(tmp_path, monkeypatch):
+    """Pure numpy: bad images raise naming the key, before gmsh is opened (patched to fail)."""
+    import fem_electrode.geometry as geometry
+
+    def no_gmsh(*args, **kwargs):
+        raise AssertionError("gmsh was opened for bad input")
+
+    monkeypatch.setattr(geometry, "gmsh_session", no_gmsh)
+    good = islands()
+    assert "geometry.image " in _error(tmp_path, path=tmp_path / "missing.npy")
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    assert "geometry.image " in _error(tmp_path, path=tmp_path / "junk.npy")
+    msg = _error(tmp_path, good, image_labels={"NZSP": 1, "NVP": 2, "pore": 5})
+    assert "geometry.image_labels" in msg and "label(s) 0 (936 voxels)" in msg
+    msg = _error(tmp_path, good, image_labels={"NZSP": 1, "NVP": 2})
+    assert "geometry.image_labels" in msg and "label(s) 0 (936 voxels)" in msg
+    dense = good.copy()
+    dense[dense == 0] = 1
+    msg = _error(tmp_path, dense)
+    assert "geometry.image_labels" in msg and "no voxel of pore = 0" in msg
+    no_nvp = good.copy()
+    no_nvp[no_nvp == 2] = 1
+    assert "NVP = 2" in _error(tmp_path, no_nvp)
+    assert "geometry.image_max_memory" in _error(tmp_path, good, image_max_memory=1e-6)
+    assert "geometry.image_crop" in _error(tmp_path, good, image_crop=[0, 30, 0, 20, 0, 20])
+    assert "geometry.image " in _error(tmp_path, good.astype(np.float32))
+    top_less = good.copy()
+    top_less[:, :, 17:] = 1  # the only NVP left is the island: removed, nothing remains
+    assert "no NVP voxel after removing" in _error(tmp_path, top_less)
+    with pytest.raises(ConfigError) as info:
+        validate({"geometry": {"kind": "image", "image": "x.npy", "image_voxel_size": [0.1, 0.0, 0.1]}})
+    assert "geometry.image_voxel_size" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        validate({"geometry": {"kind": "image", "image": "x.npy", "image_voxel_size": [0.1, 0.1, 0.1],
+                               "image_labels": {"NZSP": 1, "NVP": 2, "binder": 3}}})
+    assert "geometry: image_labels" in str(info.value) and "'binder'" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        validate({"geometry": {"kind": "image", "image": ""}})
+    assert 'image = ""' in str(info.value) and "image_voxel_size" in str(info.value)
+
+
+@pytest.mark.serial
+def test_relative_image_path_is_relative_to_the_case_file(tmp_path):
+    """Pure config: a relative image path resolves against the case file's folder."""
+    (tmp_path / "sub").mkdir()
+    case_file = tmp_path / "sub" / "case.toml"
+    case_file.write_text('[geometry]\nkind = "image"\nimage = "data/img.npy"\n'
+                         "image_voxel_size = [0.1, 0.1, 0.1]\n")
+    case = load_case(case_file)
+    assert Path(case.geometry.image) == (tmp_path / "sub" / "data" / "img.npy").resolve()
+
+
+def test_image_mesh_loads_in_dolfinx(comm, mpi_tmp_path):
+    """DOLFINx (serial and under mpiexec): the image mesh reads with Domain.from_msh, with
+    both phases, the interface and the box facets, and the NVP volume of the mesh record."""
+    from fem_electrode.fem.domain import Domain
+
+    path = None
+    if comm.rank == 0:
+        _, rec = _mesh(mpi_tmp_path, synthetic(16, seed=5), 0.1, image_disconnected="remove")
+        path = str(mpi_tmp_path / "out" / "img.msh")
+        nvp = rec["measured"]["mesh_volume_fractions"]["NVP"] * rec["resolved"]["reference_volume"]
+    else:
+        nvp = None
+    path, nvp = comm.bcast((path, nvp), root=0)
+    domain = Domain.from_msh(path, comm)
+    for name in ("interface_nvp_nzsp", "separator", "current_collector"):
+        assert comm.allreduce(len(domain.facets(name)), op=MPI.SUM) > 0
+    assert domain.volume("NVP") == pytest.approx(nvp * 1e-18, rel=1e-9)
+    assert image.PHASE_NAMES  # the builder's phases are the registry's
