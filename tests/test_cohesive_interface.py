@@ -184,3 +184,19 @@ def test_a_cohesive_interface_rejects_what_it_cannot_hold(laminate):
         CohesiveMechanicsProblem(laminate, params(lateral_bc="free"), law)
     with pytest.raises(ValueError, match="tolerance"):
         CohesiveMechanicsProblem(laminate, params(), law, tolerance=0.0)
+
+
+def test_the_damage_field_is_written_for_paraview(laminate, mpi_tmp_path):
+    """The interface surface output carries D (what ParaView shows), facet by facet as solved."""
+    from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
+    from fem_electrode.outputs.stress import StressPost
+
+    problem = make(laminate)
+    problem.solve_y(y_of_drive(0.5 * (D0 * (1 + C * K) + DF)))
+    damage = problem.interface_state().max_damage
+    post = StressPost(problem)
+    with MechanicsFieldWriter(post, mpi_tmp_path / "fields") as writer:
+        writer.write(0.0)
+        values = writer.surface["interface_damage"].x.array
+    assert values.size == 0 or np.allclose(values, damage, rtol=1e-12)
+    assert (mpi_tmp_path / "fields" / "interface_damage.xdmf").is_file()

@@ -17,7 +17,7 @@ import pytest
 from report_synthetic import toy_msh, toy_run
 
 from fem_electrode.config import validate
-from fem_electrode.report import build, comparison, conclusion, curves, microstructure
+from fem_electrode.report import build, comparison, conclusion, curves, document, microstructure
 from fem_electrode.report.rundata import RunData, read_csv
 from fem_electrode.run import folder
 
@@ -211,3 +211,23 @@ def test_conclusion_states_the_equal_moduli_consequence(tmp_path):
     assert f"(mean y = {y:.2f})" in equal
     stiff = validate({"materials": {"E_nvp": 120e9}}).to_dict()
     assert "The NVP elastic constants are not measured" not in text(stiff)
+
+
+def test_the_damage_section_shows_retention_and_active_interface_per_cycle(tmp_path):
+    """Runs with a cohesive interface get the damage section; its table shows each design's own
+    last-cycle retention and interface state (different numbers per design: a swap fails)."""
+    pair = _pair(tmp_path, GOOD, BAD)
+    for design, fade, active in (("infiltrated", 0.01, 0.93), ("cosintered", 0.12, 0.41)):
+        m = pair.runs[design].metrics
+        m["cycles"] = [{"cycle": k, "capacity_retention": 1.0 - fade * (k - 1),
+                        "active_interface_fraction": 1.0 - (1.0 - active) * k / 3} for k in (1, 2, 3)]
+        m["interface_damage"] = {"active_interface_fraction": active,
+                                 "debonded_fraction": 1.0 - active - 0.01,
+                                 "dissipated_energy_per_area_J_m2": 2.5, "unconverged_updates": 0}
+    md = document.to_markdown(build.damage_blocks([pair]))
+    assert "Interface damage and capacity retention" in md
+    assert "| 0.1 C | infiltrated | 3 | 0.98 | 0.93 |" in md
+    assert "| 0.1 C | cosintered | 3 | 0.76 | 0.41 |" in md
+    # without damage in both runs, no section
+    del pair.runs["cosintered"].metrics["interface_damage"]
+    assert build.damage_blocks([pair]) == []

@@ -18,6 +18,7 @@ from fem_electrode import tags
 from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.outputs.stress import StressPost
 from fem_electrode.outputs.xdmf_series import XdmfSeries
+from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
 
 
 class MechanicsFieldWriter:
@@ -61,8 +62,11 @@ class MechanicsFieldWriter:
             row_of = {int(f): i for i, f in enumerate(post.facets)}
             self._rows = np.array([row_of[int(f)] for f in parent], dtype=np.int64)
             self._sdofs = S0.dofmap.list[np.arange(n_sub), 0]
-            self.surface = {k: dolfinx.fem.Function(S0, name=k)
-                            for k in ("interface_normal_traction", "interface_shear_traction")}
+            names = ["interface_normal_traction", "interface_shear_traction"]
+            self._parent_facets = parent
+            if isinstance(self.problem, CohesiveMechanicsProblem):
+                names.append("interface_damage")  # D of the cohesive zone, 0 bonded ... 1 separated
+            self.surface = {k: dolfinx.fem.Function(S0, name=k) for k in names}
             for k in self.surface:
                 self.files[k] = XdmfSeries(self.folder / f"{k}.xdmf", sub, append, resume_time)
 
@@ -83,8 +87,11 @@ class MechanicsFieldWriter:
             self.files[f.name].write(f, t)
         if self.surface is not None:
             tn, ts = post.tractions()
-            for k, vals in zip(self.surface, (tn, ts), strict=True):
-                self.surface[k].x.array[self._sdofs] = vals[self._rows]
+            values = {"interface_normal_traction": tn[self._rows], "interface_shear_traction": ts[self._rows]}
+            if isinstance(self.problem, CohesiveMechanicsProblem):
+                values["interface_damage"] = self.problem.damage_of_facets(self._parent_facets)
+            for k, vals in values.items():
+                self.surface[k].x.array[self._sdofs] = vals
                 self.surface[k].x.scatter_forward()
                 self.files[k].write(self.surface[k], t)
 

@@ -39,8 +39,9 @@ import numpy as np
 
 from fem_electrode import tags
 from fem_electrode.fem.domain import Domain, PhaseMesh
-from fem_electrode.fem.fenicsx import MPI, PETSc, dolfinx, ufl
+from fem_electrode.fem.fenicsx import MPI, dolfinx, ufl
 from fem_electrode.fem.petsc_options import OptionValue
+from fem_electrode.fem.split_system import SplitLinearSystem
 from fem_electrode.physics import elasticity
 from fem_electrode.physics.cohesive import CohesiveLaw
 from fem_electrode.problems.mechanics import (
@@ -78,7 +79,7 @@ ANDERSON_DEPTH = 5
 
 #: Secant iterations after which the contact set of a solve may only grow (a facet whose normal
 #: jump is ≈ 0 can switch between open and closed forever; closed is the safe side).
-CONTACT_FREEZE = 8
+CONTACT_FREEZE = 3
 
 #: Refactorize when CG with the kept factorization needed more iterations than this.
 REFACTOR_ITERATIONS = 25
@@ -162,6 +163,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         #: secant iterations of the last solve and of all solves
         self.last_iterations = 0
         self.total_iterations = 0
+        self.unconverged_solves = 0  #: solves that stopped at max_iterations
         self._contact_forms: dict[int, tuple[dolfinx.fem.Form, dolfinx.fem.Form]] = {}
         self._reuse_factorization = False
         #: LU factorizations and CG iterations of all solves
@@ -200,10 +202,10 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         vN, vZ = ufl.TestFunctions(W)
         ju, jv = uZ("-") - uN("+"), vZ("-") - vN("+")
         proj = ufl.Identity(3) - ufl.outer(n, n)
-        a = (elasticity.bilinear_form(uN, vN, [(self.laws["NVP"], domain.dx("NVP"))])
-             + elasticity.bilinear_form(uZ, vZ, [(self.laws["NZSP"], domain.dx("NZSP"))])
-             + self.k_n("+") * ufl.dot(ju, n) * ufl.dot(jv, n) * dS
-             + self.k_s("+") * ufl.dot(proj * ju, proj * jv) * dS)
+        bulk = (elasticity.bilinear_form(uN, vN, [(self.laws["NVP"], domain.dx("NVP"))])
+                + elasticity.bilinear_form(uZ, vZ, [(self.laws["NZSP"], domain.dx("NZSP"))]))
+        cohesive = (self.k_n("+") * ufl.dot(ju, n) * ufl.dot(jv, n) * dS
+                    + self.k_s("+") * ufl.dot(proj * ju, proj * jv) * dS)
         zero = dolfinx.fem.Constant(mesh, np.zeros(3))
         load = elasticity.eigenstrain_load(vN, self.laws["NVP"], self.eps_ch, domain.dx("NVP"))
         L = ufl.extract_blocks(load + ufl.inner(zero, vZ) * domain.dx("NZSP"))
@@ -216,16 +218,16 @@ class CohesiveMechanicsProblem(MechanicsProblem):
 
             self.bcs += boundary_conditions(domain, V, params.separator_bc, params.lateral_bc,
                                             params.collector_bc, facets=facets)
-        options = dict(solver_options)
-        self.linear = dolfinx.fem.petsc.LinearProblem(
-            ufl.extract_blocks(a), L, bcs=self.bcs, u=[self.u_body["NVP"], self.u_body["NZSP"]],
-            kind="mpi", petsc_options=options, petsc_options_prefix=f"cohesive_{id(self)}_",
-            entity_maps=self._emaps)
-        self.linear.solver.setInitialGuessNonzero(True)  # the last solution (the x of the problem)
+        form = lambda f: dolfinx.fem.form(f, entity_maps=self._emaps)  # noqa: E731
+        self.k_n.x.array[:] = 0.0  # the fixed part of the stiffness: the bulk, interface entries 0
+        self.k_s.x.array[:] = 0.0
+        self.system = SplitLinearSystem(
+            form(ufl.extract_blocks(bulk + cohesive)), form(ufl.extract_blocks(cohesive)), form(L),
+            [self.u_body["NVP"], self.u_body["NZSP"]], self.bcs, solver_options,
+            prefix=f"cohesive_{id(self)}_")
         # facet means of the jump (m), the normal and the facet areas (m²)
         w3, q = ufl.TestFunction(Q3), ufl.TestFunction(Q)
         jump = self.u_body["NZSP"]("-") - self.u_body["NVP"]("+")
-        form = lambda f: dolfinx.fem.form(f, entity_maps=self._emaps)  # noqa: E731
         self._f_jump = form(ufl.inner(jump, w3("+")) * dS)
         area = self._assemble(form(q("+") * dS))
         normal = self._assemble(form(ufl.inner(n, w3("+")) * dS)).reshape(-1, 3)
@@ -265,29 +267,25 @@ class CohesiveMechanicsProblem(MechanicsProblem):
     def _linear_solve(self) -> int:
         """One solve with the present stiffness; the LU is redone when CG with the kept one failed or
         needed more than :data:`REFACTOR_ITERATIONS` iterations (then the next solve refactorizes)."""
-        ksp = self.linear.solver
-        ksp.getPC().setReusePreconditioner(self._reuse_factorization)
-        self.linear.solve()
-        its, reason = int(ksp.getIterationNumber()), ksp.getConvergedReason()
-        if reason < 0 and self._reuse_factorization:  # the kept LU no longer serves: factorize now
-            self.factorizations += 1
-            ksp.getPC().setReusePreconditioner(False)
-            self.linear.solve()
-            its, reason = its + int(ksp.getIterationNumber()), ksp.getConvergedReason()
-        elif not self._reuse_factorization:
-            self.factorizations += 1
+        self.system.assemble_matrix()
+        reuse = self._reuse_factorization
+        its, reason = self.system.solve(reuse_preconditioner=reuse)
+        if reason < 0 and reuse:  # the kept LU no longer serves: factorize now
+            reuse = False
+            more, reason = self.system.solve(reuse_preconditioner=False)
+            its += more
+        self.factorizations += not reuse
         if reason < 0:
             raise MechanicsError(f"cohesive mechanics: linear solve failed (KSP reason {reason})")
         self._reuse_factorization = its <= REFACTOR_ITERATIONS
         self.linear_iterations += its
-        for u in self.u_body.values():
-            u.x.scatter_forward()
         return its
 
     def solve(self, c: dolfinx.fem.Function | float, commit: bool = True) -> SolveInfo:
         """Solve for the displacements with NVP concentration ``c`` (mol/m³) by the secant
         iteration on the damage; ``commit``: make the new damage the history (a load step)."""
         self.set_concentration(c)
+        self.system.assemble_rhs()
         t0 = time.perf_counter()
         comm = self.domain.mesh.comm
         n = self._n_facets_local()
@@ -319,8 +317,10 @@ class CohesiveMechanicsProblem(MechanicsProblem):
             damage = np.clip(anderson_step(xs, gs, comm), history, 1.0)
         converged = change <= self.tolerance and flips == 0
         if not converged:
-            log.warning("cohesive mechanics: secant iteration not converged in %d iterations (max ΔD = "
-                        "%.2e, %d facets changing contact)", self.max_iterations, change, flips)
+            self.unconverged_solves += 1
+            log.info("cohesive mechanics: secant iteration not converged in %d iterations (max ΔD = "
+                     "%.2e, %d facets changing contact); the next update goes on from here",
+                     self.max_iterations, change, flips)
         self.last_iterations = its
         self.total_iterations += its
         self._set_owned(self.trial_damage, damage)
@@ -366,6 +366,19 @@ class CohesiveMechanicsProblem(MechanicsProblem):
                               dissipated_energy=total(a * psi),
                               max_damage=comm.allreduce(float(np.max(d, initial=0.0)), op=MPI.MAX))
 
+    def damage_of_facets(self, parent_facets: np.ndarray) -> np.ndarray:
+        """The committed D of the given (local) parent-mesh interface facets."""
+        imap = self.iface.topology.index_map(2)
+        sub = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+        parent = self._iface_map.sub_topology_to_topology(sub, False)
+        n_parent = self.domain.mesh.topology.index_map(2)
+        lookup = np.full(n_parent.size_local + n_parent.num_ghosts, np.nan)
+        lookup[parent] = self.damage.x.array[self.damage.function_space.dofmap.list[sub, 0]]
+        values = lookup[np.asarray(parent_facets, dtype=np.int64)]
+        if np.isnan(values).any():
+            raise ValueError("damage_of_facets: some facets are not on the cohesive interface")
+        return values
+
     def contact_per_cell(self, target: dolfinx.fem.Function) -> None:
         """Fill ``target`` (DG0 on ``domain.submesh("NVP")``, e.g. the electrochemistry's
         ``contact``) with the area-weighted mean of 1 − D over each NVP cell's interface facets
@@ -395,6 +408,4 @@ class CohesiveMechanicsProblem(MechanicsProblem):
 
     def destroy(self) -> None:
         """Free the PETSc objects."""
-        for obj in (self.linear.solver, self.linear.A, self.linear.b, self.linear.x):
-            if isinstance(obj, PETSc.Object):
-                obj.destroy()
+        self.system.destroy()

@@ -66,6 +66,33 @@ def voltage_capacity(pairs: Sequence[tuple[str, dict[str, RunData]]]) -> bytes:
     return png(fig)
 
 
+def damage_per_cycle(pairs: Sequence[tuple[str, dict[str, RunData]]]) -> bytes:
+    """Capacity retention and active interface fraction against cycle number, both designs, one
+    column per protocol (cohesive interface runs: ``metrics.json`` ``cycles``)."""
+    fig, axes = plt.subplots(2, len(pairs), figsize=(5.6 * len(pairs), 6.4), squeeze=False, sharex="col")
+    panels = (("capacity_retention", "capacity retention (Q_dis / Q_dis cycle 1)"),
+              ("active_interface_fraction", "active NVP|NZSP interface ∫(1−D)dA / A"))
+    for col, (label, runs) in enumerate(pairs):
+        for row, (key, ylabel) in enumerate(panels):
+            ax = axes[row][col]
+            for design in DESIGNS:
+                cycles = runs[design].metrics.get("cycles") or []
+                pts = [(c["cycle"], c[key]) for c in cycles if c.get(key) is not None]
+                if pts:
+                    n, v = zip(*pts, strict=True)
+                    ax.plot(n, v, "o-", color=COLORS[design], label=DESIGN_LABELS[design])
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(label)
+            else:
+                ax.set_xlabel("cycle")
+            if ax.lines:
+                ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return png(fig)
+
+
 def bar_panels(rows: Sequence[Row], title: str, ncols: int = 4) -> bytes:
     """One small two-bar panel per metric (its own unit), value printed on each bar."""
     rows = [r for r in rows if r.infiltrated is not None or r.cosintered is not None]

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fem_electrode.config import Case, write_case
 from fem_electrode.fem.domain import Domain
 from fem_electrode.fem.fenicsx import MPI, dolfinx
@@ -132,8 +134,12 @@ class Simulation:
         self.stress_post: StressPost | None = None
         self.layer: LayerThickness | None = None  # h of the thin-film indicator
         self.mechanics_metrics: dict[str, Any] | None = None
-        #: cohesive interface: the state of its damage after the last accepted step
+        #: cohesive interface: the state of its damage after the last update, the number of
+        #: updates, and the NVP concentration (owned nodes) it was computed for
         self.damage: dict[str, Any] | None = None
+        self.damage_updates = 0
+        self._c_at_damage: np.ndarray | None = None
+        self._n_c_owned = self.problem.V_c.dofmap.index_map.size_local
         self._mech_strain = -1.0
         self.last_output_time: float | None = None
         #: half-cycles ended at the depletion limit (``protocol.depletion_end``): label, time, V
@@ -225,10 +231,25 @@ class Simulation:
         mech = self.mechanics
         assert isinstance(mech, CohesiveMechanicsProblem)
         mech.solve(self.problem.c)
+        self.damage_updates += 1
+        self._c_at_damage = self.problem.c.x.array[: self._n_c_owned].copy()
         mech.contact_per_cell(self.problem.contact)
         state = mech.interface_state()
         self.damage = state.as_metrics()
-        self.damage["secant_iterations_total"] = mech.total_iterations
+        self.damage.update(secant_iterations_total=mech.total_iterations, updates=self.damage_updates,
+                           unconverged_updates=mech.unconverged_solves,
+                           factorizations=mech.factorizations, cg_iterations=mech.linear_iterations)
+
+    def damage_due(self, segment_end: bool = False) -> bool:
+        """Cohesive interface: is a mechanics update due? At the end of a segment, or once some NVP
+        node's filling moved by ``mechanics.damage_update_dy`` since the last update (all ranks)."""
+        if not isinstance(self.mechanics, CohesiveMechanicsProblem):
+            return False
+        if segment_end or self._c_at_damage is None:
+            return True
+        moved = self.problem.c.x.array[: self._n_c_owned] - self._c_at_damage
+        local = float(np.max(np.abs(moved), initial=0.0)) / self.params.c_max
+        return self.comm.allreduce(local, op=MPI.MAX) >= self.case.mechanics.damage_update_dy
 
     def depleted(self, seg: Segment) -> bool:
         """True when the last accepted state of galvanostatic ``seg`` has an NVP node within
@@ -247,6 +268,8 @@ class Simulation:
                  "cutoff_V": seg.cutoff, "c_min_mol_per_m3": last.c_min, "c_max_mol_per_m3": last.c_max,
                  "capacity_mAh_per_g": mah_per_g(self.q_half, self.problem.mass_nvp)}
         self.depletion_ends.append(event)
+        if self.damage_due(segment_end=True):  # the damage of the state the half-cycle ends in
+            self.update_damage()
         log.warning("t = %.6g s: %s ends at %.4f V before its cut-off %.4g V: the NVP surface is %s "
                     "(c %s mol/m3) and a step of %.3g s did not converge; going on", st.time,
                     seg.label, last.voltage, seg.cutoff, "empty" if seg.current_sign > 0 else "full",
@@ -538,7 +561,8 @@ class Simulation:
                         self.count_retry("cutoff")
                         continue
                     end_segment = True
-                self.accept(seg, new, dt, result.iterations, rows, error[0] if error else None)
+                self.accept(seg, new, dt, result.iterations, rows, error[0] if error else None,
+                            end_segment=end_segment)
                 progress.update(st.time)
                 if end_segment or st.segment_time_done(seg):
                     if seg.galvanostatic_to_cutoff and not end_segment:
@@ -598,7 +622,7 @@ class Simulation:
         return error, self.controller.judge(dt, error, cut_short=dt < own * (1.0 - 1e-12))
 
     def accept(self, seg: Segment, new: StepState, dt: float, its: int, rows: list[dict[str, Any]],
-               error: LocalError | None = None) -> None:
+               error: LocalError | None = None, end_segment: bool = False) -> None:
         p, st = self.problem, self.state
         errors = self.conservation(new, dt)
         p.accept()
@@ -612,7 +636,7 @@ class Simulation:
         if half is not None:
             self.q_half += (1.0 if half == "charge" else -1.0) * new.current * dt
         self.flux_integral += new.interface_current * dt
-        if isinstance(self.mechanics, CohesiveMechanicsProblem):
+        if self.damage_due(segment_end=end_segment or st.segment_time_done(seg)):
             self.update_damage()
         if not self.error_control:
             # the step controller judges Newton difficulty: per Newton solve, not summed over the

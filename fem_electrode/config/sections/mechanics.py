@@ -180,8 +180,22 @@ class MechanicsConfig:
         hi=0.1,
         lo_open=True,
     )
+    damage_update_dy: float = key(
+        0.05,
+        "-",
+        "cohesive: the mechanics (and the damage) is updated after an accepted step once the NVP filling y "
+        "has changed by this much at some node since the last update, and at the end of every protocol "
+        "segment; 0 = after every accepted step (docs/degradation.md shows the error of the default)",
+        lo=0.0,
+        hi=0.5,
+    )
     damage_max_iterations: int = key(
-        100, "-", "cohesive: secant iterations per mechanics solve (a warning when reached)", lo=1, hi=10000
+        20,
+        "-",
+        "cohesive: secant iterations per mechanics update; when reached, the damage of the last iterate is "
+        "kept and the next update goes on from it (counted as unconverged_updates in metrics.json)",
+        lo=1,
+        hi=10000,
     )
     fracture_layer_thickness: float | None = key(
         None,
