@@ -174,6 +174,17 @@ def test_the_contact_fraction_of_the_nvp_cells_is_one_minus_the_damage(laminate)
     assert np.allclose(values[~touching], 1.0)
     # the 1 x 1 interface square is two triangles, each with one NVP cell
     assert MPI.COMM_WORLD.allreduce(int(np.count_nonzero(touching)), op=MPI.SUM) == 2
+    # "separation": the fraction of the strength still carried on the softening branch
+    problem.contact_measure = "separation"
+    problem.contact_per_cell(target)
+    d_peak = 0.5 * (D0 * (1 + C * K) + DF)
+    ks = N / (DF - D0)
+    delta_peak = (d_peak - C * ks * DF) / (1 - C * ks)
+    capacity = (DF - delta_peak) / (DF - D0)
+    assert 0.3 < capacity < 0.7 and abs(capacity - (1.0 - damage)) > 0.2  # the two measures differ here
+    values = target.x.array[:n_local]
+    assert np.allclose(values[touching], capacity, rtol=1e-8)
+    assert np.allclose(values[~touching], 1.0)
 
 
 def test_a_cohesive_interface_rejects_what_it_cannot_hold(laminate):

@@ -74,6 +74,9 @@ SOLVER_OPTIONS: dict[str, OptionValue] = {
     "pc_type": "lu",
     "pc_factor_mat_solver_type": "mumps",
 }
+#: What the electrochemistry's contact fraction is (see :meth:`CohesiveMechanicsProblem.facet_contact`).
+CONTACT_MEASURES = ("damage", "separation")
+
 #: Iterates kept by the Anderson mixing of the secant iteration on the damage.
 ANDERSON_DEPTH = 5
 
@@ -84,8 +87,11 @@ CONTACT_FREEZE = 3
 #: Refactorize when CG with the kept factorization needed more iterations than this.
 REFACTOR_ITERATIONS = 25
 
-#: Damage D counted as "debonded" (complete separation) at or above this value.
-DEBONDED = 1.0 - 1e-9
+#: A facet counts as debonded (separated) when the traction it can still carry on its softening
+#: branch, N (δ_f − δ_max)/(δ_f − δ⁰), is below this fraction of its strength. (D itself is no
+#: measure of separation with a stiff penalty: D = 1 − δ⁰/δ·(…) ≈ 0.99 a few δ⁰ past the onset,
+#: while the facet still carries nearly its full strength.)
+DEBONDED_CAPACITY = 0.01
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ class InterfaceState:
     """Damage of the interface after a solve (areas in m², energy in J)."""
 
     area: float  #: interface area
-    debonded_area: float  #: facets with D = 1 (complete separation)
+    debonded_area: float  #: separated facets: < DEBONDED_CAPACITY of the strength left
     damaged_area: float  #: facets with D > 0
     active_area: float  #: ∫ (1 − D) dA, the area that still passes current
     contact_area: float  #: facets in compression (closed)
@@ -147,7 +153,11 @@ class CohesiveMechanicsProblem(MechanicsProblem):
 
     def __init__(self, domain: Domain, params: MechanicsParams, law: CohesiveLaw,
                  solver_options: Mapping[str, OptionValue] | None = None, *, degree: int | None = None,
-                 c_degree: int = 1, tolerance: float = 1e-6, max_iterations: int = 100):
+                 c_degree: int = 1, tolerance: float = 1e-6, max_iterations: int = 100,
+                 contact_measure: str = "damage"):
+        if contact_measure not in CONTACT_MEASURES:
+            raise ValueError(f"contact_measure {contact_measure!r}: allowed {', '.join(CONTACT_MEASURES)}")
+        self.contact_measure = contact_measure
         if params.lateral_bc == "periodic":
             raise MechanicsError("a cohesive interface with lateral_bc = 'periodic' is not implemented; "
                                  "use mechanics.lateral_bc = 'rollers'")
@@ -191,6 +201,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         Q3 = dolfinx.fem.functionspace(self.iface, ("DG", 0, (3,)))
         self.damage = dolfinx.fem.Function(Q, name="damage")  # committed history
         self.trial_damage = dolfinx.fem.Function(Q, name="damage")  # of the last solve
+        self._contact = dolfinx.fem.Function(Q)  # per facet, see facet_contact
         self.closed = np.zeros(self._n_facets_local(), dtype=bool)  # in compression
         self.k_n = dolfinx.fem.Function(Q)
         self.k_s = dolfinx.fem.Function(Q)
@@ -318,7 +329,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         converged = change <= self.tolerance and flips == 0
         if not converged:
             self.unconverged_solves += 1
-            log.info("cohesive mechanics: secant iteration not converged in %d iterations (max ΔD = "
+            log.debug("cohesive mechanics: secant iteration not converged in %d iterations (max ΔD = "
                      "%.2e, %d facets changing contact); the next update goes on from here",
                      self.max_iterations, change, flips)
         self.last_iterations = its
@@ -360,7 +371,10 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         def total(x: np.ndarray) -> float:
             return comm.allreduce(float(np.sum(x)), op=MPI.SUM)
 
-        return InterfaceState(area=total(a), debonded_area=total(a[d >= DEBONDED]),
+        d0, df = self.law.onset_jump(dn, ds), self.law.final_jump(dn, ds)
+        dmax = df * d0 / (df - d * (df - d0))  # the largest jump so far (the mixity of now)
+        separated = (df - dmax) / (df - d0) < DEBONDED_CAPACITY
+        return InterfaceState(area=total(a), debonded_area=total(a[separated]),
                               damaged_area=total(a[d > 0.0]), active_area=total(a * (1.0 - d)),
                               contact_area=total(a[self.closed]),
                               dissipated_energy=total(a * psi),
@@ -379,10 +393,25 @@ class CohesiveMechanicsProblem(MechanicsProblem):
             raise ValueError("damage_of_facets: some facets are not on the cohesive interface")
         return values
 
+    def facet_contact(self) -> np.ndarray:
+        """The contact fraction of each owned interface facet for the electrochemistry: 1 − D
+        (``contact_measure = "damage"``), or the fraction of its strength the facet can still
+        carry, (δ_f − δ_max)/(δ_f − δ⁰) (``"separation"``: a facet passes current until its faces
+        separate)."""
+        n = self._n_facets_local()
+        d = self.damage.x.array[:n]
+        if self.contact_measure == "damage":
+            return 1.0 - d
+        dn, ds = self.facet_jumps()
+        d0, df = self.law.onset_jump(dn, ds), self.law.final_jump(dn, ds)
+        dmax = df * d0 / (df - d * (df - d0))
+        return np.clip((df - dmax) / (df - d0), 0.0, 1.0)
+
     def contact_per_cell(self, target: dolfinx.fem.Function) -> None:
         """Fill ``target`` (DG0 on ``domain.submesh("NVP")``, e.g. the electrochemistry's
-        ``contact``) with the area-weighted mean of 1 − D over each NVP cell's interface facets
-        (1 on cells without one)."""
+        ``contact``) with the area-weighted mean of :meth:`facet_contact` over each NVP cell's
+        interface facets (1 on cells without one)."""
+        self._set_owned(self._contact, self.facet_contact())
         V = target.function_space
         if V.mesh is not self.bodies["NVP"].mesh:
             raise ValueError("contact_per_cell: the target must live on domain.submesh('NVP')")
@@ -391,7 +420,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         key = id(V)
         if key not in self._contact_forms:
             self._contact_forms[key] = (
-                dolfinx.fem.form((1.0 - self.damage("+")) * w("+") * dS, entity_maps=self._emaps),
+                dolfinx.fem.form(self._contact("+") * w("+") * dS, entity_maps=self._emaps),
                 dolfinx.fem.form(w("+") * dS, entity_maps=self._emaps))
         f_open, f_area = self._contact_forms[key]
         vals = []

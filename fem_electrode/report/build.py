@@ -223,8 +223,8 @@ def damage_blocks(pairs: Sequence[Pair]) -> list[Block]:
                          figures.damage_per_cycle([(p.label, p.runs) for p in with_damage]),
                          "Capacity retention (top) and active interface fraction (bottom) against cycle; "
                          "blue infiltrated, orange co-sintered."))
-    header = ["protocol", "design", "cycles", "retention (last)", "active interface", "debonded (D ≥ 0.99)",
-              "dissipated (J/m²)", "unconverged updates"]
+    header = ["protocol", "design", "cycles", "retention (last)", "active interface",
+              "separated (< 1 % strength left)", "dissipated (J/m²)", "unconverged updates"]
     rows = []
     for p in with_damage:
         for design, run in p.runs.items():

@@ -9,8 +9,12 @@ one of its snapshots, the most strained or the one nearest ``concentration_time`
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fem_electrode.config import Case, ConfigError, write_case
 from fem_electrode.fem.domain import Domain
@@ -20,6 +24,7 @@ from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
 from fem_electrode.outputs.stress import StressPost
 from fem_electrode.outputs.stress_samples import write_stress_samples
 from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
+from fem_electrode.problems.mechanics import MechanicsProblem
 from fem_electrode.run import guard, setup
 from fem_electrode.run.folder import RunFolder
 from fem_electrode.run.meshes import load_domain
@@ -77,6 +82,43 @@ def solve_prescribed(case: Case, out_dir: str | Path, state: float | snapshots.S
         held.release()
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """The last solve of a loading path and its number of steps."""
+
+    steps: int
+    iterations: int
+    reason: str
+    seconds: float
+    dofs: int
+
+
+def _solve_in_steps(case: Case, mech: MechanicsProblem, c: dolfinx.fem.Function | float) -> _Loaded:
+    """Solve for the NVP concentration ``c`` (mol/m³). A cohesive interface is path dependent: it is
+    loaded proportionally from the stress-free state in steps that move y by at most
+    ``mechanics.damage_update_dy`` at any node (one step when that is 0, and for a bonded
+    interface)."""
+    c_ref = mech.params.y_ref * mech.params.c_max
+    steps = 1
+    dy = case.mechanics.damage_update_dy
+    if isinstance(mech, CohesiveMechanicsProblem) and dy > 0.0:
+        values = c.x.array if isinstance(c, dolfinx.fem.Function) else np.array([c])
+        local = float(np.max(np.abs(values - c_ref), initial=0.0)) / mech.params.c_max
+        steps = max(1, math.ceil(mech.domain.mesh.comm.allreduce(local, op=MPI.MAX) / dy - 1e-9))
+    seconds, info = 0.0, None
+    for k in range(1, steps + 1):
+        s = k / steps
+        if isinstance(c, dolfinx.fem.Function):
+            part = dolfinx.fem.Function(c.function_space)
+            part.x.array[:] = c_ref + s * (c.x.array - c_ref)
+            info = mech.solve(part)
+        else:
+            info = mech.solve(c_ref + s * (c - c_ref))
+        seconds += info.seconds
+    assert info is not None
+    return _Loaded(steps, info.iterations, info.reason, seconds, info.dofs)
+
+
 def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mesh: str | Path | None,
            comm: MPI.Comm, domain: Domain | None) -> dict[str, Any]:
     msh: Path | None
@@ -92,16 +134,17 @@ def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mes
             space = dolfinx.fem.functionspace(domain.submesh("NVP").mesh, ("Lagrange", 1))
             c = dolfinx.fem.Function(space, name="c")
             snapshots.read(state, c, comm)
-            info = mech.solve(c)
+            info = _solve_in_steps(case, mech, c)
             t, y = state.time_s, state.y_mean
             reason = (f"mechanics only, NVP concentration of {state.path.parent.parent} at "
                       f"t = {t:g} s (y_mean = {y:.4g})")
         else:
-            info = mech.solve_y(state)
+            info = _solve_in_steps(case, mech, state * mech.params.c_max)
             t, y = 0.0, state
             reason = f"mechanics only, uniform NVP filling y = {y:g}"
         if isinstance(mech, CohesiveMechanicsProblem):
-            reason += " (cohesive interface, one load step from the stress-free state)"
+            reason += (f" (cohesive interface, loaded from the stress-free state in {info.steps} steps of at "
+                       f"most {case.mechanics.damage_update_dy:g} in y)")
         data = {"status": "completed", "reason": reason,
                 "mechanics": {**post.metrics(setup.strengths(case), layer), "time_s": t, "y_mean": y},
                 "cell": {"mesh": str(msh), "counts": domain.global_counts()},

@@ -98,7 +98,8 @@ def mechanics_problem(case: Case, domain: Domain) -> MechanicsProblem:
     if mech.interface == "cohesive":
         return CohesiveMechanicsProblem(domain, mechanics_params(case), cohesive_law(case),
                                         tolerance=mech.damage_tolerance,
-                                        max_iterations=mech.damage_max_iterations)
+                                        max_iterations=mech.damage_max_iterations,
+                                        contact_measure=mech.contact_measure)
     return MechanicsProblem(domain, mechanics_params(case), mechanics_solver_options(case))
 
 

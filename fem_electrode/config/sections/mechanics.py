@@ -171,6 +171,14 @@ class MechanicsConfig:
         "penalty_interface; the contact fraction 1 - D scales the interface current; docs/degradation.md)",
         choices=("bonded", "cohesive"),
     )
+    contact_measure: str = key(
+        "damage",
+        "-",
+        "cohesive: the contact fraction that scales the interface current: damage = 1 - D (a facet past its "
+        "strength loses contact almost at once with a stiff penalty), separation = the fraction of its "
+        "strength the facet can still carry (contact lasts until the faces separate)",
+        choices=("damage", "separation"),
+    )
     damage_tolerance: float = key(
         1e-4,
         "-",
