@@ -211,3 +211,17 @@ def test_the_damage_field_is_written_for_paraview(laminate, mpi_tmp_path):
         values = writer.surface["interface_damage"].x.array
     assert values.size == 0 or np.allclose(values, damage, rtol=1e-12)
     assert (mpi_tmp_path / "fields" / "interface_damage.xdmf").is_file()
+
+
+def test_the_thermal_residual_strain_loads_the_interface_like_a_chemical_strain(laminate):
+    """A residual mismatch strain ε_r of NVP at y = y_ref opens the laminate as the Vegard strain
+    of the same size does: δ = d/(1 + CK) with d = −L2 B2 ε_r / M2 (and with ε_r = 0, nothing)."""
+    eps_r = -0.2 * D0 * (1 + C * K) * M2 / (L2 * B2)  # 20 % of the onset drive: elastic
+    law = CohesiveLaw(N, S, G_I, G_II, K, ETA)
+    problem = CohesiveMechanicsProblem(laminate, params(residual_strain=eps_r), law, tolerance=1e-10)
+    probe = Probe(problem)
+    dn, sigma, damage = probe(1.0)
+    d = -L2 * B2 * eps_r / M2
+    assert dn == pytest.approx(d / (1 + C * K), rel=1e-8)
+    assert sigma == pytest.approx(K * d / (1 + C * K), rel=1e-7)
+    assert damage == 0.0

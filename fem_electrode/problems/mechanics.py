@@ -64,6 +64,9 @@ class MechanicsParams:
     lateral_bc: str  #: "rollers", "periodic" or "free"
     collector_bc: str  #: "free" or "rollers"
     degree: int  #: Lagrange degree of the displacement
+    #: isotropic eigenstrain of NVP relative to NZSP present at every state (thermal mismatch from
+    #: cooling after the heat treatment: (α_NVP − α_NZSP)(T_cell − T_heat)); 0 = none
+    residual_strain: float = 0.0
 
     def __post_init__(self) -> None:
         if self.strain_model == "anisotropic" and (self.lattice_strain_a is None
@@ -186,7 +189,9 @@ class MechanicsProblem:
         #: ∂ε_ch/∂c (m³/mol): the chemical strain per mole of Na
         self.eps_ch_per_mol = dolfinx.fem.Constant(mesh, params.chemical_strain_per_mol())
         # ε_ch = ∂ε_ch/∂c (c − c_ref): both strain models are linear in c
-        self.eps_ch = self.eps_ch_per_mol * (self.c - self.y_ref * self.c_max)
+        #: the residual (thermal mismatch) eigenstrain of NVP, isotropic
+        self.eps_residual = dolfinx.fem.Constant(mesh, params.residual_strain * np.eye(3))
+        self.eps_ch = self.eps_ch_per_mol * (self.c - self.y_ref * self.c_max) + self.eps_residual
         self._nvp_cells = domain.cells("NVP")
         self._expressions: dict[tuple, dolfinx.fem.Expression] = {}
         self._build_displacement(solver_options)

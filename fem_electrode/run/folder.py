@@ -230,6 +230,8 @@ for _name, _si, _unit, _scale, _meaning in (
         ("current_1C_A", "A", "A", 1.0, "1 C current of the RVE"),
         ("series_resistance_ohm_m2", "Ohm m^2", "Ω cm²", 1e4, "lumped separator + Na|NZSP resistance")):
     _add(f"cell.{_name}", _meaning, _si, _unit, _scale, group="cell", meaning=_meaning)
+_add("cell.nvp_residual_strain", "NVP residual (thermal mismatch) strain", "-", group="cell",
+     meaning="isotropic eigenstrain of NVP at every state (mechanics.residual_stress = 'thermal'; 0: none)")
 for _name in ("cells_NZSP", "cells_NVP", "facets_interface_nvp_nzsp", "cells", "vertices"):
     _add(f"cell.counts.{_name}", _name.replace("_", " "), "-", group="cell", meaning="mesh entity count")
 _add("source.time_s", "time of the concentration snapshot", "s", "s", group="run",
@@ -309,6 +311,31 @@ _add(f"{_T}.channeling_ratio", "thin film, channeling ratio G/G_c", "-", better=
      meaning="G_channeling / Gc_film (> 1: a channel crack grows)")
 _add(f"{_T}.delamination_ratio", "thin film, delamination ratio G/G_c", "-", better=LOWER, group="fracture",
      meaning="G_delamination / Gc_interface (> 1: the layer delaminates)")
+
+# interface damage (mechanics.interface = 'cohesive'): the state at the end of the run
+_D = "interface_damage"
+_add(f"{_D}.interface_area_m2", "NVP|NZSP interface area (cohesive)", "m^2", "µm²", 1e12, group="cell",
+     meaning="area of the cohesive interface")
+_add(f"{_D}.debonded_fraction", "separated interface", "-", "%", 100.0, better=LOWER, group="fracture",
+     meaning="area fraction of the interface that carries < 1 % of its strength (faces separated)")
+_add(f"{_D}.damaged_fraction", "damaged interface", "-", "%", 100.0, better=LOWER, group="fracture",
+     meaning="area fraction of the interface with damage D > 0 (past its strength once)")
+_add(f"{_D}.active_interface_fraction", "active interface", "-", "%", 100.0, better=HIGHER, group="fracture",
+     meaning="∫(1 − D) dA / A: the interface that still passes current (contact_measure 'damage')")
+_add(f"{_D}.closed_fraction", "interface in contact (compression)", "-", "%", 100.0, group="fracture",
+     meaning="area fraction of the interface whose faces are pressed together")
+_add(f"{_D}.dissipated_energy_J", "energy dissipated by debonding", "J", "pJ", 1e12, better=LOWER,
+     group="fracture", meaning="∫ Ψ(D) dA over the interface")
+_add(f"{_D}.dissipated_energy_per_area_J_m2", "debonding energy per interface area", "J/m^2", "J/m²",
+     better=LOWER, group="fracture", meaning="dissipated energy / interface area (G_c at full separation)")
+_add(f"{_D}.max_damage", "largest interface damage", "-", better=LOWER, group="fracture",
+     meaning="max D over the interface facets")
+for _name, _meaning in (("secant_iterations_total", "secant iterations of all damage updates"),
+                        ("updates", "mechanics (damage) updates"),
+                        ("unconverged_updates", "damage updates stopped at damage_max_iterations"),
+                        ("factorizations", "LU factorizations of the cohesive mechanics"),
+                        ("cg_iterations", "CG iterations of the cohesive mechanics")):
+    _add(f"{_D}.{_name}", _meaning, "-", group="run", meaning=_meaning)
 
 #: Every declared metric, by flattened key.
 METRICS_SCHEMA: dict[str, MetricSpec] = {s.key: s for s in _SPECS}

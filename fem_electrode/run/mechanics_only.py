@@ -147,7 +147,8 @@ def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mes
                        f"most {case.mechanics.damage_update_dy:g} in y)")
         data = {"status": "completed", "reason": reason,
                 "mechanics": {**post.metrics(setup.strengths(case), layer), "time_s": t, "y_mean": y},
-                "cell": {"mesh": str(msh), "counts": domain.global_counts()},
+                "cell": {"mesh": str(msh), "counts": domain.global_counts(),
+                         "nvp_residual_strain": mech.params.residual_strain},
                 "solver": {"mechanics_iterations": info.iterations, "mechanics_dofs": info.dofs,
                            "mechanics_reason": info.reason, "mechanics_wall_time_s": info.seconds,
                            "mechanics_degree": mech.degree}}

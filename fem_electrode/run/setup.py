@@ -73,7 +73,16 @@ def mechanics_params(case: Case) -> MechanicsParams:
         c_max=m.c_max, y_ref=mech.y_ref, strain_model=mech.strain_model,
         lattice_strain_a=mech.lattice_strain_a, lattice_strain_c=mech.lattice_strain_c,
         separator_bc=mech.separator_bc, lateral_bc=mech.lateral_bc, collector_bc=mech.collector_bc,
-        degree=mech.degree)
+        degree=mech.degree, residual_strain=residual_strain(case))
+
+
+def residual_strain(case: Case) -> float:
+    """The NVP thermal mismatch strain (α_NVP − α_NZSP)(T_cell − T_heat) of ``residual_stress =
+    'thermal'``, else 0 (dimensionless, isotropic)."""
+    m, mech = case.materials, case.mechanics
+    if mech.residual_stress != "thermal":
+        return 0.0
+    return (m.cte_nvp - m.cte_nzsp) * (case.electrochemistry.temperature - mech.heat_treatment_temperature)
 
 
 def mechanics_solver_options(case: Case) -> dict[str, OptionValue]:

@@ -379,6 +379,8 @@ class Simulation:
                        "projected_area_m2": p.projected_area, "current_1C_A": self.current_1c,
                        "series_resistance_ohm_m2": self.params.r_series,
                        "mesh": str(self.mesh_path) if self.mesh_path else None}
+        if self.mechanics is not None:
+            out["cell"]["nvp_residual_strain"] = self.mechanics.params.residual_strain
         if self.mechanics_metrics is not None:
             out["mechanics"] = self.mechanics_metrics
         if self.damage is not None:

@@ -159,6 +159,25 @@ class MaterialsConfig:
         lo_open=True,
         source="numerical parameter (Turon et al. 2007 guideline), not a material property",
     )
+    cte_nzsp: float = key(
+        6.5e-6,
+        "1/K",
+        "mean linear thermal expansion coefficient of NZSP, 25-740 C (mechanics.residual_stress = 'thermal')",
+        lo=-5e-5,
+        hi=5e-5,
+        source="estimate 5-8e-6 /K: NASICON Na1+xZr2SixP3-xO12, whose NZP anisotropy (Hazen et al., J. "
+        "Mater. Res. 2 (1987) 329) shrinks for x = 2; Naqash et al., Batteries 4 (2018) 33 measured NZSP "
+        "(value not retrieved here)",
+    )
+    cte_nvp: float = key(
+        7.5e-6,
+        "1/K",
+        "mean linear thermal expansion coefficient of NVP, 25-740 C (mechanics.residual_stress = 'thermal')",
+        lo=-5e-5,
+        hi=5e-5,
+        source="UNSOURCED estimate 5-10e-6 /K (no measured CTE of Na3V2(PO4)3 found; its alpha-beta-gamma "
+        "transitions at 30-225 C add strain)",
+    )
     c_max: float = key(
         13.85e3,
         "mol/m^3",

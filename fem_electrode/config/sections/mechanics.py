@@ -162,6 +162,24 @@ class MechanicsConfig:
         hi=0.2,
         source=LATTICE_SOURCE,
     )
+    residual_stress: str = key(
+        "none",
+        "-",
+        "thermal: NVP carries the isotropic mismatch strain (cte_nvp - cte_nzsp)(T_cell - "
+        "heat_treatment_temperature) from cooling after the heat treatment that forms NVP, on top of which "
+        "cycling acts; none: stress-free at y_ref (the default: no measured CTE of NVP exists, see "
+        "docs/degradation.md)",
+        choices=("none", "thermal"),
+    )
+    heat_treatment_temperature: float = key(
+        1013.15,
+        "K",
+        "residual_stress = 'thermal': the temperature at which NVP and NZSP are stress-free (the 740 C heat "
+        "treatment that forms NVP in both processes)",
+        lo=200.0,
+        hi=2500.0,
+        source="the paper (seed): NVP formed at 740 C after infiltration and after co-sintering",
+    )
     interface: str = key(
         "bonded",
         "-",
