@@ -198,7 +198,7 @@ def test_formats_crop_downsample_and_axis(tmp_path):
         p = plan(_case(src, [0.1, 0.2, 0.3], image_disconnected="keep", **extra))
         assert np.array_equal(p.codes, ref), src
     p = plan(_case(tmp_path / "a.npy", [0.1, 0.2, 0.3], image_disconnected="keep",
-                   image_crop=[0, 20, 0, 10, 0, 16], image_downsample=2))
+                   image_crop=[0, 20, 0, 10, 0, 16], image_downsample=2, image_min_region=1))
     assert p.codes.shape == (10, 5, 8)
     assert np.allclose(p.box.lengths, (10 * 0.2, 5 * 0.4, 8 * 0.6))
     # axis "+0": file axis 0 becomes z; "-0": reversed, so the NVP slab (file axis 2 high)
@@ -289,3 +289,36 @@ def test_image_mesh_loads_in_dolfinx(comm, mpi_tmp_path):
         assert comm.allreduce(len(domain.facets(name)), op=MPI.SUM) > 0
     assert domain.volume("NVP") == pytest.approx(nvp * 1e-18, rel=1e-9)
     assert image.PHASE_NAMES  # the builder's phases are the registry's
+
+
+@pytest.mark.serial
+def test_specks_merged_into_their_surroundings(tmp_path):
+    """Pure numpy: a one-voxel pore in the NZSP and a one-voxel NZSP grain on the separator face
+    inside a pore (what smoothing turns into flat tetrahedra) take their neighbours' phase with
+    the default image_min_region (8 voxels); image_min_region = 1 keeps them."""
+    a = islands()
+    a[2, 17, 8] = 0  # a pore voxel surrounded by NZSP
+    a[12:16, 2:6, 0:3] = 0  # a pore pocket on the separator face ...
+    a[13, 3, 0] = 1  # ... holding one NZSP voxel that touches the separator
+    path = tmp_path / "specks.npy"
+    np.save(path, a)
+    p = plan(_case(path, 0.1, image_disconnected="keep"))
+    assert p.info["specks"]["pore"] == {"regions": 1, "voxels": 1}
+    assert p.info["specks"]["NZSP"] == {"regions": 1, "voxels": 1}
+    assert p.codes[2, 17, 8] == 1 and p.codes[13, 3, 0] == 0
+    expected = a.copy()
+    expected[2, 17, 8], expected[13, 3, 0] = 1, 0
+    assert np.array_equal(p.codes, expected)
+    p = plan(_case(path, 0.1, image_disconnected="keep", image_min_region=1))
+    assert np.array_equal(p.codes, a)
+
+
+@pytest.mark.serial
+def test_quality_check_reported(tmp_path):
+    """Pure gmsh: the provenance records the degenerate-tetrahedra check and no tetrahedron is
+    below its threshold."""
+    _, rec = _mesh(tmp_path, synthetic(16, seed=5), 0.1)
+    check = rec["resolved"]["surface"]["degenerate_check"]
+    assert check["degenerate"] == 0
+    assert rec["measured"]["quality"]["min"] == pytest.approx(check["min"])
+    assert check["min"] >= check["threshold"]

@@ -54,6 +54,9 @@ CONNECTIVITY = ndimage.generate_binary_structure(3, 1)
 #: (Taubin pairs, cell clamp) per attempt while HXT rejects the surface (e.g. a rare
 #: self-intersection of the smoothed surface); the last (unsmoothed voxel faces) is stair-stepped.
 SMOOTHING_LEVELS = ((surfacenets.SMOOTHING_PAIRS, surfacenets.CELL_CLAMP), (10, 0.25), (0, 0.0))
+#: A tetrahedron whose quality (measure.QUALITY_MEASURE, minSICN) is below this is degenerate
+#: (flat: a zero or inverted Jacobian for the solvers).
+DEGENERATE_QUALITY = 1e-3
 #: Every image mesh must have these groups.
 REQUIRED_FACETS = ("separator", "current_collector", "interface_nvp_nzsp")
 
@@ -108,6 +111,34 @@ def connectivity(codes: np.ndarray, remove: bool) -> tuple[np.ndarray, dict[str,
     return out, report
 
 
+def merge_specks(codes: np.ndarray, min_voxels: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Face-connected regions of any phase with fewer than ``min_voxels`` voxels take, voxel by
+    voxel, the label of the nearest voxel outside every such speck (a face neighbour for a speck's
+    boundary voxels, so another phase). Returns the new codes and the counts per phase.
+
+    Smoothing moves a speck's corners towards its centre from all sides; a one-voxel region comes
+    out as a symmetric blob of 8 exactly cospherical, partly coplanar vertices, which HXT fills
+    with flat (zero-volume) tetrahedra that its optimisation cannot remove (measured on the 200³
+    benchmark image down-sampled twice: min quality 0)."""
+    report: dict[str, Any] = {"min_voxels": int(min_voxels)}
+    if min_voxels <= 1:
+        return codes, report
+    speck = np.zeros(codes.shape, dtype=bool)
+    for code, name in ((NZSP, "NZSP"), (NVP, "NVP"), (PORE, "pore")):
+        lab, n = ndimage.label(codes == code, structure=CONNECTIVITY)
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)
+        small = np.flatnonzero(sizes < min_voxels)
+        small = small[small > 0]
+        report[name] = {"regions": int(len(small)), "voxels": int(sizes[small].sum())}
+        if len(small):
+            speck |= np.isin(lab, small)
+    if not speck.any() or speck.all():
+        return codes, report
+    nearest = ndimage.distance_transform_edt(speck, return_distances=False, return_indices=True)
+    out = codes[tuple(nearest)]
+    return out.astype(codes.dtype, copy=False), report
+
+
 def image_measures(codes: np.ndarray, spacing: tuple[float, float, float]) -> dict[str, Any]:
     """Volume fractions (voxel counts) and area per volume of each phase boundary (1/µm): the
     stair-step voxel-face area and its isotropic estimate (× 2/3)."""
@@ -151,11 +182,15 @@ def plan(case, seed: np.random.SeedSequence) -> ImagePlan:
     codes, spacing = image_io.orient(codes, (spacing_file[0], spacing_file[1], spacing_file[2]), g.image_axis)
     raw_measures = image_measures(codes, spacing)
     codes, conn = connectivity(codes, remove=g.image_disconnected == "remove")
+    codes, specks = merge_specks(codes, g.image_min_region)
     for name, code in (("NZSP", NZSP), ("NVP", NVP)):
         if not np.any(codes == code):
             why = (f" after removing the {name} regions with no path to the "
                    f"{conn[name]['path_to'].replace('_', ' ')} (image_disconnected = 'remove'; check "
-                   "image_axis)") if conn["action"] == "removed" and conn[name]["regions"] else ""
+                   "image_axis)") if conn["action"] == "removed" and conn[name]["isolated_regions"] else ""
+            if specks.get(name, {}).get("voxels"):
+                why += (f" after merging its regions smaller than image_min_region = {g.image_min_region} "
+                        "voxels into their surroundings")
             raise ValueError(f"geometry.image_labels = {dict(g.image_labels)!r}: no {name} voxel{why}")
     timings["labels"] = time.perf_counter() - t0
     box = Box(tuple(float(n * h) for n, h in zip(codes.shape, spacing, strict=True)))  # type: ignore[arg-type]
@@ -167,6 +202,7 @@ def plan(case, seed: np.random.SeedSequence) -> ImagePlan:
                   "shape": list(codes.shape), "voxel_size": list(spacing), "memory_estimate_bytes": need},
         "box": list(box.lengths),
         "connectivity": conn,
+        "specks": specks,
         "image_before_cleanup": raw_measures,
         "image_measured": image_measures(codes, spacing),
     }
@@ -259,6 +295,9 @@ def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
     gmsh.model.mesh.generate(3)  # a failure is retried by build_mesh with the next smoothing level
     timings["volume_mesh"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    repair = _check_degenerate()
+    timings["quality_check"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     for name, vols in volumes.items():
         gmsh.model.addPhysicalGroup(3, vols, tag=tags.cell_tag(name), name=name)
     for name, faces in by_facet.items():
@@ -270,8 +309,30 @@ def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
     timings["tag"] = time.perf_counter() - t0
     stats = {"triangles": int(len(surface.triangles)), "vertices": int(len(surface.points)),
              "regions": {name: len(v) for name, v in volumes.items()},
-             "smoothing_pairs": pairs, "cell_clamp": clamp, "smoothing_level": level}
+             "smoothing_pairs": pairs, "cell_clamp": clamp, "smoothing_level": level,
+             "degenerate_check": repair}
     return data, timings, stats
+
+
+def _qualities() -> np.ndarray:
+    """Quality (measure.QUALITY_MEASURE) of every tetrahedron of the open model."""
+    _, elements, _ = gmsh.model.mesh.getElements(3)
+    tets = np.concatenate(elements) if len(elements) else np.zeros(0, dtype=np.int64)
+    return np.asarray(gmsh.model.mesh.getElementQualities(tets.tolist(), measure.QUALITY_MEASURE))
+
+
+def _check_degenerate() -> dict[str, Any]:
+    """Count the tetrahedra below DEGENERATE_QUALITY; raise MeshCheckError when there are any,
+    so that build_mesh retries with the next, gentler smoothing level. gmsh's optimisers move
+    interior nodes only and cannot lift a flat tetrahedron whose four nodes lie on the surface:
+    measured on the 200³ benchmark image down-sampled twice (3.7 M tetrahedra, 5 flat ones),
+    optimize("Netgen") and then "Relocate3D" took 15 min and left all 5, so none is run."""
+    q = _qualities()
+    bad = int(np.count_nonzero(q < DEGENERATE_QUALITY))
+    if bad:
+        raise MeshCheckError(f"{bad} degenerate tetrahedra (quality < {DEGENERATE_QUALITY:g}, "
+                             f"min {q.min():.2e})")
+    return {"threshold": DEGENERATE_QUALITY, "degenerate": bad, "min": float(q.min(initial=1.0))}
 
 
 def facet_area_per_volume(data: measure.MeshData, volume: float) -> dict[str, float]:
@@ -311,6 +372,7 @@ def record(case, p: ImagePlan, data: measure.MeshData, conformity: dict[str, int
             "image_interface_area_per_volume": image_side["interface_area_per_volume"],
             "interface_area_per_volume": facet_area_per_volume(data, p.reference_volume),
             "connectivity": p.info["connectivity"],
+            "specks": p.info["specks"],
             "elements": provenance.mesh_counts(data),
             "min_elements_across_layer": None,
             "requested_elements_across_layer": None,

@@ -310,6 +310,16 @@ class GeometryConfig:
         '"remove" turns them into pore, "keep" meshes them; counted in the provenance either way',
         choices=("remove", "keep"),
     )
+    image_min_region: int = key(
+        8,
+        "voxels",
+        "kind image: face-connected regions (of any phase) with fewer voxels than this are segmentation "
+        "noise: each voxel takes the label of its nearest voxel outside such specks (after down-sampling and "
+        "image_disconnected; counted in the provenance). Smoothed, a speck of one or two voxels collapses "
+        "into flat (zero-volume) tetrahedra; 1 keeps every region",
+        lo=1,
+        hi=1000,
+    )
     image_max_memory: float = key(
         8.0,
         "GiB",
