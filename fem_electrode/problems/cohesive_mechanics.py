@@ -101,7 +101,7 @@ class InterfaceState:
     area: float  #: interface area
     debonded_area: float  #: separated facets: < DEBONDED_CAPACITY of the strength left
     damaged_area: float  #: facets with D > 0
-    active_area: float  #: ∫ (1 − D) dA, the area that still passes current
+    active_area: float  #: ∫ f dA, f the contact fraction of ``contact_measure``: what still passes current
     contact_area: float  #: facets in compression (closed)
     dissipated_energy: float  #: ∫ Ψ(D) dA
     max_damage: float
@@ -375,7 +375,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         dmax = df * d0 / (df - d * (df - d0))  # the largest jump so far (the mixity of now)
         separated = (df - dmax) / (df - d0) < DEBONDED_CAPACITY
         return InterfaceState(area=total(a), debonded_area=total(a[separated]),
-                              damaged_area=total(a[d > 0.0]), active_area=total(a * (1.0 - d)),
+                              damaged_area=total(a[d > 0.0]), active_area=total(a * self.facet_contact()),
                               contact_area=total(a[self.closed]),
                               dissipated_energy=total(a * psi),
                               max_damage=comm.allreduce(float(np.max(d, initial=0.0)), op=MPI.MAX))

@@ -321,7 +321,8 @@ _add(f"{_D}.debonded_fraction", "separated interface", "-", "%", 100.0, better=L
 _add(f"{_D}.damaged_fraction", "damaged interface", "-", "%", 100.0, better=LOWER, group="fracture",
      meaning="area fraction of the interface with damage D > 0 (past its strength once)")
 _add(f"{_D}.active_interface_fraction", "active interface", "-", "%", 100.0, better=HIGHER, group="fracture",
-     meaning="∫(1 − D) dA / A: the interface that still passes current (contact_measure 'damage')")
+     meaning="∫ f dA / A, f the contact fraction (1 − D, or the strength left: contact_measure): the "
+             "interface that still passes current")
 _add(f"{_D}.closed_fraction", "interface in contact (compression)", "-", "%", 100.0, group="fracture",
      meaning="area fraction of the interface whose faces are pressed together")
 _add(f"{_D}.dissipated_energy_J", "energy dissipated by debonding", "J", "pJ", 1e12, better=LOWER,

@@ -207,7 +207,7 @@ class MechanicsConfig:
         lo_open=True,
     )
     damage_update_dy: float = key(
-        0.05,
+        0.02,
         "-",
         "cohesive: the mechanics (and the damage) is updated after an accepted step once the NVP filling y "
         "has changed by this much at some node since the last update, and at the end of every protocol "
