@@ -190,8 +190,8 @@ def test_checkpoint_and_resume_give_the_same_result(comm, mpi_tmp_path, monkeypa
     assert ref.status == "completed"
     real_accept = simulation.Simulation.accept
 
-    def stop_at_20(self, *args):
-        real_accept(self, *args)
+    def stop_at_20(self, *args, **kwargs):
+        real_accept(self, *args, **kwargs)
         if self.state.steps == 20:
             simulation.request_stop()
 

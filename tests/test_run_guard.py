@@ -115,7 +115,7 @@ def _stop_when(monkeypatch, step: int, mode: str) -> None:
     real_accept = simulation.Simulation.accept
     real_write = TimeseriesWriter.write
 
-    def accept(self, *args):
+    def accept(self, *args, **kwargs):
         if self.state.steps + 1 >= step:
             if mode == "space":
                 monkeypatch.setattr(guard.shutil, "disk_usage", lambda path: Usage(10**9, 10**9, 0))
@@ -124,7 +124,7 @@ def _stop_when(monkeypatch, step: int, mode: str) -> None:
                     if writer.rank0:
                         raise OSError(errno.ENOSPC, "No space left on device", str(writer.path))
                 monkeypatch.setattr(TimeseriesWriter, "write", full)
-        real_accept(self, *args)
+        real_accept(self, *args, **kwargs)
 
     monkeypatch.setattr(simulation.Simulation, "accept", accept)
     monkeypatch.setattr(TimeseriesWriter, "write", real_write)

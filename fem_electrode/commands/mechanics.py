@@ -70,4 +70,10 @@ def run(args: argparse.Namespace) -> int:
                  p["fraction_above_strength"] or 0.0)
     log.info("  strain accommodation index %s, elastic energy per NVP volume %s J/m^3",
              m["strain_accommodation_index"], m["elastic_energy"]["per_nvp_volume"])
+    damage = data.get("interface_damage")
+    if damage is not None:
+        log.info("  cohesive interface: %.1f %% damaged, %.1f %% separated, active %.4g, dissipated %.3g "
+                 "J/m^2",
+                 100 * damage["damaged_fraction"], 100 * damage["debonded_fraction"],
+                 damage["active_interface_fraction"], damage["dissipated_energy_per_area_J_m2"])
     return EXIT_OK

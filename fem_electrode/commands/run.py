@@ -70,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
                     "polarization_V"):
             if m.get(key) is not None:
                 log.info("  %-30s %.6g", key, m[key])
+        damage = m.get("interface_damage")
+        if damage is not None:
+            retention = (m.get("cycles") or [{}])[-1].get("capacity_retention")
+            log.info("  interface: %.1f %% damaged, %.1f %% separated, active %.4g; retention (last "
+                     "cycle) %s",
+                     100 * damage["damaged_fraction"], 100 * damage["debonded_fraction"],
+                     damage["active_interface_fraction"], "-" if retention is None else f"{retention:.4f}")
         return EXIT_OK
     if result.status == "interrupted":
         log.warning("interrupted: checkpoint in %s; continue with --resume", out)
