@@ -322,3 +322,144 @@ def test_quality_check_reported(tmp_path):
     assert check["degenerate"] == 0
     assert rec["measured"]["quality"]["min"] == pytest.approx(check["min"])
     assert check["min"] >= check["threshold"]
+
+
+@pytest.mark.serial
+def test_edited_image_under_the_same_name_is_not_reused(tmp_path):
+    """gmsh and the provenance check only (run.meshes imports DOLFINx but this touches no mesh of
+    it, so it is serial): a mesh whose image file changed since it was built differs from the
+    case in the image's SHA-256, so `run` rebuilds it and `--mesh` refuses it without --force-mesh;
+    the unchanged image matches."""
+    from fem_electrode.run.meshes import mesh_file_problems, provenance_differences
+
+    msh, _ = _mesh(tmp_path, synthetic(12, seed=5), 0.1)
+    js = msh.with_suffix(".json")
+    case = _case(tmp_path / "img.npy", 0.1)
+    assert provenance_differences(case, js) == []
+    assert mesh_file_problems(msh, case, force=False) == []
+    edited = synthetic(12, seed=5)
+    edited[0, 0, 0] = 2 if edited[0, 0, 0] != 2 else 1  # same name, shape and labels, one voxel changed
+    np.save(tmp_path / "img.npy", edited)
+    differences = provenance_differences(case, js)
+    assert differences and len(differences) == 1 and "geometry.image (sha256)" in differences[0]
+    assert "changed since the mesh was built" in differences[0]
+    assert any("sha256" in p and "--force-mesh" in p for p in mesh_file_problems(msh, case, force=False))
+    assert mesh_file_problems(msh, case, force=True) == []
+    (tmp_path / "img.npy").unlink()  # unreadable: a difference (the rebuild names the key), not a crash
+    assert "cannot hash the image" in provenance_differences(case, js)[0]
+
+
+def test_run_rebuilds_the_mesh_of_an_edited_image(comm, mpi_tmp_path):
+    """DOLFINx (serial and under mpiexec): load_domain reuses the mesh of an unchanged image and
+    rebuilds it when the image file under the same name changed (the NVP volume follows the
+    new image)."""
+    from fem_electrode.run.meshes import load_domain
+
+    path = mpi_tmp_path / "img.npy"
+    a = synthetic(12, seed=5)
+    if comm.rank == 0:
+        np.save(path, a)
+    comm.Barrier()
+    case = validate({"case": {"name": "img"}, "mesh": {"directory": str(mpi_tmp_path / "meshes")},
+                     "geometry": {"kind": "image", "image": str(path), "image_voxel_size": [0.1] * 3,
+                                  "image_axis": "+2", "image_min_region": 1}})
+    domain, msh = load_domain(case, comm)
+    first = domain.volume("NVP")
+    stamp = msh.stat().st_mtime_ns if comm.rank == 0 else None
+    domain, _ = load_domain(case, comm)  # unchanged: reused
+    assert domain.volume("NVP") == pytest.approx(first, rel=1e-12)
+    if comm.rank == 0:
+        assert msh.stat().st_mtime_ns == stamp
+        b = a.copy()
+        b[:, :, -3:][b[:, :, -3:] == 1] = 2  # NZSP next to the collector becomes NVP
+        np.save(path, b)
+    comm.Barrier()
+    domain, _ = load_domain(case, comm)
+    assert domain.volume("NVP") > 1.1 * first
+
+
+@pytest.mark.serial
+def test_size_estimate_of_an_image_case_counts_its_voxels(tmp_path, examples):
+    """Pure numpy + gmsh (run.estimate touches no DOLFINx): the estimate of an image case is
+    TETS_PER_VOXEL per voxel after crop and down-sampling, read from the header (the box key is
+    not used), within a factor 1.5 of the tetrahedra of the shipped example's mesh at
+    downsample 2; an unreadable image is a ConfigError naming the key."""
+    from fem_electrode.run.estimate import TETS_PER_VOXEL, estimate
+
+    np.save(tmp_path / "a.npy", np.ones((30, 21, 24), dtype=np.uint8))
+    case = _case(tmp_path / "a.npy", 0.1, image_crop=[0, 30, 0, 21, 4, 24], image_downsample=2)
+    # crop: 30 x 21 x 20 voxels; down-sampled by 2: 15 x 10 x 10 (the odd 21st row is dropped)
+    assert estimate(case).tetrahedra == pytest.approx(TETS_PER_VOXEL * 15 * 10 * 10)
+    assert estimate(case, ranks=2).seconds_per_cycle == pytest.approx(0.5 * estimate(case).seconds_per_cycle)
+    example = load_case(examples / "image.toml", overrides={"geometry": {"image_downsample": 2}})
+    _, js = build_mesh(example, tmp_path / "out")
+    actual = json.loads(js.read_text())["measured"]["elements"]["tetrahedra"]
+    assert actual / 1.5 < estimate(example).tetrahedra < 1.5 * actual
+    with pytest.raises(ConfigError, match="geometry.image = .*no such file"):
+        estimate(_case(tmp_path / "missing.npy", 0.1))
+
+
+@pytest.mark.serial
+def test_compare_refuses_an_image_case_before_meshing(tmp_path, examples, capsys):
+    """No meshing, no MPI: compare replaces geometry.kind by infiltrated and co-sintered, so an
+    image case would be compared as two generated electrodes; it is refused (exit 2) naming the
+    key and value, and nothing is written."""
+    from fem_electrode import cli
+
+    out = tmp_path / "cmp"
+    assert cli.main(["compare", str(examples / "image.toml"), "-o", str(out), "--mechanics-only"]) == 2
+    err = capsys.readouterr().err
+    assert "geometry.kind = 'image'" in err and "infiltrated, cosintered" in err
+    assert not out.exists()
+
+
+#: 6³ voxels cut from the 200³ benchmark image down-sampled twice (labels pore 0, NZSP 1, NVP 2,
+#: C order): a one-voxel NVP layer wraps a voxel edge between pore and NZSP; with plain Taubin
+#: smoothing the layer's two faces there pass through each other and HXT fails ("a segment and
+#: a facet intersect").
+CROSSING_BLOCK = ("000000000000000022000221000211000211000000000000000022000222000211002211000000000000000022"
+                  "000212002211022111222000222000222222222112222111221111112000211200221122221111111111111111"
+                  "111200111222111112111111111111111111")
+
+
+@pytest.mark.serial
+def test_smoothing_undoes_crossing_faces_of_a_one_voxel_layer(tmp_path):
+    """Pure numpy + gmsh: smoothing finds the crossing quad pair of CROSSING_BLOCK and moves it
+    back (none is left, by the crossing test and by a brute-force test of every triangle edge
+    against every triangle), and the block meshes at smoothing level 0 (not the stair-step
+    fallback) with no degenerate tetrahedron."""
+    from fem_electrode.geometry import surfacenets
+
+    block = np.array([int(c) for c in CROSSING_BLOCK], dtype=np.uint8).reshape(6, 6, 6)
+    s = surfacenets.extract(block, (0.1,) * 3, meshed=(1, 2))
+    surfacenets.smooth(s, (0.1,) * 3)
+    assert s.crossings >= 1
+    assert not surfacenets.crossing_quads(s, surfacenets.edge_sharing_perpendicular(s)).any()
+    tri = s.triangles
+    edges = np.unique(np.sort(np.vstack([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1), axis=0)
+    ei, ti = (a.ravel() for a in np.meshgrid(np.arange(len(edges)), np.arange(len(tri)), indexing="ij"))
+    e, t = edges[ei], tri[ti]
+    p = s.points
+    hits = surfacenets._segments_cross(p[e[:, 0]], p[e[:, 1]], p[t[:, 0]], p[t[:, 1]], p[t[:, 2]])
+    assert not hits.any()
+    _, rec = _mesh(tmp_path, block, 0.1, image_disconnected="keep", image_min_region=1)
+    surface = rec["resolved"]["surface"]
+    assert surface["smoothing_level"] == 0 and surface["crossings_undone"] >= 1
+    assert surface["degenerate_check"]["degenerate"] == 0
+
+
+@pytest.mark.serial
+def test_quad_split_avoids_a_flat_triangle():
+    """Pure numpy: a quad with three (nearly) collinear vertices, the outer two joined by the
+    shorter diagonal, is split along the other diagonal (both triangles keep an area)."""
+    from fem_electrode.geometry import surfacenets
+
+    s = surfacenets.extract(np.ones((1, 1, 1), dtype=np.uint8), (1.0,) * 3, meshed=(1,))
+    q = s.quads[0]
+    p = s.points
+    centre = 0.5 * (p[q[0]] + p[q[2]])
+    p[q[3]] += 2.0 * (p[q[3]] - centre)  # q3 pulled out: diagonal 0-2 is the shorter one ...
+    p[q[1]] = centre + 1e-9  # ... and q1 on it
+    surfacenets._split_short_diagonal(s)
+    assert np.linalg.norm(p[q[0]] - p[q[2]]) < np.linalg.norm(p[q[1]] - p[q[3]])
+    assert s.areas()[:2].min() > 0.1

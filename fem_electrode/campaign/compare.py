@@ -103,10 +103,22 @@ def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> l
     return [Protocol(f"{p.c_rate:g} C{hold}")]
 
 
+#: Kinds whose case ``compare`` cannot turn into its designs: ``geometry.kind`` is replaced by
+#: each design, so the image would be silently dropped for two generated electrodes.
+NOT_COMPARABLE_KINDS = ("image",)
+
+
 def check_seeds_and_refine(case: Case, seeds: int | None = None, refine: float | None = None) -> int:
     """The number of seeds per design (``seeds``, default the case's ``geometry.seeds``); raises
-    ``ValueError`` naming the value for fewer than one seed or a ``refine`` factor that is not
-    > 1 or would take ``mesh.refinement`` past its bound."""
+    ``ValueError`` naming the value for fewer than one seed, a ``refine`` factor that is not
+    > 1 or would take ``mesh.refinement`` past its bound, or an image case (docs/images.md)."""
+    if case.geometry.kind in NOT_COMPARABLE_KINDS:
+        raise ValueError(
+            f"geometry.kind = {case.geometry.kind!r}: compare replaces geometry.kind by each design "
+            f"({', '.join(DESIGNS)}) and builds both from the case's box and composition, so the image "
+            "would not be used; give compare a case of a generated kind, and to set an image against a "
+            "generated electrode run both cases (`fem-electrode run`) and compare their metrics.json "
+            "(docs/images.md, 'Comparing an image with a generated design')")
     n_seeds = case.geometry.seeds if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"seeds = {n_seeds!r}: need at least 1 microstructure per design")

@@ -310,6 +310,7 @@ def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
     stats = {"triangles": int(len(surface.triangles)), "vertices": int(len(surface.points)),
              "regions": {name: len(v) for name, v in volumes.items()},
              "smoothing_pairs": pairs, "cell_clamp": clamp, "smoothing_level": level,
+             "crossings_undone": surface.crossings,
              "degenerate_check": repair}
     return data, timings, stats
 

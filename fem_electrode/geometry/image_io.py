@@ -131,11 +131,23 @@ def crop_slices(src: Source, crop: list[float] | None) -> tuple[slice, slice, sl
     return out[0], out[1], out[2]
 
 
+def cropped_shape(src: Source, slices: tuple[slice, slice, slice]) -> tuple[int, int, int]:
+    """Voxels along the file's axes after ``image_crop``."""
+    dims = [len(range(*s.indices(n))) for s, n in zip(slices, src.shape, strict=True)]
+    return dims[0], dims[1], dims[2]
+
+
+def prepared_voxels(src: Source, slices: tuple[slice, slice, slice], downsample: int) -> int:
+    """Voxels of the image that is meshed: after ``image_crop`` and ``image_downsample`` (trailing
+    voxels that fill no block dropped), from the header alone."""
+    return int(np.prod([n // downsample for n in cropped_shape(src, slices)]))
+
+
 def check_memory(src: Source, slices: tuple[slice, slice, slice], downsample: int, limit_gib: float) -> int:
     """Bytes the read and the meshing need (estimate); ``ValueError`` above ``limit_gib``."""
-    dims = [len(range(*s.indices(n))) for s, n in zip(slices, src.shape, strict=True)]
+    dims = cropped_shape(src, slices)
     read = int(np.prod(dims)) * src.dtype.itemsize
-    meshed = int(np.prod([n // downsample for n in dims])) * MEMORY_BYTES_PER_VOXEL
+    meshed = prepared_voxels(src, slices, downsample) * MEMORY_BYTES_PER_VOXEL
     need = read + meshed
     if need > limit_gib * GIB:
         raise _bad("image_max_memory", limit_gib, f"the image ({' x '.join(map(str, dims))} voxels after "

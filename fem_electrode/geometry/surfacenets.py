@@ -12,11 +12,17 @@ surface stays within a voxel of the image boundary and volumes are kept). A vert
 only towards neighbours that touch at least the labels it touches: a vertex on a triple
 line (e.g. NVP | NZSP | pore) follows the line, a vertex of a box face stays on that face
 and a vertex where four labels meet stays put. Quads are then split into two triangles along
-their shorter diagonal. Lengths in µm. Pure numpy / scipy.
+the diagonal that leaves the better worse triangle (the shorter one on a tie). Two checks then
+move offending vertices back towards their voxel corners (whose stair-step surface is valid):
+triangles folded against their voxel face's normal (:func:`folded`), and pairs of quads that
+share a voxel edge at a right angle and whose triangles cross (:func:`crossing_quads`: where a
+one-voxel layer wraps a voxel edge, its two faces can pass through each other, which the volume
+mesher rejects as a self-intersecting surface). Lengths in µm. Pure numpy / scipy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +41,15 @@ SMOOTHING_PAIRS = 40
 #: a valid, unfolded stair-step surface).
 MIN_NORMAL_COS = 0.05
 UNFOLD_STEPS = 12
+#: Two ways of splitting a quad whose worse triangles' qualities differ by less than this are
+#: equally good; the shorter diagonal is then taken.
+SPLIT_QUALITY_TIE = 0.05
+#: Two quads sharing a voxel edge are perpendicular (checked for crossing) when their voxel
+#: normals' dot product is below this in magnitude (they are 0 or ±1).
+PERPENDICULAR_DOT = 0.5
+#: Relative tolerance of the segment-triangle crossing test (barycentric and segment
+#: parameters): touching at a shared vertex or edge is not a crossing.
+CROSSING_EPS = 1e-9
 #: A vertex stays within this many voxel edges of its voxel corner, per axis (< 0.5 keeps
 #: neighbouring vertices apart: their cubes do not touch).
 CELL_CLAMP = 0.45
@@ -58,6 +73,7 @@ class Surface:
     normals: np.ndarray  #: (m / 2, 3) unit normal of each voxel face (from the smaller label)
     label_sets: np.ndarray  #: (n,) bit set of the labels of the 8 voxels around each vertex
     on_plane: np.ndarray  #: (n, 3) the vertex lies on the low or high box plane of that axis
+    crossings: int = 0  #: crossing quad pairs found (and undone) by the last :func:`smooth`
 
     def areas(self) -> np.ndarray:
         """Triangle areas (µm²)."""
@@ -168,7 +184,8 @@ def _neighbour_matrix(surface: Surface) -> sp.csr_matrix:
 def smooth(surface: Surface, spacing: tuple[float, float, float], pairs: int = SMOOTHING_PAIRS,
            clamp: float = CELL_CLAMP) -> None:
     """Taubin-smooth ``surface.points`` in place, within ``clamp`` voxels of the corners, box
-    planes kept (see the module docstring); then split every quad along its shorter diagonal."""
+    planes kept (see the module docstring); then split every quad (:func:`_split_short_diagonal`) and
+    move folded and crossing triangles back towards their voxel corners."""
     w = _neighbour_matrix(surface)
     moving = np.asarray(w.sum(axis=1)).ravel() > 0
     x0 = surface.corner_points
@@ -185,15 +202,27 @@ def smooth(surface: Surface, spacing: tuple[float, float, float], pairs: int = S
             np.clip(x, lo, hi, out=x)
     surface.points = x
     _split_short_diagonal(surface)
+    if not pairs:
+        return  # the voxel corners: nothing folded or crossing
+    _back_off(surface, folded)
+    _uncross(surface, edge_sharing_perpendicular(surface))
+
+
+def _back_off(surface: Surface, find: Callable[[Surface], np.ndarray]) -> None:
+    """Move the vertices of the triangles that ``find(surface)`` flags (a boolean per triangle)
+    halfway back to their voxel corners, re-splitting the quads, up to UNFOLD_STEPS times; then
+    put those still flagged on their corners."""
+    x0 = surface.corner_points
     for _ in range(UNFOLD_STEPS):
-        bad = folded(surface)
+        bad = find(surface)
         if not np.any(bad):
-            break
+            return
         v = np.unique(surface.triangles[bad])
         surface.points[v] = 0.5 * (surface.points[v] + x0[v])
         _split_short_diagonal(surface)
-    else:
-        v = np.unique(surface.triangles[folded(surface)])
+    bad = find(surface)
+    if np.any(bad):
+        v = np.unique(surface.triangles[bad])
         surface.points[v] = x0[v]
         _split_short_diagonal(surface)
 
@@ -208,11 +237,113 @@ def folded(surface: Surface) -> np.ndarray:
     return cos < MIN_NORMAL_COS
 
 
+def _triangle_quality(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """4 sqrt(3) area / (sum of squared edges): 1 for an equilateral triangle, 0 for a flat one."""
+    area2 = np.linalg.norm(np.cross(b - a, c - a), axis=1)  # twice the area
+    edges = (np.einsum("ij,ij->i", b - a, b - a) + np.einsum("ij,ij->i", c - b, c - b)
+             + np.einsum("ij,ij->i", a - c, a - c))
+    return 2.0 * np.sqrt(3.0) * area2 / np.maximum(edges, np.finfo(float).tiny)
+
+
 def _split_short_diagonal(surface: Surface) -> None:
+    """Split every quad into two triangles along the diagonal whose worse triangle is better
+    (:func:`_triangle_quality`; the shorter diagonal when both are within SPLIT_QUALITY_TIE).
+
+    The shorter diagonal alone is not enough: where a smoothed triple line or box-face line
+    turns round a voxel corner, three of a quad's vertices end up (nearly) on one straight line
+    and the shorter diagonal joins the outer two, leaving a flat triangle that HXT fills with
+    flat tetrahedra (5 on the 200³ benchmark image down-sampled twice, min quality 1e-14)."""
     quads, p = surface.quads, surface.points
-    d02 = np.linalg.norm(p[quads[:, 0]] - p[quads[:, 2]], axis=1)
-    d13 = np.linalg.norm(p[quads[:, 1]] - p[quads[:, 3]], axis=1)
-    use13 = d13 < d02
+    q0, q1, q2, q3 = (p[quads[:, k]] for k in range(4))
+    d02 = np.linalg.norm(q0 - q2, axis=1)
+    d13 = np.linalg.norm(q1 - q3, axis=1)
+    worst02 = np.minimum(_triangle_quality(q0, q1, q2), _triangle_quality(q0, q2, q3))
+    worst13 = np.minimum(_triangle_quality(q0, q1, q3), _triangle_quality(q1, q2, q3))
+    use13 = np.where(np.abs(worst13 - worst02) > SPLIT_QUALITY_TIE, worst13 > worst02, d13 < d02)
     tri = surface.triangles
     tri[0::2] = np.where(use13[:, None], quads[:, [0, 1, 3]], quads[:, [0, 1, 2]])
     tri[1::2] = np.where(use13[:, None], quads[:, [1, 2, 3]], quads[:, [0, 2, 3]])
+
+
+def edge_sharing_perpendicular(surface: Surface) -> np.ndarray:
+    """(k, 2) pairs of quads that share a voxel edge and stand at a right angle to each other
+    (a convex or concave voxel edge of the surface; where a one-voxel layer runs diagonally,
+    four of them meet at one edge)."""
+    quads = surface.quads
+    nq = len(quads)
+    m = sp.csr_matrix((np.ones(4 * nq), (np.repeat(np.arange(nq), 4), quads.ravel())),
+                      shape=(nq, len(surface.points)))
+    shared = sp.triu(m @ m.T, k=1).tocoo()
+    edge = shared.data >= 2
+    a, b = shared.row[edge].astype(np.int64), shared.col[edge].astype(np.int64)
+    dot = np.einsum("ij,ij->i", surface.normals[a], surface.normals[b])
+    keep = np.abs(dot) < PERPENDICULAR_DOT
+    return np.stack([a[keep], b[keep]], axis=1)
+
+
+def _segments_cross(a: np.ndarray, b: np.ndarray, t0: np.ndarray, t1: np.ndarray,
+                    t2: np.ndarray) -> np.ndarray:
+    """Per row: the open segment a-b passes through the open triangle t0 t1 t2 (Möller-Trumbore;
+    touching at an end point or an edge is not a crossing, nor is a coplanar pair)."""
+    d = b - a
+    e1, e2 = t1 - t0, t2 - t0
+    h = np.cross(d, e2)
+    det = np.einsum("ij,ij->i", e1, h)
+    scale = np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1) * np.linalg.norm(d, axis=1)
+    ok = np.abs(det) > CROSSING_EPS * scale
+    inv = np.divide(1.0, det, out=np.zeros_like(det), where=ok)
+    s = a - t0
+    u = inv * np.einsum("ij,ij->i", s, h)
+    q = np.cross(s, e1)
+    v = inv * np.einsum("ij,ij->i", d, q)
+    t = inv * np.einsum("ij,ij->i", e2, q)
+    eps = CROSSING_EPS
+    return ok & (u > eps) & (v > eps) & (u + v < 1.0 - eps) & (t > eps) & (t < 1.0 - eps)
+
+
+def crossing_quads(surface: Surface, pairs: np.ndarray) -> np.ndarray:
+    """Per pair of quads (:func:`edge_sharing_perpendicular`): an edge of a triangle of one quad
+    passes through a triangle of the other (the surface intersects itself there)."""
+    tri, p = surface.triangles, surface.points
+    hit = np.zeros(len(pairs), dtype=bool)
+    for first, second in ((0, 1), (1, 0)):
+        qa, qb = pairs[:, first], pairs[:, second]
+        for ta in (0, 1):
+            t_a = tri[2 * qa + ta]
+            for k in range(3):
+                e0, e1 = t_a[:, k], t_a[:, (k + 1) % 3]
+                for tb in (0, 1):
+                    t_b = tri[2 * qb + tb]
+                    todo = ~hit & ~((e0[:, None] == t_b).any(axis=1) & (e1[:, None] == t_b).any(axis=1))
+                    idx = np.flatnonzero(todo)
+                    if len(idx):
+                        tt = t_b[idx]
+                        hit[idx] |= _segments_cross(p[e0[idx]], p[e1[idx]], p[tt[:, 0]], p[tt[:, 1]],
+                                                    p[tt[:, 2]])
+    return hit
+
+
+def _uncross(surface: Surface, pairs: np.ndarray) -> None:
+    """Move the vertices of crossing quad pairs (:func:`crossing_quads`) halfway back to their
+    voxel corners, re-splitting the quads, up to UNFOLD_STEPS times (after the first pass only
+    the pairs that touch a moved vertex are tested again); then put those still crossing on
+    their corners. Records the number of crossing pairs found in ``surface.crossings``."""
+    x0 = surface.corner_points
+    todo = pairs
+    found = 0
+    for step in range(UNFOLD_STEPS + 1):
+        if not len(todo):
+            break
+        bad = todo[crossing_quads(surface, todo)]
+        if not len(bad):
+            break
+        if step == 0:
+            found = len(bad)
+        v = np.unique(surface.quads[bad.ravel()])
+        surface.points[v] = x0[v] if step == UNFOLD_STEPS else 0.5 * (surface.points[v] + x0[v])
+        _split_short_diagonal(surface)
+        moved = np.zeros(len(surface.points), dtype=bool)
+        moved[v] = True
+        touches = moved[surface.quads[todo[:, 0]]].any(axis=1) | moved[surface.quads[todo[:, 1]]].any(axis=1)
+        todo = todo[touches]
+    surface.crossings = found
