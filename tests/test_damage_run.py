@@ -109,7 +109,10 @@ def test_a_resumed_run_goes_on_with_its_damage(comm, mpi_tmp_path, monkeypatch):
     second = simulation.run(case, out, domain=column(comm), resume=True)
     assert second.status == "completed", second.reason
     got, want = second.metrics["interface_damage"], ref.metrics["interface_damage"]
-    assert got["active_interface_fraction"] == pytest.approx(want["active_interface_fraction"], rel=1e-6)
-    assert got["max_damage"] == pytest.approx(want["max_damage"], rel=1e-9)
+    # 2e-3: on 2 ranks two uninterrupted runs already differ by 1e-4 ... 2e-4 (round-off of the
+    # parallel assembly decides which facets at δ_n ≈ 0 end up closed); without the restored
+    # history the active fraction is off by 1.3 %
+    assert got["active_interface_fraction"] == pytest.approx(want["active_interface_fraction"], rel=2e-3)
+    assert got["max_damage"] == pytest.approx(want["max_damage"], rel=1e-6)
     for key in ("capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g", "polarization_V"):
-        assert second.metrics[key] == pytest.approx(ref.metrics[key], rel=1e-6), key
+        assert second.metrics[key] == pytest.approx(ref.metrics[key], rel=2e-3), key

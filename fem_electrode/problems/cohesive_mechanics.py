@@ -202,7 +202,9 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         self.damage = dolfinx.fem.Function(Q, name="damage")  # committed history
         self.trial_damage = dolfinx.fem.Function(Q, name="damage")  # of the last solve
         self._contact = dolfinx.fem.Function(Q)  # per facet, see facet_contact
-        self.closed = np.zeros(self._n_facets_local(), dtype=bool)  # in compression
+        #: 1 on facets in compression (closed), 0 open: the contact set of the last solve, a
+        #: Function so that a checkpoint carries it with the damage
+        self.closed_state = dolfinx.fem.Function(Q, name="closed")
         self.k_n = dolfinx.fem.Function(Q)
         self.k_s = dolfinx.fem.Function(Q)
         self._emaps = [*domain.entity_maps, self._iface_map]
@@ -245,6 +247,11 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         self.facet_area = area
         self.facet_normal = normal / np.maximum(area, 1e-300)[:, None]
         self._set_stiffness(self.damage.x.array[: area.size], self.closed)
+
+    @property
+    def closed(self) -> np.ndarray:
+        """Owned interface facets in compression after the last solve."""
+        return self.closed_state.x.array[: self._n_facets_local()] > 0.5
 
     def _n_facets_local(self) -> int:
         return self.iface.topology.index_map(2).size_local
@@ -335,7 +342,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         self.last_iterations = its
         self.total_iterations += its
         self._set_owned(self.trial_damage, damage)
-        self.closed = closed
+        self._set_owned(self.closed_state, closed.astype(float))
         if commit:
             self.commit()
         self._fill_parent_displacement()

@@ -305,7 +305,7 @@ class Simulation:
                                 for h in self.history.states]
         self.space.check("checkpoint")
         if isinstance(self.mechanics, CohesiveMechanicsProblem):
-            history.append(self.mechanics.damage)
+            history += [self.mechanics.damage, self.mechanics.closed_state]
         guard.collectively(self.comm, "checkpoint", lambda: checkpoint.write(
             self.checkpoint_path, [p.c, p.phi_e, p.phi_s, *history], state, self.comm))
         if self.rank0:
@@ -459,7 +459,8 @@ class Simulation:
                                                     resume_time=resume_time)
         if isinstance(self.mechanics, CohesiveMechanicsProblem):
             if resumed:  # the damage history of the checkpoint (absent: written without damage)
-                checkpoint.read(self.checkpoint_path, [], self.comm, optional=[self.mechanics.damage])
+                checkpoint.read(self.checkpoint_path, [], self.comm,
+                                optional=[self.mechanics.damage, self.mechanics.closed_state])
             self.update_damage()  # and the contact it leaves
         if case.mechanics.coupling == "two_way":
             mc = case.mechanics
