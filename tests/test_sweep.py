@@ -256,3 +256,30 @@ def test_docs_describe_every_sweep_option():
     missing = [f"{cls.__name__}.{f.name}" for cls in (SweepSettings, RunSpec, SlurmOptions)
                for f in fields(cls) if f"`{f.name}`" not in text]
     assert not missing, f"docs/cluster.md does not describe {missing}"
+
+
+@pytest.mark.serial
+def test_input_files_of_the_base_case_are_found_from_every_case_folder(tmp_path):
+    """Serial: file handling only. A relative geometry.image in the base case file is relative
+    to that file's folder, one in the sweep file's inline [base] to the sweep file's folder;
+    each expanded case (written into its own folder) holds the absolute path."""
+    import numpy as np
+
+    cases, sweeps = tmp_path / "cases", tmp_path / "sweeps"
+    cases.mkdir()
+    sweeps.mkdir()
+    labels = np.ones((4, 4, 4), dtype=np.uint8)  # NZSP, an NVP layer at the top, a pore in it
+    labels[3] = 2
+    labels[3, 1, 1] = 0
+    np.save(cases / "a.npy", labels)
+    np.save(sweeps / "b.npy", labels)
+    (cases / "base.toml").write_text('[case]\nname = "img"\n[geometry]\nkind = "image"\nimage = "a.npy"\n'
+                                     'image_voxel_size = [0.5, 0.5, 0.5]\n')
+    (sweeps / "s.toml").write_text('[sweep]\nname = "s"\nbase = "../cases/base.toml"\n'
+                                   '[grid]\n"protocol.c_rate" = [1.0, 2.0]\n')
+    (sweeps / "t.toml").write_text('[sweep]\nname = "t"\nbase = "../cases/base.toml"\n'
+                                   '[base.geometry]\nimage = "b.npy"\n[grid]\n"protocol.c_rate" = [1.0]\n')
+    for name, expected in (("s.toml", cases / "a.npy"), ("t.toml", sweeps / "b.npy")):
+        sweep = load_sweep(sweeps / name, directory=tmp_path / "out" / name)
+        for point in sweep.points:
+            assert point.case.geometry.image == str(expected.resolve()), name

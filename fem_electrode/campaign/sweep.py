@@ -30,6 +30,7 @@ from typing import Any
 from fem_electrode.campaign.job import RunSpec
 from fem_electrode.campaign.slurm import SlurmOptions
 from fem_electrode.config import SCHEMA, Case, ConfigError, validate
+from fem_electrode.config.loader import resolve_paths
 from fem_electrode.util.tables import doc, parse_table
 
 TABLES = ("sweep", "base", "grid", "list", "run", "slurm")
@@ -218,10 +219,13 @@ def load_sweep(path: str | os.PathLike[str], *, directory: str | os.PathLike[str
     base: dict[str, Any] = {}
     if settings.base:
         base = _read_toml((path.parent / settings.base), "base case", problems)
+        resolve_paths(base, (path.parent / settings.base).parent)  # input files: beside the base case
     inline = raw.get("base", {})
     if not isinstance(inline, Mapping):
         problems.append("[base] must be a table of case sections")
         inline = {}
+    inline = copy.deepcopy(dict(inline))
+    resolve_paths(inline, path.parent)  # and those of the sweep file: beside it
     base = _merge(base, inline)
     if not problems:
         try:

@@ -154,7 +154,7 @@ def load_case(path: str | os.PathLike[str], overrides: Mapping[str, Mapping[str,
         raise ConfigError(["the case file is empty (no [section]): every key would take its default, a "
                            "10 um RVE that runs for hours; write the sections you mean (at least [case] "
                            "name = ...) or pass --defaults to run the default case on purpose"], str(path))
-    _resolve_paths(data, path.parent)
+    resolve_paths(data, path.parent)
     for sec, values in (overrides or {}).items():
         data.setdefault(sec, {}).update(values)
     return validate(data, source=str(path))
@@ -164,7 +164,7 @@ def load_case(path: str | os.PathLike[str], overrides: Mapping[str, Mapping[str,
 PATH_KEYS = (("geometry", "image"),)
 
 
-def _resolve_paths(data: dict[str, Any], folder: Path) -> None:
+def resolve_paths(data: dict[str, Any], folder: Path) -> None:
     """Make the relative paths of :data:`PATH_KEYS` absolute against the case file's ``folder``
     (so that the resolved case written next to a run still finds them)."""
     for sec, name in PATH_KEYS:
