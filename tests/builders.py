@@ -8,6 +8,7 @@ the values they change.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from fem_electrode.config import Case, validate
@@ -19,6 +20,14 @@ from fem_electrode.physics.fracture import LayerThickness
 from fem_electrode.problems.electrochemistry import ElectroParams
 from fem_electrode.problems.mechanics import MechanicsProblem
 from fem_electrode.run import setup
+
+
+def case_from(base: Mapping[str, Mapping[str, Any]], **overrides: Mapping[str, Any]) -> Case:
+    """The validated case of the sections ``base`` with ``overrides`` (section -> keys) merged in."""
+    data = {k: dict(v) for k, v in base.items()}
+    for sec, values in overrides.items():
+        data.setdefault(sec, {}).update(values)
+    return validate(data)
 
 
 def electro_params(case: Case | None = None, **overrides: Any) -> ElectroParams:

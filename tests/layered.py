@@ -55,3 +55,8 @@ def layered_box(comm: MPI.Comm, lengths: tuple[float, float, float], n: tuple[in
         raise AssertionError("a facet lies in two tagged planes")  # pragma: no cover
     facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx_all, val_all)
     return Domain(mesh, cell_tags, facet_tags)
+
+
+def column(comm: MPI.Comm) -> Domain:
+    """The runs' test column: 1 x 1 x 3 µm, NZSP below z = 2 µm, NVP above, 2 x 2 x 6 cells."""
+    return layered_box(comm, (1e-6, 1e-6, 3e-6), (2, 2, 6), z_interface=2e-6)

@@ -8,9 +8,10 @@ as NVP shrinks on charge. Serial and 2 ranks.
 from __future__ import annotations
 
 import pytest
-from layered import layered_box
+from builders import case_from
+from layered import column
 
-from fem_electrode.config import ConfigError, validate
+from fem_electrode.config import ConfigError
 from fem_electrode.outputs.timeseries import read_rows
 from fem_electrode.run import simulation
 
@@ -26,15 +27,8 @@ BASE = {
 UNBREAKABLE = {"strength_interface": 50e9, "strength_interface_shear": 50e9, "toughness_interface": 1e9}
 
 
-def column(comm):
-    return layered_box(comm, (1e-6, 1e-6, 3e-6), (2, 2, 6), z_interface=2e-6)
-
-
 def make_case(**overrides):
-    data = {k: dict(v) for k, v in BASE.items()}
-    for sec, values in overrides.items():
-        data.setdefault(sec, {}).update(values)
-    return validate(data)
+    return case_from(BASE, **overrides)
 
 
 def test_an_interface_that_does_not_fail_changes_nothing(comm, mpi_tmp_path):

@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from layered import layered_box
+from builders import case_from
+from layered import column
 from test_coupling_two_way import film_stress_work
 
-from fem_electrode.config import ConfigError, validate
+from fem_electrode.config import ConfigError
 from fem_electrode.fem.newton import NewtonResult
 from fem_electrode.outputs import snapshots
 from fem_electrode.outputs.timeseries import read_rows
@@ -29,15 +30,8 @@ BASE = {
 }
 
 
-def column(comm):
-    return layered_box(comm, (1e-6, 1e-6, 3e-6), (2, 2, 6), z_interface=2e-6)
-
-
 def make_case(**overrides):
-    data = {k: dict(v) for k, v in BASE.items()}
-    for sec, values in overrides.items():
-        data.setdefault(sec, {}).update(values)
-    return validate(data)
+    return case_from(BASE, **overrides)
 
 
 def test_full_cycle_outputs_and_conservation(comm, mpi_tmp_path):

@@ -98,15 +98,26 @@ class CohesiveLaw:
         t_n = np.where(dn > 0.0, (1.0 - d) * k * dn, k * dn)  # contact: full stiffness in compression
         return t_n, (1.0 - d) * k * ds
 
-    def dissipated_energy(self, damage: Any, delta_n: Any, delta_s: Any) -> np.ndarray:
-        """Energy dissipated per interface area (J/m²) to reach ``damage`` at the present mixity:
-        Ψ = ½ D K δ⁰_m δ_max with δ_max = δ^f δ⁰/(δ^f − D (δ^f − δ⁰)) the largest jump so far (the
-        area under the envelope up to δ_max less the energy still stored on the damaged secant;
-        Ψ(1) = G_c). Exact for a history at one mixity."""
+    def max_jump(self, damage: Any, delta_n: Any, delta_s: Any) -> np.ndarray:
+        """δ_max = δ^f δ⁰/(δ^f − D (δ^f − δ⁰)) (m): the largest effective jump so far, from the damage
+        (inverting :meth:`damage` at the present mixity)."""
         d = np.clip(np.asarray(damage, float), 0.0, 1.0)
         d0, df = self.onset_jump(delta_n, delta_s), self.final_jump(delta_n, delta_s)
-        dmax = df * d0 / (df - d * (df - d0))
-        return 0.5 * d * self.penalty * d0 * dmax
+        return df * d0 / (df - d * (df - d0))
+
+    def strength_left(self, damage: Any, delta_n: Any, delta_s: Any) -> np.ndarray:
+        """(δ^f − δ_max)/(δ^f − δ⁰) ∈ [0, 1]: the fraction of its strength the interface can still
+        carry on the softening branch (1 until the onset, 0 when separated)."""
+        d0, df = self.onset_jump(delta_n, delta_s), self.final_jump(delta_n, delta_s)
+        return np.clip((df - self.max_jump(damage, delta_n, delta_s)) / (df - d0), 0.0, 1.0)
+
+    def dissipated_energy(self, damage: Any, delta_n: Any, delta_s: Any) -> np.ndarray:
+        """Energy dissipated per interface area (J/m²) to reach ``damage`` at the present mixity:
+        Ψ = ½ D K δ⁰_m δ_max with δ_max of :meth:`max_jump` (the area under the envelope up to
+        δ_max less the energy still stored on the damaged secant; Ψ(1) = G_c). Exact for a history
+        at one mixity."""
+        d = np.clip(np.asarray(damage, float), 0.0, 1.0)
+        return 0.5 * d * self.penalty * self.onset_jump(delta_n, delta_s) * self.max_jump(d, delta_n, delta_s)
 
     def update(self, delta_n: Any, delta_s: Any, previous: Any = 0.0) -> tuple[np.ndarray, np.ndarray,
                                                                             np.ndarray]:

@@ -174,7 +174,8 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         self.last_iterations = 0
         self.total_iterations = 0
         self.unconverged_solves = 0  #: solves that stopped at max_iterations
-        self._contact_forms: dict[int, tuple[dolfinx.fem.Form, dolfinx.fem.Form]] = {}
+        #: per target space: the contact form and the interface area (m²) of each NVP cell
+        self._contact_forms: dict[int, tuple[dolfinx.fem.Form, np.ndarray]] = {}
         self._reuse_factorization = False
         #: LU factorizations and CG iterations of all solves
         self.factorizations = 0
@@ -190,6 +191,12 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         self.bodies = {p: domain.submesh(p) for p in tags.PHASES}
         element = ("Lagrange", self.degree, (3,))
         self.V_body = {p: dolfinx.fem.functionspace(b.mesh, element) for p, b in self.bodies.items()}
+        #: per phase: (its submesh cells, their parent cells), owned and ghost
+        self._body_cells = {}
+        for p, b in self.bodies.items():
+            imap = b.mesh.topology.index_map(3)
+            cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+            self._body_cells[p] = (cells, b.entity_map.sub_topology_to_topology(cells, False))
         self.u_body = {p: dolfinx.fem.Function(V, name=f"displacement_{p}")
                        for p, V in self.V_body.items()}
         # the broken parent-mesh displacement the stresses are computed from
@@ -359,10 +366,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         self._set_owned(self.damage, self.trial_damage.x.array[:n].copy())
 
     def _fill_parent_displacement(self) -> None:
-        for p, body in self.bodies.items():
-            imap = body.mesh.topology.index_map(3)
-            sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
-            parent = body.entity_map.sub_topology_to_topology(sub_cells, False)
+        for p, (sub_cells, parent) in self._body_cells.items():
             self.u.interpolate(self.u_body[p], cells0=sub_cells, cells1=parent)
         self.u.x.scatter_forward()
 
@@ -378,11 +382,10 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         def total(x: np.ndarray) -> float:
             return comm.allreduce(float(np.sum(x)), op=MPI.SUM)
 
-        d0, df = self.law.onset_jump(dn, ds), self.law.final_jump(dn, ds)
-        dmax = df * d0 / (df - d * (df - d0))  # the largest jump so far (the mixity of now)
-        separated = (df - dmax) / (df - d0) < DEBONDED_CAPACITY
+        separated = self.law.strength_left(d, dn, ds) < DEBONDED_CAPACITY
         return InterfaceState(area=total(a), debonded_area=total(a[separated]),
-                              damaged_area=total(a[d > 0.0]), active_area=total(a * self.facet_contact()),
+                              damaged_area=total(a[d > 0.0]),
+                              active_area=total(a * self.facet_contact((dn, ds))),
                               contact_area=total(a[self.closed]),
                               dissipated_energy=total(a * psi),
                               max_damage=comm.allreduce(float(np.max(d, initial=0.0)), op=MPI.MAX))
@@ -400,19 +403,16 @@ class CohesiveMechanicsProblem(MechanicsProblem):
             raise ValueError("damage_of_facets: some facets are not on the cohesive interface")
         return values
 
-    def facet_contact(self) -> np.ndarray:
+    def facet_contact(self, jumps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """The contact fraction of each owned interface facet for the electrochemistry: 1 − D
         (``contact_measure = "damage"``), or the fraction of its strength the facet can still
-        carry, (δ_f − δ_max)/(δ_f − δ⁰) (``"separation"``: a facet passes current until its faces
-        separate)."""
+        carry, :meth:`CohesiveLaw.strength_left` (``"separation"``: a facet passes current until
+        its faces separate). ``jumps``: (δ_n, δ_s) of :meth:`facet_jumps` when already at hand."""
         n = self._n_facets_local()
         d = self.damage.x.array[:n]
         if self.contact_measure == "damage":
             return 1.0 - d
-        dn, ds = self.facet_jumps()
-        d0, df = self.law.onset_jump(dn, ds), self.law.final_jump(dn, ds)
-        dmax = df * d0 / (df - d * (df - d0))
-        return np.clip((df - dmax) / (df - d0), 0.0, 1.0)
+        return self.law.strength_left(d, *(jumps if jumps is not None else self.facet_jumps()))
 
     def contact_per_cell(self, target: dolfinx.fem.Function) -> None:
         """Fill ``target`` (DG0 on ``domain.submesh("NVP")``, e.g. the electrochemistry's
@@ -425,20 +425,19 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         w = ufl.TestFunction(V)
         dS = self.domain.dS(INTERFACE)
         key = id(V)
-        if key not in self._contact_forms:
+        if key not in self._contact_forms:  # the form, and each cell's interface area (fixed)
+            area = dolfinx.fem.assemble_vector(dolfinx.fem.form(w("+") * dS, entity_maps=self._emaps))
+            area.scatter_reverse(dolfinx.la.InsertMode.add)
             self._contact_forms[key] = (
                 dolfinx.fem.form(self._contact("+") * w("+") * dS, entity_maps=self._emaps),
-                dolfinx.fem.form(w("+") * dS, entity_maps=self._emaps))
-        f_open, f_area = self._contact_forms[key]
-        vals = []
-        for f in (f_open, f_area):
-            b = dolfinx.fem.assemble_vector(f)
-            b.scatter_reverse(dolfinx.la.InsertMode.add)
-            vals.append(b.array.copy())
+                area.array[: V.dofmap.index_map.size_local].copy())
+        f_contact, area_of = self._contact_forms[key]
+        b = dolfinx.fem.assemble_vector(f_contact)
+        b.scatter_reverse(dolfinx.la.InsertMode.add)
         n = V.dofmap.index_map.size_local
         out = np.ones(n)
-        has = vals[1][:n] > 0.0
-        out[has] = np.clip(vals[0][:n][has] / vals[1][:n][has], 0.0, 1.0)
+        has = area_of > 0.0
+        out[has] = np.clip(b.array[:n][has] / area_of[has], 0.0, 1.0)
         target.x.array[:n] = out
         target.x.scatter_forward()
 

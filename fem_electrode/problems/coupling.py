@@ -43,6 +43,7 @@ from fem_electrode.physics.constants import GAS_CONSTANT
 from fem_electrode.physics.transport import LUMPED
 from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 from fem_electrode.problems.mechanics import MechanicsProblem
+from fem_electrode.util.anderson import anderson_coefficients, mix
 from fem_electrode.util.log import get_logger
 
 log = get_logger("coupling")
@@ -145,16 +146,8 @@ class TwoWayCoupling:
         stress works is exactly w of the mixed concentration (no extra mechanics solve)."""
         if len(xs) < 2:
             return ws[-1], gs[-1]
-        scale = self.problem.params.c_max
-        f = [(g - x) / scale for x, g in zip(xs, gs, strict=True)]
-        dF = np.stack([b - a for a, b in zip(f, f[1:], strict=False)], axis=1)
-        comm = self.problem.domain.mesh.comm
-        gram = comm.allreduce(dF.T @ dF, op=MPI.SUM)
-        rhs = comm.allreduce(dF.T @ f[-1], op=MPI.SUM)
-        gamma = np.linalg.lstsq(gram + 1e-14 * np.trace(gram) * np.eye(len(rhs)), rhs, rcond=None)[0]
-        dG = np.stack([b - a for a, b in zip(gs, gs[1:], strict=False)], axis=1)
-        dW = np.stack([b - a for a, b in zip(ws, ws[1:], strict=False)], axis=1)
-        return ws[-1] - dW @ gamma, gs[-1] - dG @ gamma
+        gamma = anderson_coefficients(xs, gs, self.problem.domain.mesh.comm)
+        return mix(ws, gamma), mix(gs, gamma)
 
     # ---- one time step ----------------------------------------------------------------------------
     def solve(self, dt: float) -> NewtonResult:

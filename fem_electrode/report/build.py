@@ -230,16 +230,13 @@ def damage_blocks(pairs: Sequence[Pair]) -> list[Block]:
         for design, run in p.runs.items():
             d, cycles = run.metrics["interface_damage"], run.metrics.get("cycles") or []
             last = cycles[-1] if cycles else {}
-            rows.append([p.label, design, str(len(cycles)), _fmt(last.get("capacity_retention")),
-                         _fmt(d.get("active_interface_fraction")), _fmt(d.get("debonded_fraction")),
-                         _fmt(d.get("dissipated_energy_per_area_J_m2")),
+            values = [last.get("capacity_retention"),
+                      *(d.get(k) for k in ("active_interface_fraction", "debonded_fraction",
+                                           "dissipated_energy_per_area_J_m2"))]
+            rows.append([p.label, design, str(len(cycles)), *map(comparison.fmt, values),
                          str(d.get("unconverged_updates", ""))])
     blocks.append(Table(header, rows, "Interface damage at the end of each run."))
     return blocks
-
-
-def _fmt(value: Any) -> str:
-    return "–" if value is None else f"{value:.4g}"
 
 
 #: The few metrics that decide, in the order the headline shows them (those a run has).

@@ -106,10 +106,11 @@ def _solve_in_steps(case: Case, mech: MechanicsProblem, c: dolfinx.fem.Function 
         local = float(np.max(np.abs(values - c_ref), initial=0.0)) / mech.params.c_max
         steps = max(1, math.ceil(mech.domain.mesh.comm.allreduce(local, op=MPI.MAX) / dy - 1e-9))
     seconds, info = 0.0, None
+    part = dolfinx.fem.Function(c.function_space) if isinstance(c, dolfinx.fem.Function) else None
     for k in range(1, steps + 1):
         s = k / steps
         if isinstance(c, dolfinx.fem.Function):
-            part = dolfinx.fem.Function(c.function_space)
+            assert part is not None
             part.x.array[:] = c_ref + s * (c.x.array - c_ref)
             info = mech.solve(part)
         else:

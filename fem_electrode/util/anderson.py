@@ -17,21 +17,34 @@ import numpy as np
 REGULARISATION = 1e-14
 
 
-def anderson_step(xs: Sequence[np.ndarray], gs: Sequence[np.ndarray], comm: Any) -> np.ndarray:
-    """The mixed next iterate from the history (xs[k], gs[k] = g(xs[k])), oldest first; with one
-    pair only, the plain fixed-point step gs[-1]."""
+def anderson_coefficients(xs: Sequence[np.ndarray], gs: Sequence[np.ndarray], comm: Any) -> np.ndarray:
+    """γ of the history (xs[k], gs[k] = g(xs[k])), oldest first: the combination of the residual
+    differences closest to the last residual, f_last − ΔF γ of least norm (empty with one pair).
+    The mixed iterate is :func:`mix` (gs, γ); any quantity affine in x mixes with the same γ."""
     if len(xs) != len(gs) or not gs:
-        raise ValueError("anderson_step needs as many images as iterates, at least one")
+        raise ValueError("anderson_coefficients needs as many images as iterates, at least one")
     if len(xs) < 2:
-        return gs[-1].copy()
+        return np.zeros(0)
     f = [g - x for x, g in zip(xs, gs, strict=True)]
     dF = np.stack([b - a for a, b in zip(f, f[1:], strict=False)], axis=1)
-    dG = np.stack([b - a for a, b in zip(gs, gs[1:], strict=False)], axis=1)
     gram = comm.allreduce(dF.T @ dF, op=_sum())
     rhs = comm.allreduce(dF.T @ f[-1], op=_sum())
     scale = float(np.trace(gram)) or 1.0
-    gamma = np.linalg.lstsq(gram + REGULARISATION * scale * np.eye(len(rhs)), rhs, rcond=None)[0]
-    return gs[-1] - dG @ gamma
+    return np.linalg.lstsq(gram + REGULARISATION * scale * np.eye(len(rhs)), rhs, rcond=None)[0]
+
+
+def mix(history: Sequence[np.ndarray], gamma: np.ndarray) -> np.ndarray:
+    """history[-1] − Δhistory γ (a copy of history[-1] when γ is empty)."""
+    if not len(gamma):
+        return history[-1].copy()
+    d = np.stack([b - a for a, b in zip(history, history[1:], strict=False)], axis=1)
+    return history[-1] - d @ gamma
+
+
+def anderson_step(xs: Sequence[np.ndarray], gs: Sequence[np.ndarray], comm: Any) -> np.ndarray:
+    """The mixed next iterate from the history (xs[k], gs[k] = g(xs[k])), oldest first; with one
+    pair only, the plain fixed-point step gs[-1]."""
+    return mix(gs, anderson_coefficients(xs, gs, comm))
 
 
 def _sum() -> Any:
