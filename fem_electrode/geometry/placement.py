@@ -52,6 +52,9 @@ FRACTION_TOL_STALLED = 0.005
 PROPOSAL_BATCH = 512
 #: Give up after this many proposals per accepted sphere expected for the target.
 PROPOSALS_PER_SPHERE = 400
+#: An attaching proposal is skipped without overlap tests when its top lies this many times
+#: (radius + gap) below the lowest sphere of the open network (1: just clear of it; a margin).
+FRONT_MARGIN_REL = 1.0
 #: Absolute floor on the proposal budget.
 MIN_PROPOSALS = 20_000
 #: Where along its axis an overlap lens is sampled (fractions of its length) ...
@@ -266,8 +269,19 @@ def place(box: Box, grid: VoxelGrid, spec: PlacementSpec, seed: np.random.SeedSe
     radii: list[float] = []
     opened: list[bool] = []
     uf = _UnionFind()
-    budget = max(MIN_PROPOSALS,
-                 int(PROPOSALS_PER_SPHERE * spec.target * box.volume / spec.radii.mean_volume()))
+    # A network that grows down from z = Lz meets proposals only near its front: a box taller
+    # than wide gets a budget larger by its aspect ratio (cubes and flat boxes: unchanged).
+    lx, ly, lz = box.lengths
+    aspect = max(1.0, lz / min(lx, ly))
+    budget = max(MIN_PROPOSALS, int(PROPOSALS_PER_SPHERE * aspect * spec.target * box.volume
+                                    / spec.radii.mean_volume()))
+    # Lowest point of any sphere of a cluster open onto z = Lz: an attaching proposal wholly
+    # below it cannot touch the network (rejected as "detached" without the overlap tests, and
+    # outside the budget, so that tall columns, whose network grows down from z = Lz, are not
+    # starved; the accepted spheres are the same as without this shortcut).
+    front = box.lengths[2]
+    bottom: list[float] = []
+    n_below = 0
     proposals = _Proposals(box, spec, seed)
     n_prop = 0
     g = spec.gap
@@ -281,7 +295,7 @@ def place(box: Box, grid: VoxelGrid, spec: PlacementSpec, seed: np.random.SeedSe
     while count < count_goal - tol:
         if n_prop - last_accept >= STALL_PROPOSALS and count >= count_goal - FRACTION_TOL_STALLED * grid.size:
             break
-        if n_prop >= budget:
+        if n_prop - n_below >= budget:
             raise PlacementError(
                 f"{spec.label} placement: reached {count / grid.size:.4f} of the target "
                 f"{spec.target:.4f} volume fraction after {n_prop} proposals (rejected: {rejected}); "
@@ -291,6 +305,10 @@ def place(box: Box, grid: VoxelGrid, spec: PlacementSpec, seed: np.random.SeedSe
         c, r, attach = next(proposals)
         if box.distance(c[None])[0] > r - g:
             reject("outside")
+            continue
+        if attach and c[2] + r + FRONT_MARGIN_REL * (r + g) < front:
+            n_below += 1
+            reject("detached")
             continue
         arr_c = np.asarray(centers).reshape(-1, 3)
         arr_r = np.asarray(radii)
@@ -329,10 +347,15 @@ def place(box: Box, grid: VoxelGrid, spec: PlacementSpec, seed: np.random.SeedSe
             families[1].add(c, r_shrunk)
         k = uf.add()
         opened.append(is_open)
+        bottom.append(float(c[2] - r))
         for j in idx:
             root_open = opened[uf.find(int(j))] or opened[uf.find(k)]
+            low = min(bottom[uf.find(int(j))], bottom[uf.find(k)])
             uf.union(k, int(j))
             opened[uf.find(k)] = root_open
+            bottom[uf.find(k)] = low
+        if opened[uf.find(k)]:
+            front = min(front, bottom[uf.find(k)])
         centers.append(c)
         radii.append(r)
         grid.add_to_mask(mask, c, r)
