@@ -231,3 +231,32 @@ def test_the_damage_section_shows_retention_and_active_interface_per_cycle(tmp_p
     # without damage in both runs, no section
     del pair.runs["cosintered"].metrics["interface_damage"]
     assert build.damage_blocks([pair]) == []
+
+
+def test_the_first_screen_holds_the_headline_and_the_key_figures(tmp_path):
+    """One seed, runs with interface damage: "At a glance" holds the headline table (HTML class
+    "headline", one row for the active interface) and both key figures, the voltage-capacity curves
+    and the per-cycle retention and damage, before the conclusion; report.md in the same order.
+    The damage section keeps its table and has no second copy of the figure."""
+    pair = _pair(tmp_path, GOOD, BAD)
+    for design, fade, active in (("infiltrated", 0.01, 0.93), ("cosintered", 0.12, 0.41)):
+        m = pair.runs[design].metrics
+        m["cycles"] = [{"cycle": k, "capacity_retention": 1.0 - fade * (k - 1),
+                        "active_interface_fraction": 1.0 - (1.0 - active) * k / 3} for k in (1, 2, 3)]
+        m["interface_damage"] = {"active_interface_fraction": active, "debonded_fraction": 1.0 - active,
+                                 "dissipated_energy_per_area_J_m2": 2.5, "unconverged_updates": 0}
+    pair = build.Pair(pair.label, pair.runs, pair.protocol)  # rows with the damage metrics
+    paths = build.build_report(tmp_path / "out", [pair], case=validate({}).to_dict())
+    md = paths["markdown"].read_text()
+    order = ["## At a glance", "| protocol | metric |",
+             "| 0.1 C | active interface | % | 93 | 41 | infiltrated |", "![voltage_capacity]",
+             "![damage_per_cycle]", "## Conclusion", "## Interface damage",
+             "| 0.1 C | infiltrated | 3 | 0.98 | 0.93 |", "## All metrics"]
+    assert [md.index(s) for s in order] == sorted(md.index(s) for s in order)
+    assert md.count("![damage_per_cycle]") == 1 and md.count("![voltage_capacity]") == 1
+    assert "Capacity retention per cycle is in the figure below" in md
+    html = paths["html"].read_text()
+    assert html.index('<table class="headline">') < html.index("<figure>") < html.index(">Conclusion</h2>")
+    assert html.count('class="headline"') == 1
+    # one seed: the conclusion argues from the two runs' numbers, as before
+    assert "Generated from the numbers of the 0.1 C runs" in md

@@ -43,9 +43,23 @@ def test_interval_is_students_t():
     # separated (no spread) but within the 2 % tie band of a single comparison
     (HIGHER, [100.0, 100.0, 100.0], [99.0, 99.0, 99.0], "tie"),
     (HIGHER, [100.0, 100.0, 100.0], [97.0, 97.0, 97.0], "infiltrated"),
+    # equal values with no spread: zero-width equal intervals are a tie, not "not distinguishable"
+    (HIGHER, [0.99, 0.99, 0.99], [0.99, 0.99, 0.99], "tie"),
+    (LOWER, [0.0, 0.0], [0.0, 0.0], "tie"),
+    # overlapping intervals that fit in the 2 % band together ([99.70, 100.70], [99.95, 100.45]):
+    # every value of one is a tie with every value of the other
+    (HIGHER, [100.0, 100.2, 100.4], [100.1, 100.2, 100.3], "tie"),
 ])
 def test_a_design_wins_only_where_the_intervals_separate(better, inf, co, winner):
     assert seeds.judge(MetricSpec("x", "x", better=better), inf, co) == winner
+
+
+def test_overlapping_intervals_wider_than_the_tie_band_are_not_distinguishable():
+    # [99.26, 101.74] and [99.90, 100.90]: the span 2.48 exceeds 2 % of 101.74 (2.03)
+    spec = MetricSpec("x", "x", better=HIGHER)
+    assert seeds.judge(spec, [100.0, 100.5, 101.0], [100.2, 100.4, 100.6]) == seeds.NOT_DISTINGUISHABLE
+    # a spread on one side only: 0.99 ± 0 against [0.9, 1.1] is not a tie
+    assert seeds.judge(spec, [0.99, 0.99], [0.9, 1.1]) == seeds.NOT_DISTINGUISHABLE
 
 
 def test_separation_is_decided_by_the_interval_not_the_means():
@@ -174,3 +188,60 @@ def test_report_opens_on_the_headline_and_folds_the_full_list(tmp_path):
     assert html.index("At a glance") < html.index("<details>") < html.index("All metrics")
     folded = html[html.index("<details>"):html.index("</details>")]
     assert "every metric of both electrodes" in folded
+
+
+#: How the conclusion words each verdict of the headline table.
+CONCLUSION_WORDS = {"infiltrated": "— **infiltrated** better", "co-sintered": "— **co-sintered** better",
+                    "tie": "— no meaningful difference",
+                    "not distinguishable": "— not distinguishable at 3 seeds"}
+
+
+def _section(md: str, heading: str) -> str:
+    start = md.index(heading)
+    end = md.find("\n## ", start + len(heading))
+    return md[start:end if end >= 0 else len(md)]
+
+
+def test_the_conclusion_argues_from_the_seed_statistics(tmp_path):
+    """With seeds the conclusion gives every headline metric the headline's numbers and verdict: the
+    polarization intervals overlap, so it must not call either design better on the first seed's
+    30 vs 40 mV; the capacity intervals separate; the equal Coulombic efficiencies are a tie."""
+    out = tmp_path / "cmp"
+    paths = compare.compare(validate(TINY), out, runner=synthetic_runner, jobs=1, screenshots=False, seeds=3)
+    md = paths["markdown"].read_text()
+    headline = [[c.strip() for c in line.strip("|").split("|")]
+                for line in _section(md, "## At a glance").splitlines() if line.startswith("| 0.1 C |")]
+    verdicts = {row[1]: row[5] for row in headline}
+    assert verdicts == {"discharge capacity": "infiltrated", "Coulombic efficiency": "tie",
+                        "polarization": "not distinguishable"}
+    text = _section(md, "## Conclusion")
+    assert "over 3 microstructure seeds per design" in text
+    for _, label, _unit, inf, co, verdict in headline:
+        bullet = next(line for line in text.splitlines() if line.startswith(f"- **{label}**:"))
+        assert f"infiltrated {inf} vs co-sintered {co}" in bullet, bullet  # mean ± half-width
+        assert CONCLUSION_WORDS[verdict] in bullet, (verdict, bullet)
+    polarization = next(line for line in text.splitlines() if line.startswith("- **polarization**:"))
+    assert "better" not in polarization and "30 vs" not in polarization
+    # the same verdict where the paper's ion-path argument cites the polarization
+    ion = next(line for line in text.splitlines() if line.startswith("- **Ion paths.**"))
+    assert "**polarization**: infiltrated 37 ± " in ion and "not distinguishable at 3 seeds" in ion
+    # the opening tally counts what the seeds cannot tell apart
+    assert "are not distinguishable at 3 seeds" in text
+
+
+def test_the_headline_screen_leads_with_the_key_figure(tmp_path):
+    """report.md and report.html: the headline table (HTML class "headline"), then the
+    voltage-capacity figure, both before the conclusion."""
+    out = tmp_path / "cmp"
+    paths = compare.compare(validate(TINY), out, runner=synthetic_runner, jobs=1, screenshots=False, seeds=3)
+    md = paths["markdown"].read_text()
+    glance = _section(md, "## At a glance")
+    assert md.index("| protocol | metric |") < md.index("![") < md.index("## Conclusion")
+    assert md.index("![") == md.index("![voltage_capacity]") and "![voltage_capacity]" in glance
+    assert "(first seed of each design)" in glance  # the curves are one seed's; the table is the mean
+    html = paths["html"].read_text()
+    assert html.count('<table class="headline">') == 1
+    start = html.index(">At a glance</h2>")
+    assert start < html.index('<table class="headline">') < html.index("<figure>") < html.index(
+        ">Conclusion</h2>")
+    assert html.index("<table") == html.index('<table class="headline">')  # the first table

@@ -1,9 +1,13 @@
 """Assemble the comparison report: ``report.md``, ``report.html``, ``comparison.json``.
 
 Input: one :class:`Pair` per protocol (e.g. 0.1 C, 0.6 C), each with a finished run of both
-designs. The report has the generated conclusion first, then the microstructures and their
-measured descriptors, electrochemistry, mechanics, the ParaView views and the table of
-every metric with its ratio (infiltrated / co-sintered).
+designs. The report opens on one screen, "At a glance": the headline table of the deciding
+metrics (with their seed intervals and verdicts) and the key figures (voltage–capacity curves,
+and the per-cycle retention and damage where the runs have them). The generated conclusion
+follows (from the seed statistics where there are seeds, so it says what the headline says),
+then the seed statistics, the microstructures and their measured descriptors,
+electrochemistry, damage, mechanics, the ParaView views and, folded, the table of every
+metric with its ratio (infiltrated / co-sintered).
 """
 
 from __future__ import annotations
@@ -64,6 +68,21 @@ class Pair:
         if not self.seed_metrics:
             return 1
         return min(len(self.seed_metrics.get(d, [])) for d in DESIGNS)
+
+    @property
+    def seeded(self) -> bool:
+        """Two or more seeds per design: the verdicts come from the seed intervals."""
+        return self.n_seeds >= 2 and bool(self.seed_rows)
+
+    @property
+    def verdict_rows(self) -> list[Row]:
+        """What the headline and the conclusion argue from: with seeds, each metric's seed means
+        with its interval verdict (:class:`seeds.MeanRow`; metrics present in every seed of both
+        designs), else the numbers of the one run per design."""
+        if not self.seeded:
+            return self.rows
+        by_key: dict[str, Row] = {r.key: r.as_row() for r in self.seed_rows}
+        return [by_key[r.key] for r in self.rows if r.key in by_key]
 
 
 #: Readable names of the words in mesh-provenance keys (``measured.*``).
@@ -150,22 +169,32 @@ def _y_snapshot(pair: Pair) -> float | None:
 
 
 def conclusion_blocks(pairs: Sequence[Pair], el: conclusion.Elastic | None) -> list[Block]:
-    """The generated conclusion (first protocol in detail, the others by rate)."""
+    """The generated conclusion (first protocol in detail, the others by rate). With seeds it
+    argues from the seed means and interval verdicts, as the headline does; with one seed per
+    design from the numbers of the two runs."""
     main = pairs[0]
     y = _y_snapshot(main)
-    blocks: list[Block] = [Heading("Conclusion"), Paragraph(
-        f"Generated from the numbers of the {main.label} runs (ratio = infiltrated / co-sintered; a "
-        f"difference below {100 * comparison.TIE_RTOL:.0f} % counts as a tie). "
-        + conclusion.summary(main.rows))]
-    for title, lines in conclusion.by_group(main.rows):
+    rows = main.verdict_rows
+    if main.seeded:
+        intro = (f"Generated from the statistics of the {main.label} runs over {main.n_seeds} microstructure "
+                 f"seeds per design: each value is the mean ± half-width of its {seeds.CONFIDENCE:.0%} "
+                 "interval, and a design is better only where the two intervals separate (else not "
+                 f"distinguishable at {main.n_seeds} seeds); separated means within "
+                 f"{100 * comparison.TIE_RTOL:.0f} % of each other are a tie, and so are overlapping "
+                 f"intervals that fit within {100 * comparison.TIE_RTOL:.0f} % together. ")
+    else:
+        intro = (f"Generated from the numbers of the {main.label} runs (ratio = infiltrated / co-sintered; a "
+                 f"difference below {100 * comparison.TIE_RTOL:.0f} % counts as a tie). ")
+    blocks: list[Block] = [Heading("Conclusion"), Paragraph(intro + conclusion.summary(rows))]
+    for title, lines in conclusion.by_group(rows):
         blocks += [Heading(title, 3), Bullets(lines)]
-    rate_lines = conclusion.rates([(p.label, p.rows) for p in pairs])
+    rate_lines = conclusion.rates([(p.label, p.verdict_rows) for p in pairs])
     if rate_lines:
         blocks += [Heading("Across protocols", 3), Bullets(rate_lines)]
     blocks += [Heading("What the paper's claim rests on", 3),
-               Bullets(conclusion.paper_claims(main.rows, main.descriptors)),
+               Bullets(conclusion.paper_claims(rows, main.descriptors)),
                Heading("Where linear elasticity agrees or disagrees", 3),
-               Bullets(conclusion.elasticity_limits(main.rows, el, y))]
+               Bullets(conclusion.elasticity_limits(rows, el, y))]
     return blocks
 
 
@@ -196,11 +225,9 @@ def microstructure_blocks(pair: Pair) -> list[Block]:
 
 def electrochemistry_blocks(pairs: Sequence[Pair]) -> list[Block]:
     blocks: list[Block] = [Heading("Electrochemistry")]
-    if not any(run.timeseries for p in pairs for run in p.runs.values()):
+    if not _have_curves(pairs):
         return [*blocks, Paragraph("These runs have no time series (mechanics only): no curves.")]
-    blocks.append(Figure("voltage_capacity", figures.voltage_capacity([(p.label, p.runs) for p in pairs]),
-                         "Cell voltage against capacity per half-cycle (solid: charge, dashed: "
-                         "discharge); blue infiltrated, orange co-sintered."))
+    blocks.append(Paragraph("The voltage–capacity curves are at the top of the report (At a glance)."))
     for p in pairs:
         rows = [r for r in p.rows if r.spec.group == "electrochemistry"]
         if rows:
@@ -210,19 +237,44 @@ def electrochemistry_blocks(pairs: Sequence[Pair]) -> list[Block]:
     return blocks
 
 
+def _have_curves(pairs: Sequence[Pair]) -> bool:
+    return any(run.timeseries for p in pairs for run in p.runs.values())
+
+
+def _with_damage(pairs: Sequence[Pair]) -> list[Pair]:
+    """The pairs run with a cohesive interface (``mechanics.interface = 'cohesive'``)."""
+    return [p for p in pairs if all("interface_damage" in r.metrics for r in p.runs.values())]
+
+
+def key_figure_blocks(pairs: Sequence[Pair]) -> list[Block]:
+    """The figures of the first screen: the voltage–capacity curves and, for runs with interface
+    damage, the capacity retention and active interface per cycle."""
+    first = " (first seed of each design)" if any(p.seeded for p in pairs) else ""
+    blocks: list[Block] = []
+    if _have_curves(pairs):
+        blocks.append(Figure("voltage_capacity", figures.voltage_capacity([(p.label, p.runs) for p in pairs]),
+                             "Cell voltage against capacity per half-cycle (solid: charge, dashed: "
+                             f"discharge); blue infiltrated, orange co-sintered{first}."))
+    with_damage = _with_damage(pairs)
+    if with_damage:
+        blocks.append(Figure("damage_per_cycle",
+                             figures.damage_per_cycle([(p.label, p.runs) for p in with_damage]),
+                             "Capacity retention (top) and active interface fraction (bottom) against "
+                             f"cycle; blue infiltrated, orange co-sintered{first}."))
+    return blocks
+
+
 def damage_blocks(pairs: Sequence[Pair]) -> list[Block]:
-    """Interface damage over the cycles (runs with ``mechanics.interface = 'cohesive'``)."""
-    with_damage = [p for p in pairs if all("interface_damage" in r.metrics for r in p.runs.values())]
+    """Interface damage over the cycles (runs with ``mechanics.interface = 'cohesive'``); the
+    per-cycle figure is among the key figures at the top (:func:`key_figure_blocks`)."""
+    with_damage = _with_damage(pairs)
     if not with_damage:
         return []
     blocks: list[Block] = [Heading("Interface damage and capacity retention"), Paragraph(
         "The NVP|NZSP interface is a cohesive zone (docs/degradation.md): it opens and slides with "
-        "irreversible damage D, and a debonded patch passes no current. Per cycle: the discharge "
-        "capacity relative to cycle 1 and the interface that still carries current.")]
-    blocks.append(Figure("damage_per_cycle",
-                         figures.damage_per_cycle([(p.label, p.runs) for p in with_damage]),
-                         "Capacity retention (top) and active interface fraction (bottom) against cycle; "
-                         "blue infiltrated, orange co-sintered."))
+        "irreversible damage D, and a debonded patch passes no current. Per cycle, the discharge "
+        "capacity relative to cycle 1 and the interface that still carries current are drawn at the "
+        "top of the report (At a glance).")]
     header = ["protocol", "design", "cycles", "retention (last)", "active interface",
               "separated (< 1 % strength left)", "dissipated (J/m²)", "unconverged updates"]
     rows = []
@@ -241,47 +293,49 @@ def damage_blocks(pairs: Sequence[Pair]) -> list[Block]:
 
 #: The few metrics that decide, in the order the headline shows them (those a run has).
 HEADLINE = ("capacity_discharge_mAh_per_g", "coulombic_efficiency", "polarization_V", "energy_efficiency",
+            "interface_damage.active_interface_fraction",
             "mechanics.thin_film.channeling_ratio", "mechanics.thin_film.delamination_ratio")
 
 
-def headline_blocks(pairs: Sequence[Pair]) -> list[Block]:
-    """One table a researcher takes in at a glance: the deciding metrics of every protocol,
-    with their seed interval where there are seeds, and the verdict."""
+def headline_table(pairs: Sequence[Pair]) -> Table | None:
+    """One table a researcher takes in at a glance: the deciding metrics of every protocol, with
+    their seed interval where there are seeds, and the verdict (from :attr:`Pair.verdict_rows`,
+    the rows the conclusion argues from)."""
     body = []
     for p in pairs:
-        by_key = {r.key: r for r in p.rows}
-        seed_by_key = {r.key: r for r in p.seed_rows}
+        by_key = {r.key: r for r in p.verdict_rows}
+        first = {r.key: r for r in p.rows}
         for key in HEADLINE:
             row = by_key.get(key)
+            verdict = conclusion.verdict_label(row.winner) if row is not None else ""
+            if row is None and p.seeded and key in first:  # a metric some seeds lack: no statistic
+                row, verdict = first[key], "— (not in every seed)"
             if row is None or (row.infiltrated is None and row.cosintered is None):
                 continue
-            seeded = seed_by_key.get(key)
-            if seeded is not None and p.n_seeds >= 2:
-                cells = [_mean_and_interval(seeded.spreads[d], row.spec) for d in DESIGNS]
-                winner = seeded.winner
-            else:
-                cells = [comparison.fmt(row.infiltrated, row.spec), comparison.fmt(row.cosintered, row.spec)]
-                winner = row.winner
-            verdict = DESIGN_LABELS.get(winner or "", winner or "—")
-            body.append([p.label, row.spec.label, row.spec.unit, *cells, verdict])
+            body.append([p.label, row.spec.label, row.spec.unit, *conclusion.values(row), verdict])
     if not body:
-        return []
-    seeded_any = any(p.n_seeds >= 2 for p in pairs)
-    if seeded_any:
+        return None
+    if any(p.seeded for p in pairs):
         note = (f"mean ± {seeds.CONFIDENCE:.0%} interval over the seeds; a winner only where the "
                 "intervals separate")
     else:
         note = "one microstructure per design: no interval (`compare --seeds N` gives them)"
-    return [Heading("At a glance"),
-            Table(["protocol", "metric", "unit", "infiltrated", "co-sintered", "better"], body,
-                  f"The deciding metrics ({note}). Capacity retention and damage are not modelled yet "
-                  "(docs/degradation.md); the fracture row is the thin-film indicator G/G_c.",
-                  align_right={3, 4})]
+    if _with_damage(pairs):
+        damage = ("Capacity retention per cycle is in the figure below; the interface rows are the "
+                  "cohesive-zone damage (docs/degradation.md)")
+    else:
+        damage = ("Capacity retention and damage are not modelled in these runs (a cohesive interface "
+                  "gives them: docs/degradation.md)")
+    return Table(["protocol", "metric", "unit", "infiltrated", "co-sintered", "better"], body,
+                 f"The deciding metrics ({note}). {damage}; the fracture rows are the thin-film "
+                 "indicators G/G_c.", align_right={3, 4}, css_class="headline")
 
 
-def _mean_and_interval(sp: seeds.Spread, spec: MetricSpec) -> str:
-    """'mean ± half-width' in the display unit of ``spec``."""
-    return f"{comparison.fmt(sp.mean, spec)} ± {comparison.fmt(sp.half_width, spec)}"
+def headline_blocks(pairs: Sequence[Pair]) -> list[Block]:
+    """The first screen, "At a glance": the headline table and the key figures."""
+    table = headline_table(pairs)
+    body: list[Block] = [*([table] if table is not None else []), *key_figure_blocks(pairs)]
+    return [Heading("At a glance"), *body] if body else []
 
 
 def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
@@ -311,7 +365,7 @@ def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
         blocks.append(Paragraph(text))
         body = []
         for r in judged:
-            cells = [_mean_and_interval(r.spreads[d], r.spec) for d in DESIGNS]
+            cells = [seeds.fmt_interval(r.spreads[d], r.spec) for d in DESIGNS]
             if refined:
                 change = r.relative_change
                 cells.append("—" if change is None else f"{100 * change:.2g} %")

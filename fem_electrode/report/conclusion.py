@@ -1,9 +1,13 @@
 """The generated conclusion: metric by metric, who does better and by how much.
 
 Every verdict comes from the numbers (:func:`fem_electrode.report.comparison.judge`); the text
-only chooses words for them. The paper's three arguments (contacts, ion paths, strain
-accommodation) are set against the model's measures, and the closed-form linear-elastic
-references (bonded film, Eshelby sphere; docs/references.md) say where the model cannot agree.
+only chooses words for them. With several microstructure seeds per design the rows are
+:class:`~fem_electrode.report.seeds.MeanRow`: the seed means, their 95 % intervals and the
+interval verdict (a design only where the intervals separate, else "not distinguishable at N
+seeds"), so the conclusion says what the headline table says. The paper's three arguments
+(contacts, ion paths, strain accommodation) are set against the model's measures, and the
+closed-form linear-elastic references (bonded film, Eshelby sphere; docs/references.md) say
+where the model cannot agree.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ from fem_electrode.report.comparison import (
     TIE_RTOL,
     Row,
     fmt,
+)
+from fem_electrode.report.seeds import (
+    CONFIDENCE,
+    NOT_CONVERGED,
+    NOT_CONVERGED_RTOL,
+    NOT_DISTINGUISHABLE,
+    MeanRow,
+    fmt_interval,
 )
 
 GROUP_TITLES = {
@@ -115,16 +127,43 @@ def margin(row: Row) -> str:
     return f"{r:.2f}× {word}" if r >= 2 else f"{100 * (1 - abs(best) / abs(worst)):.1f} % {word}"
 
 
+def n_seeds(rows: Sequence[Row]) -> int:
+    """Seeds per design behind ``rows`` (1: the numbers of one run per design)."""
+    return max((r.n for r in rows if isinstance(r, MeanRow)), default=1)
+
+
+def values(row: Row) -> tuple[str, str]:
+    """Both designs' numbers as the text shows them: 'mean ± half-width' from seeds, else the value."""
+    if isinstance(row, MeanRow) and row.spreads:
+        return fmt_interval(row.spreads["infiltrated"], row.spec), fmt_interval(row.spreads["cosintered"],
+                                                                                row.spec)
+    return fmt(row.infiltrated, row.spec), fmt(row.cosintered, row.spec)
+
+
+def verdict_label(winner: str | None) -> str:
+    """The verdict as the tables write it: a design's label, 'tie', 'not distinguishable', ... or '—'."""
+    return DESIGN_LABELS.get(winner, winner) if winner else "—"
+
+
 def sentence(row: Row) -> str:
-    """One line: values of both designs, the winner and the margin."""
+    """One line: values of both designs, the winner and the margin (from seeds: the means with their
+    intervals, and a winner only where the intervals separate)."""
     unit = f" {row.spec.unit}" if row.spec.unit else ""
-    values = (f"infiltrated {fmt(row.infiltrated, row.spec)} vs co-sintered "
-              f"{fmt(row.cosintered, row.spec)}{unit}")
+    inf, co = values(row)
+    text = f"**{row.spec.label}**: infiltrated {inf} vs co-sintered {co}{unit}"
+    seeded = isinstance(row, MeanRow)
     if row.winner == "tie":
-        return f"**{row.spec.label}**: {values} — no meaningful difference ({margin(row)})."
-    if row.winner is None:
-        return f"**{row.spec.label}**: {values}."
-    return f"**{row.spec.label}**: {values} — **{DESIGN_LABELS[row.winner]}** better ({margin(row)})."
+        return f"{text} — no meaningful difference ({margin(row)})."
+    if row.winner == NOT_DISTINGUISHABLE:
+        n = row.n if isinstance(row, MeanRow) else 1
+        return f"{text} — not distinguishable at {n} seeds (the {CONFIDENCE:.0%} intervals overlap)."
+    if row.winner == NOT_CONVERGED:
+        return (f"{text} — not converged (it moves by more than {NOT_CONVERGED_RTOL:.0%} when the mesh is "
+                "refined): no verdict.")
+    if row.winner not in DESIGN_LABELS:
+        return f"{text}."
+    how = f"{margin(row)} in the mean; the intervals separate" if seeded else margin(row)
+    return f"{text} — **{DESIGN_LABELS[row.winner]}** better ({how})."
 
 
 def tally(rows: Sequence[Row]) -> dict[str, list[Row]]:
@@ -146,9 +185,13 @@ def find(rows: Sequence[Row], *words: str, exclude: tuple[str, ...] = ()) -> Row
 
 
 def summary(rows: Sequence[Row]) -> str:
-    """Opening sentence: how many judged metrics each design wins."""
+    """Opening sentence: how many judged metrics each design wins (from seeds: and how many the
+    seeds cannot tell apart)."""
     t = tally(rows)
-    n = sum(len(v) for v in t.values())
+    seeds = n_seeds(rows)
+    undecided = {w: sum(1 for r in rows if r.spec.verdict and r.winner == w)
+                 for w in (NOT_DISTINGUISHABLE, NOT_CONVERGED)}
+    n = sum(len(v) for v in t.values()) + sum(undecided.values())
     if n == 0:
         return "No metric with a better direction was available to judge the designs."
     lead = max(("infiltrated", "cosintered"), key=lambda d: len(t[d]))
@@ -156,9 +199,19 @@ def summary(rows: Sequence[Row]) -> str:
         head = "Neither design wins more measures"
     else:
         head = f"The **{DESIGN_LABELS[lead]}** electrode does better on more measures"
-    return (f"{head}: of {n} judged metrics the infiltrated design is better on {len(t['infiltrated'])}, "
-            f"the co-sintered on {len(t['cosintered'])}, and {len(t['tie'])} are within "
-            f"{100 * TIE_RTOL:.0f} %. Counting metrics is not weighing them: read the groups below.")
+    weigh = " Counting metrics is not weighing them: read the groups below."
+    if seeds < 2:
+        return (f"{head}: of {n} judged metrics the infiltrated design is better on "
+                f"{len(t['infiltrated'])}, the co-sintered on {len(t['cosintered'])}, and "
+                f"{len(t['tie'])} are within {100 * TIE_RTOL:.0f} %.{weigh}")
+    text = (f"{head}: of {n} judged metrics, over {seeds} seeds per design, the infiltrated design is "
+            f"better on {len(t['infiltrated'])} and the co-sintered on {len(t['cosintered'])} (their "
+            f"{CONFIDENCE:.0%} intervals separate), {len(t['tie'])} are ties and "
+            f"{undecided[NOT_DISTINGUISHABLE]} are not distinguishable at {seeds} seeds (the intervals "
+            "overlap)")
+    if undecided[NOT_CONVERGED]:
+        text += f"; {undecided[NOT_CONVERGED]} are not converged under mesh refinement"
+    return f"{text}.{weigh}"
 
 
 def by_group(rows: Sequence[Row]) -> list[tuple[str, list[str]]]:
@@ -182,7 +235,9 @@ def _agree(row: Row | None, design: str = "infiltrated") -> str | None:
         return None
     if row.winner == design:
         return "agrees"
-    return "is neutral" if row.winner == "tie" else "disagrees"
+    if row.winner == "tie":
+        return "is neutral"
+    return "disagrees" if row.winner in DESIGN_LABELS else "cannot tell"
 
 
 def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
@@ -195,7 +250,8 @@ def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
                "quality differs only through geometry")
     if area is not None and area.ratio is not None:
         contact += (f": NVP|NZSP interface area per volume {fmt(area.infiltrated)} (infiltrated) vs "
-                    f"{fmt(area.cosintered)} {area.spec.unit} (co-sintered), ratio {area.ratio:.2f}")
+                    f"{fmt(area.cosintered)} {area.spec.unit} (co-sintered), ratio {area.ratio:.2f}"
+                    + (" (meshes of the first seed)" if n_seeds(rows) > 1 else ""))
     contact += (". Contact *loss* (debonding) is not simulated; the interface opening traction "
                 "against the interface strength marks where it would start.")
     opening = find(rows, "normal", "p95") or find(rows, "normal", "mean")
@@ -221,7 +277,9 @@ def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
     if acc is not None and acc.winner:
         verdict = {"agrees": "The model agrees with the paper on this measure.",
                    "disagrees": "The model disagrees with the paper on this measure.",
-                   "is neutral": "On this measure the model neither supports nor contradicts the paper."}
+                   "is neutral": "On this measure the model neither supports nor contradicts the paper.",
+                   "cannot tell": "On this measure the model gives no verdict, so it neither supports nor "
+                                  "contradicts the paper."}
         agreement = _agree(acc)
         assert agreement is not None  # acc has a winner
         strain += f" {sentence(acc)} {verdict[agreement]}"
@@ -263,6 +321,8 @@ def elasticity_limits(rows: Sequence[Row], el: Elastic | None, y_snapshot: float
                        f"{sentence(vm)}")
         elif vm.winner == "tie":
             out.append(f"On the NVP von Mises stress the model sees no difference: {sentence(vm)}")
+        elif vm.winner != "cosintered":
+            out.append(f"On the NVP von Mises stress the model gives no verdict: {sentence(vm)}")
         else:
             out.append(
                 "On the NVP von Mises stress the linear-elastic model does **not** support 'minimized "
@@ -289,7 +349,8 @@ def elasticity_limits(rows: Sequence[Row], el: Elastic | None, y_snapshot: float
                  "formula is a like-for-like index there, not a crack prediction.")
         if ratio is not None and ratio.infiltrated is not None:
             side = "below" if ratio.infiltrated < 1.0 else "above"
-            text += (f" G / G_c of the infiltrated layer is {ratio.infiltrated:.3g}: {side} the "
+            mean = f" (mean over {n_seeds(rows)} seeds)" if isinstance(ratio, MeanRow) else ""
+            text += (f" G / G_c of the infiltrated layer is {ratio.infiltrated:.3g}{mean}: {side} the "
                      "channel-cracking threshold (G_c = K_IC²/Ē).")
         elif el is not None and g.spec.unit == "J/m²":
             gc = el.critical_G()
@@ -297,11 +358,18 @@ def elasticity_limits(rows: Sequence[Row], el: Elastic | None, y_snapshot: float
             text += (f" Against G_c = K_IC²/Ē = {gc:.3g} J/m² the infiltrated layer is {side} the "
                      "channel-cracking threshold.")
         out.append(text)
-    out.append("The model does not include debonding, cracking, plasticity or the two-phase "
-               "NVP reaction front; a paper claim that rests on those (contact damage in co-sintered "
-               "electrodes) can only be read here from the interface tractions and the fraction above "
-               "strength, not reproduced. One random microstructure per design is not a statistic: "
-               "sweep the seed (`fem-electrode sweep`) before trusting margins of a few per cent.")
+    limits = ("The model does not include debonding, cracking, plasticity or the two-phase "
+              "NVP reaction front; a paper claim that rests on those (contact damage in co-sintered "
+              "electrodes) can only be read here from the interface tractions and the fraction above "
+              "strength, not reproduced. ")
+    seeds = n_seeds(rows)
+    if seeds < 2:
+        limits += ("One random microstructure per design is not a statistic: sweep the seed "
+                   "(`fem-electrode sweep`) before trusting margins of a few per cent.")
+    else:
+        limits += (f"The verdicts above rest on {seeds} random microstructures per design: a design is "
+                   f"better only where the {CONFIDENCE:.0%} intervals separate; more seeds narrow them.")
+    out.append(limits)
     return out
 
 
@@ -315,8 +383,8 @@ def rates(pairs_rows: Sequence[tuple[str, Sequence[Row]]]) -> list[str]:
         for label, rows in pairs_rows:
             r = find(rows, *words)
             if r is not None:
-                cells.append(f"{label}: {fmt(r.infiltrated, r.spec)} vs {fmt(r.cosintered, r.spec)} "
-                             f"{r.spec.unit} ({DESIGN_LABELS.get(r.winner, 'tie') if r.winner else '—'})")
+                inf, co = values(r)
+                cells.append(f"{label}: {inf} vs {co} {r.spec.unit} ({verdict_label(r.winner)})")
         if cells:
             name = find(pairs_rows[0][1], *words)
             out.append(f"**{name.spec.label if name else words[0]}** (infiltrated vs co-sintered): "

@@ -39,6 +39,7 @@ class Table:
     rows: list[list[str]]
     caption: str = ""
     align_right: set[int] = field(default_factory=set)  #: numeric columns
+    css_class: str = ""  #: HTML class of the table (e.g. "headline"); Markdown ignores it
 
 
 @dataclass
@@ -169,7 +170,8 @@ def _html_blocks(blocks: list[Block]) -> list[str]:
                     f'<td class="num">{_inline(c)}</td>' if j in b.align_right else f"<td>{_inline(c)}</td>"
                     for j, c in enumerate(row)) + "</tr>"
                 for row in b.rows)
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            cls = f' class="{html.escape(b.css_class)}"' if b.css_class else ""
+            out.append(f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif isinstance(b, Figure):
             data = base64.b64encode(b.png).decode("ascii")
             out.append(f'<figure><img alt="{html.escape(b.caption)}" src="data:image/png;base64,{data}">'

@@ -5,8 +5,10 @@ intervals (widened by that error) separate.
 With N seeds per design a metric's mean carries the interval mean ± t(0.975, N − 1) s/√N
 (Student's t, s the sample standard deviation over the seeds). The verdict of a metric with a
 declared "better" direction: the design whose interval lies entirely on the better side of the
-other's; overlapping intervals are "not distinguishable at N seeds"; separated means closer than
-the tie band of a single comparison (``comparison.TIE_RTOL``, the metric's ``atol``) a "tie".
+other's; overlapping intervals are "not distinguishable at N seeds"; a "tie" where the two
+intervals together lie within the tie band of a single comparison (``comparison.TIE_RTOL``, the
+metric's ``atol``: every value of one is a tie with every value of the other, e.g. equal values
+with no spread) or where they separate but the means are closer than that band.
 
 Discretisation error: with a refinement pair (the first seed meshed again with every element
 size divided by ``compare --refine``), a metric's error is estimated as the change between the
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,9 @@ from fem_electrode.report.comparison import (
     DESIGNS,
     HIGHER,
     SMALLER_MAGNITUDE,
+    TIE_RTOL,
     MetricSpec,
+    Row,
     numeric_leaves,
     spec_of,
 )
@@ -61,6 +65,13 @@ class Spread:
     @property
     def high(self) -> float:
         return self.mean + (self.half_width or 0.0)
+
+
+def fmt_interval(sp: Spread, spec: MetricSpec | None = None) -> str:
+    """'mean ± half-width' in the display unit of ``spec`` (the mean alone for one seed)."""
+    if sp.half_width is None:
+        return comparison.fmt(sp.mean, spec)
+    return f"{comparison.fmt(sp.mean, spec)} ± {comparison.fmt(sp.half_width, spec)}"
 
 
 def spread(values: Sequence[float] | np.ndarray) -> Spread:
@@ -95,6 +106,14 @@ class SeedRow:
             return None
         return max(_relative(self.discretisation[d], self.values[d][0], self.spec.atol) for d in DESIGNS)
 
+    def as_row(self) -> MeanRow:
+        """This metric as a :class:`~fem_electrode.report.comparison.Row` of the seed means, with
+        the interval verdict as its winner (what the conclusion argues from)."""
+        a, b = (self.spreads[d].mean for d in DESIGNS)
+        rel = comparison.judge(self.spec, a, b)[1] if self.winner in DESIGNS else None
+        return MeanRow(self.key, self.spec, a, b, a / b if b != 0.0 else None, self.winner, rel,
+                       spreads=dict(self.spreads), n=min(s.n for s in self.spreads.values()))
+
     def to_json(self) -> dict[str, Any]:
         disc = self.discretisation or {}
         return {"key": self.key, "label": self.spec.label, "si_unit": self.spec.si_unit,
@@ -102,6 +121,16 @@ class SeedRow:
                 "relative_change_on_refinement": self.relative_change,
                 **{d: {**asdict(s), "values": self.values[d], "discretisation_error": disc.get(d)}
                    for d, s in self.spreads.items()}}
+
+
+@dataclass(frozen=True)
+class MeanRow(Row):
+    """A :class:`~fem_electrode.report.comparison.Row` from the seed statistics: the means of both
+    designs as the values, and as the winner the interval verdict of :func:`judge` (a design,
+    "tie", NOT_DISTINGUISHABLE, NOT_CONVERGED or None)."""
+
+    spreads: dict[str, Spread] = field(default_factory=dict)  #: per design
+    n: int = 0  #: seeds per design (the smaller count)
 
 
 def _relative(change: float, value: float, atol: float) -> float:
@@ -112,9 +141,10 @@ def _relative(change: float, value: float, atol: float) -> float:
 def judge(spec: MetricSpec, inf: Sequence[float], co: Sequence[float],
           discretisation: Mapping[str, float] | None = None) -> str | None:
     """The design whose interval (widened by its ``discretisation`` error) lies entirely on the
-    better side of the other's, else NOT_DISTINGUISHABLE; NOT_CONVERGED where the refinement pair
-    moved the metric by more than NOT_CONVERGED_RTOL; None without a direction or with fewer than
-    two seeds per design."""
+    better side of the other's, else NOT_DISTINGUISHABLE; "tie" where the intervals separate by
+    less than the tie band of a single comparison, or overlap but fit in that band together (equal
+    values with no spread); NOT_CONVERGED where the refinement pair moved the metric by more than
+    NOT_CONVERGED_RTOL; None without a direction or with fewer than two seeds per design."""
     if spec.better is None or not spec.verdict or len(inf) < 2 or len(co) < 2:
         return None
     widen = {d: 0.0 for d in DESIGNS}
@@ -132,6 +162,11 @@ def judge(spec: MetricSpec, inf: Sequence[float], co: Sequence[float],
     a_lo, a_hi = sa.low - widen["infiltrated"], sa.high + widen["infiltrated"]
     b_lo, b_hi = sb.low - widen["cosintered"], sb.high + widen["cosintered"]
     if not (a_hi < b_lo or b_hi < a_lo):
+        # overlapping: a tie only where both intervals fit in the tie band together (equal values
+        # with no spread, intervals narrower than the band), else the seeds cannot tell
+        lo, hi = min(a_lo, b_lo), max(a_hi, b_hi)
+        if hi - lo <= spec.atol or hi - lo <= TIE_RTOL * max(abs(lo), abs(hi)):
+            return "tie"
         return NOT_DISTINGUISHABLE
     if comparison.judge(spec, float(np.mean(inf)), float(np.mean(co)))[0] == "tie":
         return "tie"  # separated, but closer than the tie band of a single comparison
