@@ -15,10 +15,12 @@ from fem_electrode.commands import (
     check,
     collect,
     compare,
+    design_map,
     keys,
     mechanics,
     mesh,
     run,
+    scale,
     status,
     submit,
     sweep,
@@ -27,7 +29,7 @@ from fem_electrode.util import errors
 from fem_electrode.util.log import get_logger, setup_logging
 
 #: Only commands that work are listed here.
-COMMANDS = (check, keys, mesh, run, mechanics, compare, sweep, submit, status, collect)
+COMMANDS = (check, keys, mesh, run, mechanics, scale, compare, sweep, submit, status, collect, design_map)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

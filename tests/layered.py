@@ -1,6 +1,8 @@
-"""Structured two-phase boxes for verification tests (layered column, planar film)."""
+"""Structured two-phase boxes for verification tests (layered column, planar film, cell patterns)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -60,3 +62,54 @@ def layered_box(comm: MPI.Comm, lengths: tuple[float, float, float], n: tuple[in
 def column(comm: MPI.Comm) -> Domain:
     """The runs' test column: 1 x 1 x 3 µm, NZSP below z = 2 µm, NVP above, 2 x 2 x 6 cells."""
     return layered_box(comm, (1e-6, 1e-6, 3e-6), (2, 2, 6), z_interface=2e-6)
+
+
+def tagged_box(comm: MPI.Comm, lengths: tuple[float, float, float], n: tuple[int, int, int],
+               is_nvp: Callable[[np.ndarray], np.ndarray]) -> Domain:
+    """A structured box (lengths in m) whose cells are NVP where ``is_nvp(midpoints)`` (an
+    (N, 3) array of cell midpoints -> N booleans), else NZSP.
+
+    Facets are tagged ``separator`` (z = 0), ``current_collector`` (z = Lz), ``lateral`` (the x
+    and y faces) and ``interface_nvp_nzsp`` (every facet between an NVP and an NZSP cell), so
+    any cell-aligned pattern works: laminates split at an x plane, columns, islands. Both cells
+    of an owned facet are local (``GhostMode.shared_facet``); ghost facets whose second cell is
+    not local are left untagged (they are integrated on their owner).
+    """
+    lx, ly, lz = lengths
+    mesh = dolfinx.mesh.create_box(
+        comm, [np.zeros(3), np.array(lengths, dtype=float)], list(n), dolfinx.mesh.CellType.tetrahedron,
+        ghost_mode=dolfinx.mesh.GhostMode.shared_facet,
+    )
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    mid = dolfinx.mesh.compute_midpoints(mesh, tdim, cells)
+    values = np.where(is_nvp(mid), tags.cell_tag("NVP"), tags.cell_tag("NZSP")).astype(np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, cells, values)
+    tol = 1e-9 * max(lengths)
+    planes = [("separator", 2, 0.0), ("current_collector", 2, lz),
+              ("lateral", 0, 0.0), ("lateral", 0, lx), ("lateral", 1, 0.0), ("lateral", 1, ly)]
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    idx, val = [], []
+    for name, axis, value in planes:
+        f = dolfinx.mesh.locate_entities(
+            mesh, tdim - 1, lambda x, a=axis, v=value: np.isclose(x[a], v, atol=tol))
+        idx.append(f)
+        val.append(np.full(f.size, tags.facet_tag(name), dtype=np.int32))
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    fmap = mesh.topology.index_map(tdim - 1)
+    interface = []
+    for facet in range(fmap.size_local + fmap.num_ghosts):
+        pair = f2c.links(facet)
+        if pair.size == 2 and values[pair[0]] != values[pair[1]]:
+            interface.append(facet)
+    idx.append(np.array(interface, dtype=np.int32))
+    val.append(np.full(len(interface), tags.facet_tag("interface_nvp_nzsp"), dtype=np.int32))
+    idx_all = np.concatenate(idx)
+    val_all = np.concatenate(val)
+    order = np.argsort(idx_all, kind="stable")
+    idx_all, val_all = idx_all[order], val_all[order]
+    if np.any(idx_all[1:] == idx_all[:-1]):
+        raise AssertionError("a facet lies in two tagged planes")  # pragma: no cover
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx_all, val_all)
+    return Domain(mesh, cell_tags, facet_tags)

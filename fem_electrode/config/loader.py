@@ -19,6 +19,7 @@ from fem_electrode.config.schema import SCHEMA
 from fem_electrode.config.sections import electrochemistry, mechanics
 from fem_electrode.config.sections.case import CaseConfig
 from fem_electrode.config.sections.electrochemistry import ElectrochemistryConfig
+from fem_electrode.config.sections.electrode import ElectrodeConfig
 from fem_electrode.config.sections.geometry import GeometryConfig
 from fem_electrode.config.sections.materials import MaterialsConfig
 from fem_electrode.config.sections.mechanics import MechanicsConfig
@@ -52,6 +53,7 @@ class Case:
     electrochemistry: ElectrochemistryConfig
     protocol: ProtocolConfig
     mechanics: MechanicsConfig
+    electrode: ElectrodeConfig
     solver: SolverConfig
     output: OutputConfig
     source: str = "case"

@@ -7,6 +7,7 @@ The validator (:mod:`fem_electrode.config.loader`) and the documentation
 from fem_electrode.config.sections import (
     case,
     electrochemistry,
+    electrode,
     geometry,
     materials,
     mechanics,
@@ -25,6 +26,7 @@ SCHEMA: tuple[Section, ...] = (
     electrochemistry.SECTION,
     protocol.SECTION,
     mechanics.SECTION,
+    electrode.SECTION,
     solver.SECTION,
     output.SECTION,
 )

@@ -15,6 +15,8 @@ from :data:`METRICS` (:func:`metric`). A run folder holds::
     stress_samples.npz      per-cell stress samples of the state the mechanics metrics describe
     fields/                 ParaView files (XDMF; mesh.xdmf with the phase and surface tags)
     run.lock                held (flock) by the run writing into the folder
+    electrode_curves.csv    `scale`: voltage curves of the homogenized electrode (thickness x C-rate)
+    electrode.png           `scale`: the figure of those curves
 
 A campaign's case folder adds ``status.json`` and ``job.log`` (written by the job step,
 :mod:`fem_electrode.campaign.job`, around the run).
@@ -40,8 +42,11 @@ MESH_XDMF = "mesh.xdmf"
 LOCK = "run.lock"
 STATUS = "status.json"
 JOB_LOG = "job.log"
+ELECTRODE_CURVES = "electrode_curves.csv"
+ELECTRODE_FIGURE = "electrode.png"
 #: What a run writes (removed before a fresh start in the same folder).
-OUTPUTS = (TIMESERIES, METRICS, CYCLES, LOG, CHECKPOINT, CONCENTRATION, STRESS_SAMPLES, FIELDS)
+OUTPUTS = (TIMESERIES, METRICS, CYCLES, LOG, CHECKPOINT, CONCENTRATION, STRESS_SAMPLES, FIELDS,
+           ELECTRODE_CURVES, ELECTRODE_FIGURE)
 #: What the job step of a campaign keeps beside a run (never removed by the run).
 JOB_FILES = (STATUS, JOB_LOG)
 
@@ -108,6 +113,14 @@ class RunFolder:
     @property
     def job_log(self) -> Path:
         return self.path / JOB_LOG
+
+    @property
+    def electrode_curves(self) -> Path:
+        return self.path / ELECTRODE_CURVES
+
+    @property
+    def electrode_figure(self) -> Path:
+        return self.path / ELECTRODE_FIGURE
 
 
 # ---- the metrics schema ------------------------------------------------------------------------

@@ -120,6 +120,31 @@ def _solve_in_steps(case: Case, mech: MechanicsProblem, c: dolfinx.fem.Function 
     return _Loaded(steps, info.iterations, info.reason, seconds, info.dofs)
 
 
+def _metrics(case: Case, mech: MechanicsProblem, post: StressPost, layer: Any, info: _Loaded, t: float,
+             y: float) -> dict[str, Any]:
+    """The ``mechanics`` and ``solver`` blocks (and ``interface_damage`` of a cohesive interface)."""
+    data: dict[str, Any] = {
+        "mechanics": {**post.metrics(setup.strengths(case), layer), "time_s": t, "y_mean": y},
+        "solver": {"mechanics_iterations": info.iterations, "mechanics_dofs": info.dofs,
+                   "mechanics_reason": info.reason, "mechanics_wall_time_s": info.seconds,
+                   "mechanics_degree": mech.degree}}
+    if isinstance(mech, CohesiveMechanicsProblem):
+        data["interface_damage"] = mech.interface_state().as_metrics()
+    return data
+
+
+def uniform_filling_metrics(case: Case, domain: Domain, msh: Path | None, y: float) -> dict[str, Any]:
+    """Solve the mechanics for a uniform NVP filling ``y`` on ``domain`` and return its metrics
+    blocks (``mechanics``, ``solver``, ``interface_damage`` if cohesive); writes nothing."""
+    mech = setup.mechanics_problem(case, domain)
+    try:
+        post = StressPost(mech)
+        info = _solve_in_steps(case, mech, y * mech.params.c_max)
+        return _metrics(case, mech, post, setup.layer_thickness(case, domain, msh), info, 0.0, y)
+    finally:
+        mech.destroy()
+
+
 def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mesh: str | Path | None,
            comm: MPI.Comm, domain: Domain | None) -> dict[str, Any]:
     msh: Path | None
@@ -146,15 +171,9 @@ def _solve(case: Case, folder: RunFolder, state: float | snapshots.Snapshot, mes
         if isinstance(mech, CohesiveMechanicsProblem):
             reason += (f" (cohesive interface, loaded from the stress-free state in {info.steps} steps of at "
                        f"most {case.mechanics.damage_update_dy:g} in y)")
-        data = {"status": "completed", "reason": reason,
-                "mechanics": {**post.metrics(setup.strengths(case), layer), "time_s": t, "y_mean": y},
+        data = {"status": "completed", "reason": reason, **_metrics(case, mech, post, layer, info, t, y),
                 "cell": {"mesh": str(msh), "counts": domain.global_counts(),
-                         "nvp_residual_strain": mech.params.residual_strain},
-                "solver": {"mechanics_iterations": info.iterations, "mechanics_dofs": info.dofs,
-                           "mechanics_reason": info.reason, "mechanics_wall_time_s": info.seconds,
-                           "mechanics_degree": mech.degree}}
-        if isinstance(mech, CohesiveMechanicsProblem):
-            data["interface_damage"] = mech.interface_state().as_metrics()
+                         "nvp_residual_strain": mech.params.residual_strain}}
         if isinstance(state, snapshots.Snapshot):
             data["source"] = {"snapshot": str(state.path), "time_s": t, "y_mean": y}
         if case.output.fields != "none":

@@ -24,7 +24,9 @@ IMAGE_TIFF_SUFFIXES = (".tif", ".tiff")
 
 def _composition(v: Mapping[str, Any]) -> list[str]:
     problems = []
-    if v["kind"] in ("infiltrated", "cosintered") and v["nvp_fraction"] >= v["porosity"]:
+    # an infiltrated layer of given thickness sets the NVP fraction itself (nvp_fraction is no target)
+    targets_nvp = v["kind"] == "cosintered" or (v["kind"] == "infiltrated" and v["layer_thickness"] is None)
+    if targets_nvp and v["nvp_fraction"] >= v["porosity"]:
         problems.append(
             f"nvp_fraction = {v['nvp_fraction']} must be below porosity = {v['porosity']} "
             "(residual pore = porosity - nvp_fraction must be >= 0; targets do not add up)"

@@ -219,6 +219,15 @@ class MaterialsConfig:
         source="derived: 2 F / 455.76 g/mol",
     )
     density_nvp: float = key(3156.0, "kg/m^3", "NVP density", lo=0.0, lo_open=True, source="X-ray density")
+    density_nzsp: float = key(
+        3300.0,
+        "kg/m^3",
+        "NZSP density (mass of the electrode's scaffold and of the dense separator layer; energy per kg)",
+        lo=0.0,
+        lo_open=True,
+        source="estimate: X-ray density of Na3.4Zr2Si2.4P0.6O12 (538.6 g/mol, Z = 6 in the hexagonal NASICON "
+               "cell a = 9.07, c = 22.7 Angstrom: 3.32 g/cm^3); Na3Zr2Si2PO12 is quoted at 3.27 g/cm^3",
+    )
 
 
 SECTION = Section.from_config("materials", MaterialsConfig, checks=(_consistent_capacity,))

@@ -1,0 +1,1 @@
+"""Electrode scale: a homogenized model through the thickness of the porous electrode."""
