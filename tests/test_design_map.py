@@ -98,3 +98,15 @@ def test_a_case_without_the_electrode_block_is_named(tmp_path):
         casestatus.write(cdir, "done", exit_code=0, attempt=1)
     with pytest.raises(ValueError, match="no 'electrode' block"):
         read_points(sweep.directory)
+
+
+def test_the_command_writes_the_map_and_refuses_bad_limits(tmp_path, capsys):
+    from fem_electrode.cli import main
+
+    sweep = _sweep(tmp_path)
+    assert main(["design-map", str(sweep.directory), "--thickness", "150"]) == 0
+    data = json.loads((sweep.directory / "design-map.json").read_text())
+    assert data["thickness_um"] == 150.0
+    assert main(["design-map", str(sweep.directory), "--max-risk", "-1"]) == 2
+    assert "--max-risk = -1.0: allowed: > 0" in capsys.readouterr().err
+    assert main(["design-map", str(tmp_path / "nowhere")]) == 2
