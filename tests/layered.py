@@ -113,3 +113,17 @@ def tagged_box(comm: MPI.Comm, lengths: tuple[float, float, float], n: tuple[int
         raise AssertionError("a facet lies in two tagged planes")  # pragma: no cover
     facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx_all, val_all)
     return Domain(mesh, cell_tags, facet_tags)
+
+
+def free_edge_film(comm: MPI.Comm, lengths: tuple[float, float, float], n: tuple[int, int, int],
+                   z_interface: float) -> Domain:
+    """:func:`layered_box` (NVP film above ``z_interface`` on NZSP) whose x = 0 face is left
+    untagged, so that no boundary condition reaches it: the ends of film and substrate there are
+    traction-free (a free edge). The x = Lx and y faces stay ``lateral`` (rollers: with one cell
+    in y they make the slab plane strain)."""
+    domain = layered_box(comm, lengths, n, z_interface)
+    mesh, ft = domain.mesh, domain.facet_tags
+    mid = dolfinx.mesh.compute_midpoints(mesh, mesh.topology.dim - 1, ft.indices)
+    at_edge = (ft.values == tags.facet_tag("lateral")) & np.isclose(mid[:, 0], 0.0, atol=1e-9 * max(lengths))
+    facet_tags = dolfinx.mesh.meshtags(mesh, mesh.topology.dim - 1, ft.indices[~at_edge], ft.values[~at_edge])
+    return Domain(mesh, domain.cell_tags, facet_tags)

@@ -78,7 +78,8 @@ class Point:
 def _prediction(block: dict[str, Any], thickness_um: float) -> dict[float, dict[str, Any]]:
     """The predictions of one case at ``thickness_um``, by C-rate."""
     return {float(p["c_rate"]): p for p in block.get("predictions", [])
-            if math.isclose(float(p["thickness_um"]), thickness_um, rel_tol=1e-9)}
+            if math.isclose(float(p["thickness_um"]), thickness_um, rel_tol=1e-9)
+            and p.get("basis", "c_rate") == "c_rate"}
 
 
 def _risk(metrics: dict[str, Any]) -> tuple[str, float] | None:

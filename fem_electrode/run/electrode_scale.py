@@ -110,10 +110,16 @@ def _gap(result: ElectrodeResult) -> float | None:
         return None
 
 
+def electrode_params(case: Case, props: EffectiveProperties, thickness_um: float) -> ElectrodeParams:
+    """The homogenized model's parameters of an electrode ``thickness_um`` thick."""
+    return ElectrodeParams.from_case(case, props, thickness_um * UM, particle=particle_shape(case))
+
+
 def prediction(case: Case, props: EffectiveProperties, thickness_um: float, c_rate: float,
-               ) -> tuple[dict[str, Any], ElectrodeResult]:
-    """One cycle of an electrode ``thickness_um`` thick at ``c_rate``: the summary and the result."""
-    params = ElectrodeParams.from_case(case, props, thickness_um * UM, particle=particle_shape(case))
+               basis: str = "c_rate") -> tuple[dict[str, Any], ElectrodeResult]:
+    """One cycle of an electrode ``thickness_um`` thick at ``c_rate``: the summary and the result;
+    ``basis`` says whether the rate was asked as a C-rate or as a current density."""
+    params = electrode_params(case, props, thickness_um)
     model = ElectrodeModel(params, Discretization(case.electrode.nodes_thickness,
                                                   case.electrode.nodes_particle))
     result = run_protocol(model, replace_protocol(case.protocol, c_rate=c_rate, cycles=1))
@@ -122,7 +128,8 @@ def prediction(case: Case, props: EffectiveProperties, thickness_um: float, c_ra
     dens = (energy_density(params, discharge.energy_wh_per_m2, case.materials.density_nzsp)
             if discharge else None)
     return {
-        "thickness_um": thickness_um, "c_rate": c_rate, "current_density_A_m2": params.current_1c * c_rate,
+        "thickness_um": thickness_um, "c_rate": c_rate, "basis": basis,
+        "current_density_A_m2": params.current_1c * c_rate,
         "nvp_loading_kg_m2": params.mass_nvp, "status": result.status, "message": result.message,
         "charge_capacity_mAh_per_g": charge.capacity if charge else None,
         "discharge_capacity_mAh_per_g": discharge.capacity if discharge else None,
@@ -145,7 +152,7 @@ def prediction(case: Case, props: EffectiveProperties, thickness_um: float, c_ra
 
 def resistance(predictions: list[dict[str, Any]], thickness_um: float) -> dict[str, Any]:
     """R = slope/2 of the plateau gap against the current density at one thickness (Ω m²), fitted
-    with an intercept over the C-rates that gave a gap (one rate: gap / 2j through the origin)."""
+    with an intercept over the rates (C-rates and current densities) that gave a gap (one: gap / 2j)."""
     pts = [(p["current_density_A_m2"], p["gap_at_half_filling_V"]) for p in predictions
            if p["thickness_um"] == thickness_um and p["gap_at_half_filling_V"] is not None]
     out: dict[str, Any] = {"thickness_um": thickness_um, "rates": len(pts), "R_ohm_m2": None,
@@ -225,11 +232,18 @@ def scale(case: Case, out_dir: str | Path, mesh: str | Path | None = None, comm:
         props = effective_properties(domain, case.materials, periodic=case.geometry.periodic, source={
             "mesh": str(msh), "kind": case.geometry.kind, "seed": case.geometry.seed,
             "box_um": list(case.geometry.box)})
-        used = model_properties(case, props)
         m = case.materials
+        try:
+            used = model_properties(case, props)
+        except ValueError as exc:  # the networks do not conduct that way: a result, not a crash
+            data["reason"] = str(exc)
+            data["electrode"] = {"effective": props.to_dict()}
+            if comm.rank == 0:
+                atomic.write_json(folder.metrics, data)
+            return data
         data["electrode"] = {"effective": {
-            **props.to_dict(), "tortuosity_ion": _safe(props.tortuosity_ion, m.sigma_e_nzsp),
-            "tortuosity_electronic": _safe(props.tortuosity_electronic, m.sigma_s_nvp),
+            **props.to_dict(), "tortuosity_ion": _safe(used.tortuosity_ion, m.sigma_e_nzsp),
+            "tortuosity_electronic": _safe(used.tortuosity_electronic, m.sigma_s_nvp),
             "composite_density_kg_m3": composite_density(case, props),
             "particle": particle_shape(case), "conductivity_used": case.electrode.conductivity,
             "kappa_ion_used": used.kappa_ion, "sigma_electronic_used": used.sigma_electronic,
@@ -281,8 +295,11 @@ def _predict(case: Case, props: EffectiveProperties, folder: RunFolder) -> tuple
     preds, curves = [], []
     failed = []
     for thickness in case.electrode.thickness:
-        for rate in case.electrode.c_rates:
-            p, res = prediction(case, props, thickness, rate)
+        one_c = electrode_params(case, props, thickness).current_1c  # A/m²
+        asked = [(rate, "c_rate") for rate in case.electrode.c_rates] + [
+            (j / one_c, "current_density") for j in case.electrode.current_densities or []]
+        for rate, basis in asked:
+            p, res = prediction(case, props, thickness, rate, basis)
             log.info("  %g um at %g C: %s / %s mAh/g, gap %s mV, %.3g Wh/L, %.3g Wh/kg (%d steps, %.1f s)",
                      thickness, rate, _f(p["charge_capacity_mAh_per_g"]),
                      _f(p["discharge_capacity_mAh_per_g"]),

@@ -29,6 +29,14 @@ class ElectrodeConfig:
         lo_open=True,
         source="paper: cycling at 0.1 C and 0.6 C",
     )
+    current_densities: list[float] | None = key(
+        None,
+        "A/m^2",
+        "galvanostatic current densities (per projected area) predicted besides the C-rates, one cycle each "
+        "(e.g. the paper's inferred 0.1 C: 0.28 A/m^2 = 28 µA/cm^2, docs/validation.md)",
+        lo=0.0,
+        lo_open=True,
+    )
     diffusion_geometry: str = key(
         "auto",
         "-",
