@@ -21,7 +21,11 @@ computes g(D) = max(D_committed, D(δ)) and the contact set from the new jumps, 
 |g(D) − D| ≤ ``tolerance`` on every facet and no facet changes between opening and contact.
 The plain iteration D ← g(D) converges linearly (a factor ≈ 0.7 per iteration on the demo
 RVE), so it is accelerated by Anderson mixing (depth :data:`ANDERSON_DEPTH`), the iterates
-clipped to [D_committed, 1]. :meth:`solve` then commits D as the new history (no healing).
+clipped to [D_committed, 1]; when the residual stops falling (:data:`ANDERSON_STALL`: on a
+running front the mixed iterates cycle) the solve goes on with plain steps. After
+:data:`CONTACT_FREEZE` iterations a closed facet stays closed while its normal jump is within a
+chatter band of zero; one that opens is released. :meth:`solve` then commits D as the new
+history (no healing).
 
 Stresses use the parent-mesh field ``u`` (discontinuous P_k filled from both phases), so the
 post-processing of :class:`fem_electrode.problems.mechanics.MechanicsProblem` applies
@@ -80,9 +84,18 @@ CONTACT_MEASURES = ("damage", "separation")
 #: Iterates kept by the Anderson mixing of the secant iteration on the damage.
 ANDERSON_DEPTH = 5
 
-#: Secant iterations after which the contact set of a solve may only grow (a facet whose normal
-#: jump is ≈ 0 can switch between open and closed forever; closed is the safe side).
+#: Secant iterations after which a closed facet stays closed while its normal jump is within
+#: ± CONTACT_CHATTER × the onset opening N/K (a facet whose jump is ≈ 0 can switch between open and
+#: closed forever; closed is the safe side there). A facet that clearly opens is released: frozen
+#: closed it would carry the full penalty in tension whatever its damage and pin a running front.
 CONTACT_FREEZE = 3
+CONTACT_CHATTER = 1e-3
+
+#: Anderson mixing is dropped for the rest of a solve (plain steps D ← g(D), which converge) when
+#: the largest |g(D) − D| has not fallen below its best value of the solve by ANDERSON_PROGRESS
+#: (relative) for this many iterations: on a running debonding front the mixed iterates cycle.
+ANDERSON_STALL = 3
+ANDERSON_PROGRESS = 1e-3
 
 #: Refactorize when CG with the kept factorization needed more iterations than this.
 REFACTOR_ITERATIONS = 25
@@ -174,6 +187,7 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         self.last_iterations = 0
         self.total_iterations = 0
         self.unconverged_solves = 0  #: solves that stopped at max_iterations
+        self.anderson_restarts = 0  #: solves that dropped the Anderson mixing (it cycled)
         #: per target space: the contact form and the interface area (m²) of each NVP cell
         self._contact_forms: dict[int, tuple[dolfinx.fem.Form, np.ndarray]] = {}
         self._reuse_factorization = False
@@ -319,6 +333,8 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         xs: list[np.ndarray] = []
         gs: list[np.ndarray] = []
         its, change, flips = 0, np.inf, 1
+        best, stalled, mixing = np.inf, 0, ANDERSON_DEPTH > 1
+        chatter = CONTACT_CHATTER * self.law.strength_normal / self.law.penalty  # m
         while its < self.max_iterations:
             its += 1
             self._set_stiffness(damage, closed)
@@ -326,8 +342,8 @@ class CohesiveMechanicsProblem(MechanicsProblem):
             dn, ds = self.facet_jumps()
             image = self.law.damage(dn, ds, history)  # g(D): the damage of the jumps D gave
             now_closed = dn < 0.0
-            if its > CONTACT_FREEZE:  # facets chattering at δ_n ≈ 0: once closed, closed
-                now_closed |= closed
+            if its > CONTACT_FREEZE:  # facets chattering at δ_n ≈ 0 stay closed; opening ones open
+                now_closed |= closed & (dn <= chatter)
             change = comm.allreduce(float(np.max(np.abs(image - damage), initial=0.0)), op=MPI.MAX)
             flips = comm.allreduce(int(np.count_nonzero(now_closed != closed)), op=MPI.SUM)
             log.debug("  secant iteration %d: max |g(D) - D| = %.2e, %d facets switch contact", its, change,
@@ -336,10 +352,22 @@ class CohesiveMechanicsProblem(MechanicsProblem):
             if change <= self.tolerance and flips == 0:
                 damage = image
                 break
-            xs.append(damage)
-            gs.append(image)
-            del xs[:-ANDERSON_DEPTH], gs[:-ANDERSON_DEPTH]
-            damage = np.clip(anderson_step(xs, gs, comm), history, 1.0)
+            if change < best * (1.0 - ANDERSON_PROGRESS):
+                best, stalled = change, 0
+            else:
+                stalled += 1
+            if mixing and stalled >= ANDERSON_STALL:  # cycling: plain steps for the rest of the solve
+                mixing = False
+                xs.clear()
+                gs.clear()
+                self.anderson_restarts += 1
+            if mixing:
+                xs.append(damage)
+                gs.append(image)
+                del xs[:-ANDERSON_DEPTH], gs[:-ANDERSON_DEPTH]
+                damage = np.clip(anderson_step(xs, gs, comm), history, 1.0)
+            else:
+                damage = image
         converged = change <= self.tolerance and flips == 0
         if not converged:
             self.unconverged_solves += 1
