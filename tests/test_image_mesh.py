@@ -399,20 +399,6 @@ def test_size_estimate_of_an_image_case_counts_its_voxels(tmp_path, examples):
         estimate(_case(tmp_path / "missing.npy", 0.1))
 
 
-@pytest.mark.serial
-def test_compare_refuses_an_image_case_before_meshing(tmp_path, examples, capsys):
-    """No meshing, no MPI: compare replaces geometry.kind by infiltrated and co-sintered, so an
-    image case would be compared as two generated electrodes; it is refused (exit 2) naming the
-    key and value, and nothing is written."""
-    from fem_electrode import cli
-
-    out = tmp_path / "cmp"
-    assert cli.main(["compare", str(examples / "image.toml"), "-o", str(out), "--mechanics-only"]) == 2
-    err = capsys.readouterr().err
-    assert "geometry.kind = 'image'" in err and "infiltrated, cosintered" in err
-    assert not out.exists()
-
-
 #: 6³ voxels cut from the 200³ benchmark image down-sampled twice (labels pore 0, NZSP 1, NVP 2,
 #: C order): a one-voxel NVP layer wraps a voxel edge between pore and NZSP; with plain Taubin
 #: smoothing the layer's two faces there pass through each other and HXT fails ("a segment and

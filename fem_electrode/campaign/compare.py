@@ -9,6 +9,11 @@ Then :func:`report` loads the runs, writes the ParaView script ``views.py``, ren
 screenshots when ``pvpython`` is available, and builds ``report.md``/``report.html``/
 ``comparison.json``.
 
+An image case (``geometry.kind = "image"``) is set against one generated design instead
+(``against``, default infiltrated): the image is meshed first (:func:`measure_image`) and the
+generated design takes its box and measured volume fractions; the designs are then "image" and
+that kind, in this order, through the runs and the report (docs/images.md).
+
 Folder layout of ``compare -o OUT``::
 
     OUT/case.toml               the resolved input case
@@ -31,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from fem_electrode.campaign import status as casestatus
-from fem_electrode.config import Case, dumps_case, write_case
+from fem_electrode.config import Case, ConfigError, dumps_case, write_case
 from fem_electrode.report import build, pvrun, views
-from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS
+from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, IMAGE, design_label
 from fem_electrode.report.curves import columns
 from fem_electrode.report.rundata import RunData
 from fem_electrode.run.folder import CASE, RunFolder
@@ -87,6 +92,7 @@ class Variant:
     folder: str
     seed_index: int = 0  #: 0: the case's own seed; k: seed + k
     refined: bool = False  #: the first seed again on a finer mesh (``refine``)
+    label: str = ""  #: the design's label in the report (default: its short name)
 
 
 def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> list[Protocol]:
@@ -103,23 +109,53 @@ def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> l
     return [Protocol(f"{p.c_rate:g} C{hold}")]
 
 
-#: Kinds whose case ``compare`` cannot turn into its designs: ``geometry.kind`` is replaced by
-#: each design, so the image would be silently dropped for two generated electrodes.
-NOT_COMPARABLE_KINDS = ("image",)
+#: The generated kinds an image case can be set against (``--against``), the first the default.
+AGAINST = DESIGNS
 
 
-def check_seeds_and_refine(case: Case, seeds: int | None = None, refine: float | None = None) -> int:
+def designs_of(case: Case, against: str | None = None) -> tuple[str, str]:
+    """The two designs of ``case``: infiltrated and co-sintered, or for an image case the image
+    and the generated kind ``against`` (default infiltrated)."""
+    if case.geometry.kind == IMAGE:
+        return IMAGE, against or AGAINST[0]
+    return DESIGNS
+
+
+def design_labels(case: Case, against: str | None = None) -> dict[str, str]:
+    """The designs' labels in the report: for an image case, the image's file name and what the
+    generated design shares with it."""
+    one, two = designs_of(case, against)
+    if one != IMAGE:
+        return {d: DESIGN_LABELS[d] for d in (one, two)}
+    return {IMAGE: f"image ({Path(case.geometry.image).name})",
+            two: f"{DESIGN_LABELS[two]} (generated, same box and fractions)"}
+
+
+def check_seeds_and_refine(case: Case, seeds: int | None = None, refine: float | None = None,
+                           against: str | None = None) -> int:
     """The number of seeds per design (``seeds``, default the case's ``geometry.seeds``); raises
-    ``ValueError`` naming the value for fewer than one seed, a ``refine`` factor that is not
-    > 1 or would take ``mesh.refinement`` past its bound, or an image case (docs/images.md)."""
-    if case.geometry.kind in NOT_COMPARABLE_KINDS:
-        raise ValueError(
-            f"geometry.kind = {case.geometry.kind!r}: compare replaces geometry.kind by each design "
-            f"({', '.join(DESIGNS)}) and builds both from the case's box and composition, so the image "
-            "would not be used; give compare a case of a generated kind, and to set an image against a "
-            "generated electrode run both cases (`fem-electrode run`) and compare their metrics.json "
-            "(docs/images.md, 'Comparing an image with a generated design')")
+    ``ValueError`` naming the value for fewer than one seed, or a ``refine`` factor that is not
+    > 1 or would take ``mesh.refinement`` past its bound, and :class:`ConfigError` naming the
+    option for an ``against`` that is not a generated design or is given with a generated case,
+    and for several seeds or a refinement pair of an image case (docs/images.md)."""
+    image = case.geometry.kind == IMAGE
+    if against is not None and against not in AGAINST:
+        raise ConfigError([f"--against {against!r}: an image is set against one of the generated designs "
+                           f"{', '.join(AGAINST)}"], "compare")
+    if against is not None and not image:
+        raise ConfigError([f"--against {against}: only for an image case (geometry.kind = 'image'); a case "
+                           f"of kind {case.geometry.kind!r} compares {' and '.join(DESIGNS)}"], "compare")
     n_seeds = case.geometry.seeds if seeds is None else seeds
+    if image and n_seeds > 1:
+        option = "geometry.seeds" if seeds is None else "--seeds"
+        raise ConfigError([f"{option} = {n_seeds}: an image is one microstructure, and seed statistics of "
+                           "the generated design alone would set an interval against a single value; compare "
+                           "the image with one seed, and run `compare --seeds N` on a generated case with "
+                           "the image's box and fractions for the spread of the generated design"], "compare")
+    if image and refine is not None:
+        raise ConfigError([f"--refine {refine:g}: an image mesh keeps the voxel size on its surfaces "
+                           "(mesh.refinement only caps the interior size, never below a voxel), so a "
+                           "refinement pair would refine the generated design only"], "compare")
     if n_seeds < 1:
         raise ValueError(f"seeds = {n_seeds!r}: need at least 1 microstructure per design")
     if refine is not None and not (1.0 < refine and case.mesh.refinement * refine <= MAX_REFINEMENT):
@@ -128,9 +164,45 @@ def check_seeds_and_refine(case: Case, seeds: int | None = None, refine: float |
     return n_seeds
 
 
+@dataclass(frozen=True)
+class ImageMeasure:
+    """What a generated design takes from an image (its mesh's provenance JSON)."""
+
+    box: tuple[float, float, float]  #: µm, after crop and down-sampling (``resolved.box``)
+    porosity: float  #: NVP + pore, measured on the image (``measured.volume_fractions``)
+    nvp_fraction: float  #: NVP, measured on the image
+
+    @classmethod
+    def from_provenance(cls, info: dict[str, Any]) -> ImageMeasure:
+        fractions = info["measured"]["volume_fractions"]
+        nvp, pore = float(fractions["NVP"]), float(fractions.get("pore", 0.0))
+        box = tuple(round(float(x), 9) for x in info["resolved"]["box"])
+        return cls((box[0], box[1], box[2]), round(nvp + pore, 6), round(nvp, 6))
+
+
+def measure_image(case: Case) -> ImageMeasure:
+    """Mesh the image case in its ``[mesh] directory`` (reused when current, as a run reuses it)
+    and read the image's box and volume fractions from the mesh's provenance JSON."""
+    from fem_electrode.geometry import build_mesh, output_paths
+    from fem_electrode.run.meshes import provenance_differences
+
+    msh, js = output_paths(case, case.mesh.directory)
+    if not (msh.is_file() and provenance_differences(case, js) == []):
+        log.info("meshing the image of %s to size the generated design", case.case.name)
+        try:
+            build_mesh(case, case.mesh.directory)
+        except ValueError as exc:  # bad input found reading the image
+            raise ConfigError([f"geometry: {exc}"], case.source) from exc
+    measure = ImageMeasure.from_provenance(json.loads(js.read_text()))
+    log.info("image %s: box %s µm, porosity %.4g, NVP fraction %.4g", case.geometry.image,
+             " × ".join(f"{x:g}" for x in measure.box), measure.porosity, measure.nvp_fraction)
+    return measure
+
+
 def variants(case: Case, out_dir: Path, preset: str = "default",
              mechanics_y: float | None = None, seeds: int | None = None,
-             refine: float | None = None) -> list[Variant]:
+             refine: float | None = None, against: str | None = None,
+             measure: Callable[[Case], ImageMeasure] = measure_image) -> list[Variant]:
     """Both designs for every protocol of ``preset`` and every seed, meshes written under
     ``out_dir/meshes``.
 
@@ -139,34 +211,48 @@ def variants(case: Case, out_dir: Path, preset: str = "default",
     seed in ``<design>[-<protocol>]``, seed + k in ``<design>[-<protocol>]-seed<k>``.
     ``refine`` (> 1): the case's seed once more with ``mesh.refinement`` multiplied by it, in
     ``<design>[-<protocol>]-refined`` (the discretisation error of every metric).
+
+    An image case gives the image and the generated kind ``against``: the image variant keeps
+    the case; the generated one takes ``geometry.box``, ``porosity`` and ``nvp_fraction`` from
+    ``measure`` of the image variant (default :func:`measure_image`: meshes the image).
     """
-    n_seeds = check_seeds_and_refine(case, seeds, refine)
+    n_seeds = check_seeds_and_refine(case, seeds, refine, against)
+    designs, labels = designs_of(case, against), design_labels(case, against)
+    measured: list[ImageMeasure] = []
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     base = case.replace(**PRESETS[preset]["overrides"]) if PRESETS[preset]["overrides"] else case
     if mechanics_y is not None:
         base = base.replace(mechanics={"prescribed_y": mechanics_y})
-    out = []
+    out: list[Variant] = []
     for proto in protocols_of(base, preset, mechanics_y):
         for k in range(n_seeds):
-            for design in DESIGNS:
+            for design in designs:
                 folder = design + (f"-{proto.suffix}" if proto.suffix else "") + (f"-seed{k}" if k else "")
                 name = f"{base.case.name}-{folder}"
                 overrides = {sec: dict(v) for sec, v in proto.overrides.items()}
-                overrides.setdefault("geometry", {})["kind"] = design
-                overrides["geometry"]["seed"] = base.geometry.seed + k
-                overrides["geometry"]["seeds"] = n_seeds
+                geometry = overrides.setdefault("geometry", {})
+                if design != IMAGE:
+                    geometry["kind"] = design
+                if designs[0] == IMAGE and design != IMAGE:  # sized to the image (measured once)
+                    image_case = next(v.case for v in out if v.design == IMAGE)
+                    measured = measured or [measure(image_case)]
+                    geometry.update(box=list(measured[0].box), porosity=measured[0].porosity,
+                                    nvp_fraction=measured[0].nvp_fraction)
+                geometry["seed"] = base.geometry.seed + k
+                geometry["seeds"] = n_seeds
                 seed_note = f", seed {base.geometry.seed + k}" if n_seeds > 1 else ""
                 overrides["case"] = {"name": name,
-                                     "description": f"{DESIGN_LABELS[design]} variant of {base.case.name} "
+                                     "description": f"{labels[design]} variant of {base.case.name} "
                                                     f"({proto.label}{seed_note})"}
                 overrides["mesh"] = {"directory": str(Path(out_dir).resolve() / "meshes")}
-                out.append(Variant(design, proto, base.replace(**overrides), folder, k))
+                out.append(Variant(design, proto, base.replace(**overrides), folder, k, label=labels[design]))
         if refine is not None:
             for v in [v for v in out if v.protocol == proto and v.seed_index == 0]:
                 finer = v.case.replace(case={"name": f"{v.case.case.name}-refined"},
                                        mesh={"refinement": v.case.mesh.refinement * refine})
-                out.append(Variant(v.design, proto, finer, f"{v.folder}-refined", 0, refined=True))
+                out.append(Variant(v.design, proto, finer, f"{v.folder}-refined", 0, refined=True,
+                                   label=v.label))
     return out
 
 
@@ -227,7 +313,8 @@ def run_variants(items: Sequence[Variant], out_dir: Path, runner: Runner, jobs: 
     errors: list[str] = []
 
     def one(v: Variant) -> None:
-        log.info("running %s (%s) in %s", DESIGN_LABELS[v.design], v.protocol.label, out_dir / v.folder)
+        log.info("running %s (%s) in %s", v.label or design_label(v.design), v.protocol.label,
+                 out_dir / v.folder)
         try:
             runner(v.case, out_dir / v.folder)
         except Exception as exc:  # collect, so the other design still finishes
@@ -283,13 +370,23 @@ def load_pairs(items: Sequence[Variant], out_dir: Path) -> list[build.Pair]:
         metrics = (pairs[v.protocol.label][v.design].metrics if v.seed_index == 0  # already read
                    else json.loads(RunFolder(out_dir / v.folder).metrics.read_text()))
         seed_metrics.setdefault(v.protocol.label, {}).setdefault(v.design, []).append(metrics)
+    designs = _designs(items)
+    labels = {v.design: v.label for v in items if v.label}
     return [build.Pair(label, runs, _describe(items, label), seed_metrics=seed_metrics.get(label),
-                       refined_metrics=refined.get(label))
+                       refined_metrics=refined.get(label), designs=designs, design_labels=labels)
             for label, runs in pairs.items()]
 
 
+def _designs(items: Sequence[Variant]) -> tuple[str, str]:
+    found = tuple(dict.fromkeys(v.design for v in items))
+    if len(found) != 2:
+        raise CompareError(f"a comparison needs two designs, the variants have {', '.join(found) or 'none'}")
+    return found[0], found[1]
+
+
 def _describe(items: Sequence[Variant], label: str) -> str:
-    case = next(v.case for v in items if v.protocol.label == label and v.seed_index == 0 and not v.refined)
+    case = next(v.case for v in items if v.protocol.label == label and v.seed_index == 0 and not v.refined
+                and v.design != IMAGE)  # an image case's box is the image's: the generated one shows it
     p, g = case.protocol, case.geometry
     if case.mechanics.prescribed_y is not None:
         return (f"linear elasticity at a uniform NVP filling y = {case.mechanics.prescribed_y:g} (no "
@@ -301,13 +398,23 @@ def _describe(items: Sequence[Variant], label: str) -> str:
 
 def intro(case: Case, items: Sequence[Variant]) -> str:
     g = case.geometry
+    protocols = "; ".join(sorted({f"{v.protocol.label} ({_describe(items, v.protocol.label)})"
+                                  for v in items}))
+    one, two = _designs(items)
+    if one == IMAGE:
+        made = next(v.case.geometry for v in items if v.design == two)
+        return (f"Case **{case.case.name}**: the segmented image {Path(g.image).name} against a generated "
+                f"{design_label(two)} electrode in the same {' × '.join(f'{x:g}' for x in made.box)} µm box "
+                f"with the image's measured porosity {made.porosity:g} (NVP + pore) and NVP fraction "
+                f"{made.nvp_fraction:g} (residual pore {made.porosity - made.nvp_fraction:.3g}), seed "
+                f"{made.seed}; the same materials and the same protocol. Protocols: {protocols}. Ratios are "
+                f"{design_label(one)} / {design_label(two)}.")
     return (f"Case **{case.case.name}**: two electrodes with the same composition (target porosity "
             f"{g.porosity:g}, NVP fraction {g.nvp_fraction:g}, residual pore "
             f"{g.porosity - g.nvp_fraction:.3g}) "
             f"in a {' × '.join(f'{x:g}' for x in g.box)} µm RVE (seed {g.seed}), the same materials "
             f"and the same protocol; only the microstructure differs. Protocols: "
-            + "; ".join(sorted({f"{v.protocol.label} ({_describe(items, v.protocol.label)})" for v in items}))
-            + ". Ratios are infiltrated / co-sintered.")
+            + protocols + ". Ratios are infiltrated / co-sintered.")
 
 
 def ensure_mesh_xdmf(run: RunData) -> Path | None:
@@ -341,7 +448,7 @@ def render_views(out_dir: Path, pairs: Sequence[build.Pair], screenshots: bool =
     for run in pairs[0].runs.values():
         ensure_mesh_xdmf(run)
     electrodes: dict[str, views.ElectrodeSpec] = {
-        d: {"label": DESIGN_LABELS[d], "run_dir": r.run_dir, "time": snapshot_time(r)}
+        d: {"label": design_label(d), "run_dir": r.run_dir, "time": snapshot_time(r)}
         for d, r in pairs[0].runs.items()}
     script = views.write_views(out_dir, electrodes, title=pairs[0].label, ranges=colour_ranges(pairs[0]))
     if not screenshots:
@@ -362,15 +469,18 @@ def report(case: Case, items: Sequence[Variant], out_dir: Path, screenshots: boo
     """Build the report of finished variants into ``out_dir``."""
     pairs = load_pairs(items, out_dir)
     script, shots = render_views(out_dir, pairs, screenshots)
+    one, two = pairs[0].designs
+    title = ("Infiltrated vs co-sintered" if one != IMAGE else f"Image vs generated {design_label(two)}")
     return build.build_report(out_dir, pairs, case=items[0].case.to_dict(),
-                              title=f"Infiltrated vs co-sintered NVP|NZSP electrode: {case.case.name}",
+                              title=f"{title} NVP|NZSP electrode: {case.case.name}",
                               intro=intro(case, items), screenshot_dir=shots, views_script=script)
 
 
 def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default",
             runner: Runner | None = None, jobs: int = 2, force: bool = False, report_only: bool = False,
             screenshots: bool = True, mechanics_y: float | None = None,
-            seeds: int | None = None, refine: float | None = None) -> dict[str, Path]:
+            seeds: int | None = None, refine: float | None = None, against: str | None = None,
+            measure: Callable[[Case], ImageMeasure] = measure_image) -> dict[str, Path]:
     """Run both designs (unless ``report_only``) and build the report; returns the report paths.
 
     ``seeds``: microstructures per design (default: the case's ``geometry.seeds``); ``refine``:
@@ -378,11 +488,15 @@ def compare(case: Case, out_dir: str | os.PathLike[str], preset: str = "default"
 
     ``mechanics_y``: skip the electrochemistry and compare the mechanics at a uniform NVP
     filling (``[mechanics] prescribed_y`` of both variants; default runner :func:`mechanics_runner`).
+
+    An image case: the image against the generated kind ``against`` (default infiltrated) sized
+    by ``measure`` (default: mesh the image and read its provenance); one seed, no ``refine``.
     """
+    check_seeds_and_refine(case, seeds, refine, against)  # before anything is written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_case(case, out_dir / CASE)
-    items = variants(case, out_dir, preset, mechanics_y, seeds, refine)
+    items = variants(case, out_dir, preset, mechanics_y, seeds, refine, against, measure)
     if not report_only:
         if mechanics_y is not None:
             runner = runner or mechanics_runner()

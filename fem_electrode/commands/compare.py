@@ -10,12 +10,14 @@ from fem_electrode.commands._case import add_case_argument, load
 from fem_electrode.util.log import get_logger
 
 NAME = "compare"
-HELP = ("build an infiltrated and a co-sintered electrode from one case, run the same protocol on both "
-        "and write report.md, report.html, comparison.json and a ParaView script views.py")
+HELP = ("build an infiltrated and a co-sintered electrode from one case (or an image case's electrode and "
+        "a generated one sized to it), run the same protocol on both and write report.md, report.html, "
+        "comparison.json and a ParaView script views.py")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_case_argument(parser, help="case file (TOML); geometry.kind is replaced by each design")
+    add_case_argument(parser, help="case file (TOML); geometry.kind is replaced by each design (an image "
+                                   "case: the image against the --against design)")
     parser.add_argument("-o", "--output", help="comparison folder (default runs/<case name>-compare)")
     parser.add_argument("--preset", choices=tuple(compare.PRESETS), default="default",
                         help="default: the case's own protocol; paper: 0.1 C and 0.6 C with 20 min "
@@ -40,14 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run the first seed on a mesh R times finer (mesh.refinement × R, e.g. "
                              "1.5): every metric gets its discretisation error; metrics that move by more "
                              "than 5 %% are reported as not converged and kept out of the verdict")
+    parser.add_argument("--against", default=None, metavar="KIND",
+                        help=f"image cases only: the generated design ({' or '.join(compare.AGAINST)}; "
+                             f"default {compare.AGAINST[0]}) set against the image, in the image's box with "
+                             "its measured porosity and NVP fraction (one seed, no --refine)")
     parser.add_argument("--no-screenshots", action="store_true",
                         help="do not render the ParaView views (views.py is still written)")
 
 
 def run(args: argparse.Namespace) -> int:
     case = load(args)
-    try:  # bad --seeds / --refine: an error before any meshing
-        compare.check_seeds_and_refine(case, args.seeds, args.refine)
+    try:  # bad --seeds / --refine / --against: an error before any meshing
+        compare.check_seeds_and_refine(case, args.seeds, args.refine, args.against)
     except ValueError as exc:
         get_logger().error("error: %s", exc)
         return 2
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         paths = compare.compare(case, out, preset=args.preset, runner=runner, jobs=args.jobs,
                                 force=args.force, report_only=args.report_only,
                                 screenshots=not args.no_screenshots, mechanics_y=args.mechanics_only,
-                                seeds=args.seeds, refine=args.refine)
+                                seeds=args.seeds, refine=args.refine, against=args.against)
     except compare.CompareError as exc:
         get_logger().error("error: %s", exc)
         return 1

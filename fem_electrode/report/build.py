@@ -7,7 +7,8 @@ and the per-cycle retention and damage where the runs have them). The generated 
 follows (from the seed statistics where there are seeds, so it says what the headline says),
 then the seed statistics, the microstructures and their measured descriptors,
 electrochemistry, damage, mechanics, the ParaView views and, folded, the table of every
-metric with its ratio (infiltrated / co-sintered).
+metric with its ratio (first / second design: infiltrated / co-sintered by default; a pair's
+``designs`` may name another, e.g. an image against a generated design).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from fem_electrode import __version__
 from fem_electrode.report import comparison, conclusion, document, figures, seeds
-from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, MetricSpec, Row
+from fem_electrode.report.comparison import DESIGNS, MetricSpec, Row, design_label
 from fem_electrode.report.document import Block, Bullets, Collapsed, Figure, Heading, Paragraph, Table
 from fem_electrode.report.rundata import RunData
 from fem_electrode.util import atomic
@@ -51,23 +52,37 @@ class Pair:
     #: metrics.json per design of the first seed on the refined mesh (``compare --refine``)
     refined_metrics: dict[str, dict[str, Any]] | None = None
     seed_rows: list[seeds.SeedRow] = field(default_factory=list)
+    #: the two designs, in the order of every table and ratio (first / second)
+    designs: tuple[str, str] = DESIGNS
+    #: a longer label per design for the provenance and comparison.json (default: its short name)
+    design_labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = [d for d in DESIGNS if d not in self.runs]
+        missing = [d for d in self.designs if d not in self.runs]
         if missing:
             raise ValueError(f"pair {self.label!r} lacks the run(s) of {', '.join(missing)}")
-        self.rows = comparison.compare(self.runs["infiltrated"].metrics, self.runs["cosintered"].metrics)
-        self.descriptors = descriptor_rows(self.runs["infiltrated"].mesh_info,
-                                           self.runs["cosintered"].mesh_info)
+        self.runs = {**{d: self.runs[d] for d in self.designs}, **self.runs}  # the designs' order
+        one, two = self.designs
+        self.rows = comparison.compare(self.runs[one].metrics, self.runs[two].metrics, self.designs)
+        self.descriptors = descriptor_rows(self.runs[one].mesh_info, self.runs[two].mesh_info, self.designs)
         if self.seed_metrics is not None and (self.refined_metrics is not None or self.n_seeds >= 2):
-            self.seed_rows = seeds.seed_rows(self.seed_metrics, self.refined_metrics)
+            self.seed_rows = seeds.seed_rows(self.seed_metrics, self.refined_metrics, self.designs)
+
+    def long_label(self, design: str) -> str:
+        """The design's label in the provenance and comparison.json."""
+        return self.design_labels.get(design) or design_label(design)
+
+    @property
+    def default_pair(self) -> bool:
+        """Infiltrated against co-sintered (the paper's comparison)."""
+        return self.designs == DESIGNS
 
     @property
     def n_seeds(self) -> int:
         """Microstructures per design (the smaller count of the two)."""
         if not self.seed_metrics:
             return 1
-        return min(len(self.seed_metrics.get(d, [])) for d in DESIGNS)
+        return min(len(self.seed_metrics.get(d, [])) for d in self.designs)
 
     @property
     def seeded(self) -> bool:
@@ -103,8 +118,9 @@ def descriptor_spec(key: str, units: dict[str, Any]) -> MetricSpec:
     return MetricSpec(key, label)
 
 
-def descriptor_rows(inf: dict[str, Any], co: dict[str, Any]) -> list[Row]:
-    """Measured microstructure numbers of both meshes (informational: no winner)."""
+def descriptor_rows(inf: dict[str, Any], co: dict[str, Any], designs: tuple[str, str] = DESIGNS) -> list[Row]:
+    """Measured microstructure numbers of both meshes (informational: no winner; ``inf`` the
+    mesh provenance of the first of ``designs``, ``co`` of the second)."""
     def numbers(info: dict[str, Any]) -> dict[str, float]:
         out = comparison.numeric_leaves(info.get("measured", {}))
         for key in RESOLVED_KEYS:
@@ -124,14 +140,25 @@ def descriptor_rows(inf: dict[str, Any], co: dict[str, Any]) -> list[Row]:
             spec = MetricSpec(key, label, unit=unit, scale=scale)
         else:
             spec = descriptor_spec(key, units)
-        rows.append(Row(key, spec, a, b, ratio, None, None))
+        rows.append(Row(key, spec, a, b, ratio, None, None, designs))
     return rows
+
+
+#: Short names of the designs in the ratio's column header.
+_ABBREVIATIONS = {"infiltrated": "inf.", "cosintered": "co."}
+
+
+def _columns(designs: tuple[str, str]) -> list[str]:
+    """Table headers of the two designs' values and their ratio ("ratio inf./co.")."""
+    one, two = designs
+    ratio = f"ratio {_ABBREVIATIONS.get(one, one)}/{_ABBREVIATIONS.get(two, two)}"
+    return [design_label(one), design_label(two), ratio]
 
 
 def descriptor_table(rows: Sequence[Row]) -> Table:
     body = [[r.spec.label, r.spec.unit, comparison.fmt(r.infiltrated, r.spec),
              comparison.fmt(r.cosintered, r.spec), comparison.fmt_ratio(r.ratio)] for r in rows]
-    return Table(["descriptor", "unit", "infiltrated", "co-sintered", "ratio inf./co."], body,
+    return Table(["descriptor", "unit", *_columns(conclusion.designs_of(rows))], body,
                  "Measured descriptors of the two meshes (mesh provenance JSON)", align_right={2, 3, 4})
 
 
@@ -140,11 +167,11 @@ def metric_table(rows: Sequence[Row], caption: str) -> Table:
     body = []
     for r in rows:
         w = r.winner or ""
-        winner = DESIGN_LABELS.get(w, w) if r.spec.verdict else f"({w})"
+        winner = design_label(w) if r.spec.verdict else f"({w})"
         body.append([r.spec.label, r.spec.unit, comparison.fmt(r.infiltrated, r.spec),
                      comparison.fmt(r.cosintered, r.spec), comparison.fmt_ratio(r.ratio),
                      r.spec.better or "—", winner or "—"])
-    return Table(["metric", "unit", "infiltrated", "co-sintered", "ratio inf./co.", "better is", "better"],
+    return Table(["metric", "unit", *_columns(conclusion.designs_of(rows)), "better is", "better"],
                  body, caption, align_right={2, 3, 4})
 
 
@@ -183,14 +210,22 @@ def conclusion_blocks(pairs: Sequence[Pair], el: conclusion.Elastic | None) -> l
                  f"{100 * comparison.TIE_RTOL:.0f} % of each other are a tie, and so are overlapping "
                  f"intervals that fit within {100 * comparison.TIE_RTOL:.0f} % together. ")
     else:
-        intro = (f"Generated from the numbers of the {main.label} runs (ratio = infiltrated / co-sintered; a "
-                 f"difference below {100 * comparison.TIE_RTOL:.0f} % counts as a tie). ")
+        one, two = main.designs
+        intro = (f"Generated from the numbers of the {main.label} runs (ratio = {design_label(one)} / "
+                 f"{design_label(two)}; a difference below {100 * comparison.TIE_RTOL:.0f} % counts as a "
+                 "tie). ")
     blocks: list[Block] = [Heading("Conclusion"), Paragraph(intro + conclusion.summary(rows))]
     for title, lines in conclusion.by_group(rows):
         blocks += [Heading(title, 3), Bullets(lines)]
     rate_lines = conclusion.rates([(p.label, p.verdict_rows) for p in pairs])
     if rate_lines:
         blocks += [Heading("Across protocols", 3), Bullets(rate_lines)]
+    if not main.default_pair:
+        return [*blocks, Paragraph(
+            "The paper's arguments (contacts, ion paths, strain accommodation) and the linear-elastic "
+            "reading of 'minimized stress' are written for infiltrated against co-sintered electrodes: "
+            f"they are left out for {design_label(main.designs[0])} against "
+            f"{design_label(main.designs[1])}.")]
     blocks += [Heading("What the paper's claim rests on", 3),
                Bullets(conclusion.paper_claims(rows, main.descriptors)),
                Heading("Where linear elasticity agrees or disagrees", 3),
@@ -212,7 +247,7 @@ def microstructure_blocks(pair: Pair) -> list[Block]:
     if len(meshes) == len(pair.runs):
         from fem_electrode.report.microstructure import figure
 
-        blocks.append(Figure("microstructures", figure(meshes, DESIGN_LABELS),
+        blocks.append(Figure("microstructures", figure(meshes, {d: design_label(d) for d in meshes}),
                              "The two RVEs: the cube seen from outside (each phase on the outer faces, "
                              "pores as holes) and sections across (z = mid) and along (y = mid) the "
                              "thickness; z = 0 faces the separator. Grey NZSP, orange NVP, white pore."))
@@ -246,21 +281,27 @@ def _with_damage(pairs: Sequence[Pair]) -> list[Pair]:
     return [p for p in pairs if all("interface_damage" in r.metrics for r in p.runs.values())]
 
 
+def _colours(pair: Pair) -> str:
+    """'blue infiltrated, orange co-sintered': the designs' colours in the figures."""
+    return ", ".join(f"{figures.COLOR_NAMES[d]} {design_label(d)}" for d in pair.designs)
+
+
 def key_figure_blocks(pairs: Sequence[Pair]) -> list[Block]:
     """The figures of the first screen: the voltage–capacity curves and, for runs with interface
     damage, the capacity retention and active interface per cycle."""
     first = " (first seed of each design)" if any(p.seeded for p in pairs) else ""
+    colours = _colours(pairs[0])
     blocks: list[Block] = []
     if _have_curves(pairs):
         blocks.append(Figure("voltage_capacity", figures.voltage_capacity([(p.label, p.runs) for p in pairs]),
                              "Cell voltage against capacity per half-cycle (solid: charge, dashed: "
-                             f"discharge); blue infiltrated, orange co-sintered{first}."))
+                             f"discharge); {colours}{first}."))
     with_damage = _with_damage(pairs)
     if with_damage:
         blocks.append(Figure("damage_per_cycle",
                              figures.damage_per_cycle([(p.label, p.runs) for p in with_damage]),
                              "Capacity retention (top) and active interface fraction (bottom) against "
-                             f"cycle; blue infiltrated, orange co-sintered{first}."))
+                             f"cycle; {colours}{first}."))
     return blocks
 
 
@@ -326,7 +367,7 @@ def headline_table(pairs: Sequence[Pair]) -> Table | None:
     else:
         damage = ("Capacity retention and damage are not modelled in these runs (a cohesive interface "
                   "gives them: docs/degradation.md)")
-    return Table(["protocol", "metric", "unit", "infiltrated", "co-sintered", "better"], body,
+    return Table(["protocol", "metric", "unit", *_columns(pairs[0].designs)[:2], "better"], body,
                  f"The deciding metrics ({note}). {damage}; the fracture rows are the thin-film "
                  "indicators G/G_c.", align_right={3, 4}, css_class="headline")
 
@@ -349,7 +390,7 @@ def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
         n = p.n_seeds
         refined = p.refined_metrics is not None
         counts = {w: sum(r.winner == w for r in judged)
-                  for w in (*DESIGNS, seeds.NOT_DISTINGUISHABLE, seeds.NOT_CONVERGED)}
+                  for w in (*p.designs, seeds.NOT_DISTINGUISHABLE, seeds.NOT_CONVERGED)}
         text = (f"**{p.label}**, {n} microstructure(s) (seeds) per design: every metric as mean ± half-width "
                 f"of its {seeds.CONFIDENCE:.0%} confidence interval (Student's t over the seeds)")
         if refined:
@@ -357,22 +398,23 @@ def seed_blocks(pairs: Sequence[Pair]) -> list[Block]:
                      "finer (largest relative change of the two designs in the last column), which widens "
                      f"the interval; a metric that moves by more than {seeds.NOT_CONVERGED_RTOL:.0%} is "
                      f"reported as not converged and kept out of the verdict ({counts[seeds.NOT_CONVERGED]})")
-        text += (f". A design wins a metric only where the two intervals do not overlap: infiltrated "
-                 f"{counts['infiltrated']}, co-sintered {counts['cosintered']}, not distinguishable at {n} "
+        one, two = p.designs
+        text += (f". A design wins a metric only where the two intervals do not overlap: {design_label(one)} "
+                 f"{counts[one]}, {design_label(two)} {counts[two]}, not distinguishable at {n} "
                  f"seed(s) {counts[seeds.NOT_DISTINGUISHABLE]} of {len(judged)} judged metrics.")
         if n < 2:
             text += " With one seed there is no interval and no verdict here."
         blocks.append(Paragraph(text))
         body = []
         for r in judged:
-            cells = [seeds.fmt_interval(r.spreads[d], r.spec) for d in DESIGNS]
+            cells = [seeds.fmt_interval(r.spreads[d], r.spec) for d in p.designs]
             if refined:
                 change = r.relative_change
                 cells.append("—" if change is None else f"{100 * change:.2g} %")
-            verdict = DESIGN_LABELS.get(r.winner or "", r.winner or "")
+            verdict = design_label(r.winner or "")
             body.append([r.spec.label, r.spec.unit, *cells, verdict])
-        header = ["metric", "unit", "infiltrated", "co-sintered", *(["Δ on refinement"] if refined else []),
-                  "verdict"]
+        header = ["metric", "unit", design_label(one), design_label(two),
+                  *(["Δ on refinement"] if refined else []), "verdict"]
         caption = f"{p.label}: mean ± {seeds.CONFIDENCE:.0%} interval over {n} seed(s)"
         blocks.append(Table(header, body, caption, align_right={2, 3, 4} if refined else {2, 3}))
         key_rows = [r for r in judged if r.spec.group == "electrochemistry"][:8]
@@ -426,7 +468,8 @@ def mechanics_blocks(pair: Pair, el: conclusion.Elastic | None) -> list[Block]:
     return blocks
 
 
-def paraview_blocks(screenshot_dir: Path | None, views_script: Path | None) -> list[Block]:
+def paraview_blocks(screenshot_dir: Path | None, views_script: Path | None,
+                    designs: tuple[str, str] = DESIGNS) -> list[Block]:
     blocks: list[Block] = [Heading("ParaView views")]
     if views_script is not None:
         blocks.append(Paragraph(f"Open both electrodes in ParaView with `pvpython {views_script.name}` "
@@ -442,7 +485,7 @@ def paraview_blocks(screenshot_dir: Path | None, views_script: Path | None) -> l
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     missing = set(manifest.get("missing", []))
     for view, title in VIEW_TITLES.items():
-        files = [screenshot_dir / f"{d}_{view}.png" for d in DESIGNS]
+        files = [screenshot_dir / f"{d}_{view}.png" for d in designs]
         if not all(f.is_file() for f in files) or any(f.stem in missing for f in files):
             continue
         fig, axes = figures.plt.subplots(1, 2, figsize=(12, 4.9))
@@ -452,7 +495,8 @@ def paraview_blocks(screenshot_dir: Path | None, views_script: Path | None) -> l
         fig.tight_layout()
         same = "" if view == "microstructure" else ", same colour scale"
         blocks.append(Figure(f"paraview_{view}", figures.png(fig),
-                             f"ParaView, {title}: infiltrated (left), co-sintered (right){same}."))
+                             f"ParaView, {title}: {design_label(designs[0])} (left), "
+                             f"{design_label(designs[1])} (right){same}."))
     return blocks
 
 
@@ -460,7 +504,7 @@ def provenance_blocks(pairs: Sequence[Pair], out_dir: Path) -> list[Block]:
     rows = []
     for p in pairs:
         for design, run in p.runs.items():
-            rows.append([p.label, DESIGN_LABELS[design], os.path.relpath(run.run_dir, out_dir),
+            rows.append([p.label, p.long_label(design), os.path.relpath(run.run_dir, out_dir),
                          p.protocol or "—"])
     return [Heading("Provenance"), Table(["protocol", "design", "run folder", "description"], rows),
             Paragraph(f"fem_electrode {__version__}. Each run folder holds its resolved case, mesh "
@@ -473,8 +517,10 @@ def _slug(text: str) -> str:
 
 def comparison_json(pairs: Sequence[Pair], title: str) -> dict[str, Any]:
     """Both metric sets, every row with ratio and winner, and the tally per protocol."""
+    one, two = pairs[0].designs
     return {
-        "title": title, "ratio": "infiltrated / cosintered", "tie_rtol": comparison.TIE_RTOL,
+        "title": title, "ratio": f"{one} / {two}", "tie_rtol": comparison.TIE_RTOL,
+        "designs": [{"name": d, "label": pairs[0].long_label(d)} for d in pairs[0].designs],
         "fem_electrode_version": __version__,
         "protocols": [{
             "label": p.label, "description": p.protocol,
@@ -482,7 +528,7 @@ def comparison_json(pairs: Sequence[Pair], title: str) -> dict[str, Any]:
                      for d, r in p.runs.items()},
             "metrics": [r.to_json() for r in p.rows],
             "descriptors": [r.to_json() for r in p.descriptors],
-            "tally": {k: [r.key for r in v] for k, v in conclusion.tally(p.rows).items()},
+            "tally": {k: [r.key for r in v] for k, v in conclusion.tally(p.rows, p.designs).items()},
             "seeds": ({"n": p.n_seeds, "confidence": seeds.CONFIDENCE,
                        "refinement_pair": p.refined_metrics is not None,
                        "not_converged_rtol": seeds.NOT_CONVERGED_RTOL,
@@ -510,7 +556,7 @@ def build_report(out_dir: str | os.PathLike[str], pairs: Sequence[Pair], case: d
     blocks += electrochemistry_blocks(pairs)
     blocks += damage_blocks(pairs)
     blocks += mechanics_blocks(pairs[0], el)
-    blocks += paraview_blocks(screenshot_dir, views_script)
+    blocks += paraview_blocks(screenshot_dir, views_script, pairs[0].designs)
     tables: list[Heading | Paragraph | Bullets | Table | Figure] = [
         metric_table(p.rows, f"{p.label}: every metric of both electrodes. 'better' is decided from the two "
                              "numbers; in parentheses: shown but not used for the verdict.") for p in pairs]

@@ -17,13 +17,23 @@ from fem_electrode.run.folder import HIGHER, LOWER, SMALLER_MAGNITUDE, MetricSpe
 from fem_electrode.util import nested
 from fem_electrode.util.log import get_logger
 
-__all__ = ["DESIGNS", "DESIGN_LABELS", "HIGHER", "LOWER", "SMALLER_MAGNITUDE", "TIE_RTOL", "MetricSpec",
-           "Row", "compare", "fmt", "fmt_ratio", "judge", "numeric_leaves", "spec_of"]
+__all__ = ["DESIGNS", "DESIGN_LABELS", "HIGHER", "IMAGE", "LOWER", "SMALLER_MAGNITUDE", "TIE_RTOL",
+           "MetricSpec", "Row", "compare", "design_label", "fmt", "fmt_ratio", "judge", "numeric_leaves",
+           "spec_of"]
 
 log = get_logger("report")
 
+#: The pair of designs compared by default; a comparison may name another pair (``compare`` of an
+#: image case: :data:`IMAGE` and a generated kind), always as ``(first, second)``.
 DESIGNS = ("infiltrated", "cosintered")
-DESIGN_LABELS = {"infiltrated": "infiltrated", "cosintered": "co-sintered"}
+#: The design of an image case (``geometry.kind = "image"``) in a comparison.
+IMAGE = "image"
+DESIGN_LABELS = {"infiltrated": "infiltrated", "cosintered": "co-sintered", IMAGE: "image"}
+
+
+def design_label(design: str) -> str:
+    """A design's short name in the report's text and tables."""
+    return DESIGN_LABELS.get(design, design)
 
 #: Relative difference below which two values count as a tie.
 TIE_RTOL = 0.02
@@ -31,19 +41,22 @@ TIE_RTOL = 0.02
 
 @dataclass(frozen=True)
 class Row:
-    """One metric of both designs."""
+    """One metric of both designs (the fields ``infiltrated`` and ``cosintered`` hold the values of
+    the first and the second of :attr:`designs`, which are those two by default)."""
 
     key: str
     spec: MetricSpec
-    infiltrated: float | None
-    cosintered: float | None
-    ratio: float | None  #: infiltrated / cosintered
-    winner: str | None  #: "infiltrated", "cosintered", "tie" or None (informational / missing)
+    infiltrated: float | None  #: value of designs[0]
+    cosintered: float | None  #: value of designs[1]
+    ratio: float | None  #: designs[0] / designs[1]
+    winner: str | None  #: one of designs, "tie" or None (informational / missing)
     rel_diff: float | None  #: (better - worse) / |worse| in the better direction, >= 0
+    designs: tuple[str, str] = DESIGNS
 
     def to_json(self) -> dict[str, Any]:
-        d = {"key": self.key, "infiltrated": self.infiltrated, "cosintered": self.cosintered,
-             "ratio_infiltrated_over_cosintered": self.ratio, "winner": self.winner,
+        a, b = self.designs
+        d = {"key": self.key, a: self.infiltrated, b: self.cosintered,
+             f"ratio_{a}_over_{b}": self.ratio, "winner": self.winner,
              "relative_advantage": self.rel_diff}
         d.update({f"spec_{k}": v for k, v in asdict(self.spec).items() if k != "key"})
         return d
@@ -65,8 +78,10 @@ def spec_of(key: str) -> MetricSpec:
         return MetricSpec(key, key, note="not declared in the metrics schema")
 
 
-def judge(spec: MetricSpec, inf: float | None, co: float | None) -> tuple[str | None, float | None]:
-    """``(winner, relative advantage)`` of two values under ``spec`` (None if not judged)."""
+def judge(spec: MetricSpec, inf: float | None, co: float | None,
+          designs: tuple[str, str] = DESIGNS) -> tuple[str | None, float | None]:
+    """``(winner, relative advantage)`` of the values of ``designs`` (first, second) under ``spec``
+    (None if not judged)."""
     if spec.better is None or inf is None or co is None or not (math.isfinite(inf) and math.isfinite(co)):
         return None, None
     a, b = (abs(inf), abs(co)) if spec.better == SMALLER_MAGNITUDE else (inf, co)
@@ -74,21 +89,22 @@ def judge(spec: MetricSpec, inf: float | None, co: float | None) -> tuple[str | 
         a, b = -a, -b  # "lower is better" from here on
     if abs(inf - co) <= spec.atol or abs(a - b) <= TIE_RTOL * max(abs(a), abs(b)):
         return "tie", 0.0
-    winner, best, worst = ("infiltrated", a, b) if a < b else ("cosintered", b, a)
+    winner, best, worst = (designs[0], a, b) if a < b else (designs[1], b, a)
     rel = abs(worst - best) / abs(worst) if worst != 0 else math.inf
     return winner, rel
 
 
-def compare(inf: Mapping[str, Any], co: Mapping[str, Any]) -> list[Row]:
-    """One :class:`Row` per metric present in either design's (nested) metrics."""
+def compare(inf: Mapping[str, Any], co: Mapping[str, Any], designs: tuple[str, str] = DESIGNS) -> list[Row]:
+    """One :class:`Row` per metric present in either design's (nested) metrics (``inf``: the
+    first of ``designs``, ``co``: the second)."""
     fi, fc = numeric_leaves(inf), numeric_leaves(co)
     rows = []
     for key in list(dict.fromkeys([*fi, *fc])):
         spec = spec_of(key)
         a, b = fi.get(key), fc.get(key)
         ratio = a / b if (a is not None and b not in (None, 0.0)) else None
-        winner, rel = judge(spec, a, b)
-        rows.append(Row(key, spec, a, b, ratio, winner, rel))
+        winner, rel = judge(spec, a, b, designs)
+        rows.append(Row(key, spec, a, b, ratio, winner, rel, designs))
     return rows
 
 

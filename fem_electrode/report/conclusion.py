@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fem_electrode.report.comparison import (
-    DESIGN_LABELS,
+    DESIGNS,
     HIGHER,
     SMALLER_MAGNITUDE,
     TIE_RTOL,
     Row,
+    design_label,
     fmt,
 )
 from fem_electrode.report.seeds import (
@@ -110,7 +111,7 @@ def margin(row: Row) -> str:
         if a is not None and b is not None and abs(a - b) <= row.spec.atol:
             return f"within {row.spec.atol * row.spec.scale:g} {row.spec.unit}".rstrip()
         return f"within {100 * TIE_RTOL:.0f} %"
-    best, worst = (a, b) if row.winner == "infiltrated" else (b, a)
+    best, worst = (a, b) if row.winner == row.designs[0] else (b, a)
     spec = row.spec
     if spec.better == SMALLER_MAGNITUDE:
         best, worst = abs(best), abs(worst)
@@ -135,14 +136,14 @@ def n_seeds(rows: Sequence[Row]) -> int:
 def values(row: Row) -> tuple[str, str]:
     """Both designs' numbers as the text shows them: 'mean ± half-width' from seeds, else the value."""
     if isinstance(row, MeanRow) and row.spreads:
-        return fmt_interval(row.spreads["infiltrated"], row.spec), fmt_interval(row.spreads["cosintered"],
-                                                                                row.spec)
+        one, two = row.designs
+        return fmt_interval(row.spreads[one], row.spec), fmt_interval(row.spreads[two], row.spec)
     return fmt(row.infiltrated, row.spec), fmt(row.cosintered, row.spec)
 
 
 def verdict_label(winner: str | None) -> str:
     """The verdict as the tables write it: a design's label, 'tie', 'not distinguishable', ... or '—'."""
-    return DESIGN_LABELS.get(winner, winner) if winner else "—"
+    return design_label(winner) if winner else "—"
 
 
 def sentence(row: Row) -> str:
@@ -150,7 +151,8 @@ def sentence(row: Row) -> str:
     intervals, and a winner only where the intervals separate)."""
     unit = f" {row.spec.unit}" if row.spec.unit else ""
     inf, co = values(row)
-    text = f"**{row.spec.label}**: infiltrated {inf} vs co-sintered {co}{unit}"
+    one, two = row.designs
+    text = f"**{row.spec.label}**: {design_label(one)} {inf} vs {design_label(two)} {co}{unit}"
     seeded = isinstance(row, MeanRow)
     if row.winner == "tie":
         return f"{text} — no meaningful difference ({margin(row)})."
@@ -160,15 +162,21 @@ def sentence(row: Row) -> str:
     if row.winner == NOT_CONVERGED:
         return (f"{text} — not converged (it moves by more than {NOT_CONVERGED_RTOL:.0%} when the mesh is "
                 "refined): no verdict.")
-    if row.winner not in DESIGN_LABELS:
+    if row.winner not in row.designs:
         return f"{text}."
     how = f"{margin(row)} in the mean; the intervals separate" if seeded else margin(row)
-    return f"{text} — **{DESIGN_LABELS[row.winner]}** better ({how})."
+    return f"{text} — **{design_label(row.winner)}** better ({how})."
 
 
-def tally(rows: Sequence[Row]) -> dict[str, list[Row]]:
-    """Judged verdict rows by outcome: infiltrated, cosintered, tie."""
-    out: dict[str, list[Row]] = {"infiltrated": [], "cosintered": [], "tie": []}
+def designs_of(rows: Sequence[Row]) -> tuple[str, str]:
+    """The two designs behind ``rows`` (the default pair when there are none)."""
+    return rows[0].designs if rows else DESIGNS
+
+
+def tally(rows: Sequence[Row], designs: tuple[str, str] | None = None) -> dict[str, list[Row]]:
+    """Judged verdict rows by outcome: each of the two designs (default: those of ``rows``), tie."""
+    one, two = designs or designs_of(rows)
+    out: dict[str, list[Row]] = {one: [], two: [], "tie": []}
     for r in rows:
         if r.spec.verdict and r.winner in out:
             out[r.winner].append(r)
@@ -194,18 +202,19 @@ def summary(rows: Sequence[Row]) -> str:
     n = sum(len(v) for v in t.values()) + sum(undecided.values())
     if n == 0:
         return "No metric with a better direction was available to judge the designs."
-    lead = max(("infiltrated", "cosintered"), key=lambda d: len(t[d]))
-    if len(t["infiltrated"]) == len(t["cosintered"]):
+    one, two = designs_of(rows)
+    lead = max((one, two), key=lambda d: len(t[d]))
+    if len(t[one]) == len(t[two]):
         head = "Neither design wins more measures"
     else:
-        head = f"The **{DESIGN_LABELS[lead]}** electrode does better on more measures"
+        head = f"The **{design_label(lead)}** electrode does better on more measures"
     weigh = " Counting metrics is not weighing them: read the groups below."
     if seeds < 2:
-        return (f"{head}: of {n} judged metrics the infiltrated design is better on "
-                f"{len(t['infiltrated'])}, the co-sintered on {len(t['cosintered'])}, and "
+        return (f"{head}: of {n} judged metrics the {design_label(one)} design is better on "
+                f"{len(t[one])}, the {design_label(two)} on {len(t[two])}, and "
                 f"{len(t['tie'])} are within {100 * TIE_RTOL:.0f} %.{weigh}")
-    text = (f"{head}: of {n} judged metrics, over {seeds} seeds per design, the infiltrated design is "
-            f"better on {len(t['infiltrated'])} and the co-sintered on {len(t['cosintered'])} (their "
+    text = (f"{head}: of {n} judged metrics, over {seeds} seeds per design, the {design_label(one)} "
+            f"design is better on {len(t[one])} and the {design_label(two)} on {len(t[two])} (their "
             f"{CONFIDENCE:.0%} intervals separate), {len(t['tie'])} are ties and "
             f"{undecided[NOT_DISTINGUISHABLE]} are not distinguishable at {seeds} seeds (the intervals "
             "overlap)")
@@ -237,7 +246,7 @@ def _agree(row: Row | None, design: str = "infiltrated") -> str | None:
         return "agrees"
     if row.winner == "tie":
         return "is neutral"
-    return "disagrees" if row.winner in DESIGN_LABELS else "cannot tell"
+    return "disagrees" if row.winner in row.designs else "cannot tell"
 
 
 def paper_claims(rows: Sequence[Row], descriptors: Sequence[Row]) -> list[str]:
@@ -387,6 +396,7 @@ def rates(pairs_rows: Sequence[tuple[str, Sequence[Row]]]) -> list[str]:
                 cells.append(f"{label}: {inf} vs {co} {r.spec.unit} ({verdict_label(r.winner)})")
         if cells:
             name = find(pairs_rows[0][1], *words)
-            out.append(f"**{name.spec.label if name else words[0]}** (infiltrated vs co-sintered): "
-                       + "; ".join(cells) + ".")
+            one, two = designs_of(pairs_rows[0][1])
+            pair = f"{design_label(one)} vs {design_label(two)}"
+            out.append(f"**{name.spec.label if name else words[0]}** ({pair}): " + "; ".join(cells) + ".")
     return out

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from fem_electrode.report import curves  # noqa: E402
-from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, Row, fmt  # noqa: E402
+from fem_electrode.report.comparison import IMAGE, Row, design_label, fmt  # noqa: E402
 from fem_electrode.report.rundata import (  # noqa: E402
     STRESS_QUANTITIES,
     TRACTION_QUANTITIES,
@@ -26,7 +26,9 @@ from fem_electrode.report.rundata import (  # noqa: E402
 )
 from fem_electrode.report.seeds import SeedRow  # noqa: E402
 
-COLORS = {"infiltrated": "#1b7fb5", "cosintered": "#d95f02"}
+COLORS = {"infiltrated": "#1b7fb5", "cosintered": "#d95f02", IMAGE: "#2a9d3c"}
+#: The colours' names, for the captions.
+COLOR_NAMES = {"infiltrated": "blue", "cosintered": "orange", IMAGE: "green"}
 QUANTITY_LABELS = {"von_mises": "von Mises stress", "hydrostatic": "hydrostatic stress",
                    "max_principal": "max principal stress",
                    "normal_traction": "normal traction (> 0 opening)", "shear_traction": "shear traction"}
@@ -46,12 +48,11 @@ def voltage_capacity(pairs: Sequence[tuple[str, dict[str, RunData]]]) -> bytes:
     fig, axes = plt.subplots(1, len(pairs), figsize=(6.2 * len(pairs), 4.3), squeeze=False)
     for ax, (label, runs) in zip(axes[0], pairs, strict=True):
         xlabel = "capacity"
-        for design in DESIGNS:
-            run = runs[design]
+        for design, run in runs.items():
             xlabel = curves.capacity_unit(run.timeseries)
             for h in curves.half_cycles(run.timeseries):
                 ls = "-" if h.kind == "charge" else "--"
-                name = f"{DESIGN_LABELS[design]}, {h.kind}" + (f" {h.index}" if h.index > 1 else "")
+                name = f"{design_label(design)}, {h.kind}" + (f" {h.index}" if h.index > 1 else "")
                 ax.plot(h.capacity, h.voltage, ls, color=COLORS[design], lw=1.6,
                         alpha=1.0 if h.index == 1 else 0.55, label=name)
         ax.set_xlabel(xlabel)
@@ -81,12 +82,12 @@ def damage_per_cycle(pairs: Sequence[tuple[str, dict[str, RunData]]]) -> bytes:
     for col, (label, runs) in enumerate(pairs):
         for row, (key, ylabel) in enumerate(panels):
             ax = axes[row][col]
-            for design in DESIGNS:
-                cycles = runs[design].metrics.get("cycles") or []
+            for design, run in runs.items():
+                cycles = run.metrics.get("cycles") or []
                 pts = [(c["cycle"], c[key]) for c in cycles if c.get(key) is not None]
                 if pts:
                     n, v = zip(*pts, strict=True)
-                    ax.plot(n, v, "o-", color=COLORS[design], label=DESIGN_LABELS[design])
+                    ax.plot(n, v, "o-", color=COLORS[design], label=design_label(design))
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
             # a fixed scale from a floor to just above 1: a 0.2 % change must not fill the panel
@@ -113,7 +114,7 @@ def bar_panels(rows: Sequence[Row], title: str, ncols: int = 4) -> bytes:
     for ax, row in zip(axes.flat, rows, strict=False):
         vals = [row.infiltrated, row.cosintered]
         shown = [0.0 if v is None else v * row.spec.scale for v in vals]
-        bars = ax.bar([DESIGN_LABELS[d] for d in DESIGNS], shown, color=[COLORS[d] for d in DESIGNS])
+        bars = ax.bar([design_label(d) for d in row.designs], shown, color=[COLORS[d] for d in row.designs])
         for bar, v in zip(bars, vals, strict=True):
             ax.annotate(fmt(v, row.spec), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom" if bar.get_height() >= 0 else "top", fontsize=8)
@@ -122,8 +123,8 @@ def bar_panels(rows: Sequence[Row], title: str, ncols: int = 4) -> bytes:
         ax.set_ylabel(row.spec.unit or "–", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.margins(y=0.18)
-        if row.winner in DESIGNS:
-            ax.text(0.02, 0.97, f"better: {DESIGN_LABELS[row.winner]}", transform=ax.transAxes,
+        if row.winner in row.designs:
+            ax.text(0.02, 0.97, f"better: {design_label(row.winner)}", transform=ax.transAxes,
                     fontsize=7, va="top", color=COLORS[row.winner])
     for ax in list(axes.flat)[len(rows):]:
         ax.axis("off")
@@ -142,7 +143,7 @@ def seed_panels(rows: Sequence[SeedRow], title: str, ncols: int = 4) -> bytes:
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 2.9 * nrows), squeeze=False)
     for ax, row in zip(axes.flat, rows, strict=False):
-        for k, d in enumerate(DESIGNS):
+        for k, d in enumerate(row.designs):
             sp = row.spreads[d]
             err = (sp.half_width or 0.0) * row.spec.scale
             ax.errorbar([k], [sp.mean * row.spec.scale], yerr=[err], fmt="o", color=COLORS[d], capsize=6,
@@ -150,14 +151,14 @@ def seed_panels(rows: Sequence[SeedRow], title: str, ncols: int = 4) -> bytes:
             seeds = row.values[d]
             ax.plot(k + 0.18 + 0.0 * np.asarray(seeds), np.asarray(seeds) * row.spec.scale, ".",
                     color=COLORS[d], alpha=0.6)
-        ax.set_xticks(range(len(DESIGNS)), [DESIGN_LABELS[d] for d in DESIGNS])
-        ax.set_xlim(-0.6, len(DESIGNS) - 0.4)
+        ax.set_xticks(range(len(row.designs)), [design_label(d) for d in row.designs])
+        ax.set_xlim(-0.6, len(row.designs) - 0.4)
         ax.set_title(_wrap(row.spec.label, 30), fontsize=9)
         ax.set_ylabel(row.spec.unit or "–", fontsize=8)
         ax.tick_params(labelsize=8)
-        verdict = DESIGN_LABELS.get(row.winner or "", row.winner or "")
+        verdict = design_label(row.winner or "")
         if verdict:
-            ax.text(0.02, 0.97, f"better: {verdict}" if row.winner in DESIGNS else verdict,
+            ax.text(0.02, 0.97, f"better: {verdict}" if row.winner in row.designs else verdict,
                     transform=ax.transAxes, fontsize=7, va="top",
                     color=COLORS.get(row.winner or "", "0.3"))
     for ax in list(axes.flat)[len(rows):]:
@@ -196,10 +197,10 @@ def stress_cdfs(runs: dict[str, RunData], phases: Sequence[str], strengths: dict
     for i, phase in enumerate(phases):
         for j, qty in enumerate(STRESS_QUANTITIES):
             ax = axes[i, j]
-            for design in DESIGNS:
-                s = runs[design].stress.get(phase, {}).get(qty)
+            for design, run in runs.items():
+                s = run.stress.get(phase, {}).get(qty)
                 if s is not None and s.values.size:
-                    _cdf(ax, s, COLORS[design], DESIGN_LABELS[design])
+                    _cdf(ax, s, COLORS[design], design_label(design))
             if qty == "max_principal" and phase in strengths:
                 ax.axvline(strengths[phase] * 1e-6, color="crimson", ls=":", lw=1.4,
                            label=f"strength {strengths[phase] * 1e-6:.0f} MPa")
@@ -220,10 +221,10 @@ def traction_cdfs(runs: dict[str, RunData], strength: float | None) -> bytes:
     """Area-weighted CDFs of the interface normal and shear tractions, both designs."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, qty in zip(axes, TRACTION_QUANTITIES, strict=True):
-        for design in DESIGNS:
-            s = runs[design].stress.get("interface", {}).get(qty)
+        for design, run in runs.items():
+            s = run.stress.get("interface", {}).get(qty)
             if s is not None and s.values.size:
-                _cdf(ax, s, COLORS[design], DESIGN_LABELS[design])
+                _cdf(ax, s, COLORS[design], design_label(design))
         if strength is not None:
             ax.axvline(strength * 1e-6, color="crimson", ls=":", lw=1.4,
                        label=f"interface strength {strength * 1e-6:.0f} MPa")
@@ -252,10 +253,10 @@ def percentile_ladders(rows: Sequence[Row], title: str) -> bytes:
     for ax, rs in zip(axes.flat, groups.values(), strict=False):
         rs = sorted(rs, key=lambda r: order[r.key.rpartition(".")[2]])
         stats = [r.key.rpartition(".")[2] for r in rs]
-        for k, design in enumerate(DESIGNS):
-            vals = [(getattr(r, design) or np.nan) * r.spec.scale for r in rs]
+        for k, design in enumerate(rs[0].designs):
+            vals = [((r.infiltrated, r.cosintered)[k] or np.nan) * r.spec.scale for r in rs]
             ax.plot(np.arange(len(rs)) + (k - 0.5) * 0.12, vals, "o-", color=COLORS[design],
-                    label=DESIGN_LABELS[design])
+                    label=design_label(design))
         ax.set_xticks(range(len(rs)), stats)
         ax.set_title(_wrap(rs[0].spec.label.rsplit(",", 1)[0], 36), fontsize=9)
         ax.set_ylabel(rs[0].spec.unit)

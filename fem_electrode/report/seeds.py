@@ -98,21 +98,22 @@ class SeedRow:
     winner: str | None  #: a design, NOT_DISTINGUISHABLE, NOT_CONVERGED, "tie" or None
     #: per design |m_fine − m| of the refinement pair (SI), when there is one
     discretisation: dict[str, float] | None = None
+    designs: tuple[str, str] = DESIGNS  #: the two designs (first, second)
 
     @property
     def relative_change(self) -> float | None:
         """The larger relative change between the meshes of the refinement pair (None: no pair)."""
         if self.discretisation is None:
             return None
-        return max(_relative(self.discretisation[d], self.values[d][0], self.spec.atol) for d in DESIGNS)
+        return max(_relative(self.discretisation[d], self.values[d][0], self.spec.atol) for d in self.designs)
 
     def as_row(self) -> MeanRow:
         """This metric as a :class:`~fem_electrode.report.comparison.Row` of the seed means, with
         the interval verdict as its winner (what the conclusion argues from)."""
-        a, b = (self.spreads[d].mean for d in DESIGNS)
-        rel = comparison.judge(self.spec, a, b)[1] if self.winner in DESIGNS else None
+        a, b = (self.spreads[d].mean for d in self.designs)
+        rel = comparison.judge(self.spec, a, b)[1] if self.winner in self.designs else None
         return MeanRow(self.key, self.spec, a, b, a / b if b != 0.0 else None, self.winner, rel,
-                       spreads=dict(self.spreads), n=min(s.n for s in self.spreads.values()))
+                       self.designs, spreads=dict(self.spreads), n=min(s.n for s in self.spreads.values()))
 
     def to_json(self) -> dict[str, Any]:
         disc = self.discretisation or {}
@@ -139,28 +140,31 @@ def _relative(change: float, value: float, atol: float) -> float:
 
 
 def judge(spec: MetricSpec, inf: Sequence[float], co: Sequence[float],
-          discretisation: Mapping[str, float] | None = None) -> str | None:
+          discretisation: Mapping[str, float] | None = None,
+          designs: tuple[str, str] = DESIGNS) -> str | None:
     """The design whose interval (widened by its ``discretisation`` error) lies entirely on the
     better side of the other's, else NOT_DISTINGUISHABLE; "tie" where the intervals separate by
     less than the tie band of a single comparison, or overlap but fit in that band together (equal
     values with no spread); NOT_CONVERGED where the refinement pair moved the metric by more than
-    NOT_CONVERGED_RTOL; None without a direction or with fewer than two seeds per design."""
+    NOT_CONVERGED_RTOL; None without a direction or with fewer than two seeds per design. ``inf``:
+    the first of ``designs`` (the names the winner and ``discretisation`` use), ``co`` the second."""
     if spec.better is None or not spec.verdict or len(inf) < 2 or len(co) < 2:
         return None
-    widen = {d: 0.0 for d in DESIGNS}
+    one, two = designs
+    widen = {d: 0.0 for d in designs}
     if discretisation is not None:
-        first = {"infiltrated": inf[0], "cosintered": co[0]}
-        if any(_relative(discretisation[d], first[d], spec.atol) > NOT_CONVERGED_RTOL for d in DESIGNS):
+        first = {one: inf[0], two: co[0]}
+        if any(_relative(discretisation[d], first[d], spec.atol) > NOT_CONVERGED_RTOL for d in designs):
             return NOT_CONVERGED
-        widen = {d: discretisation[d] for d in DESIGNS}
+        widen = {d: discretisation[d] for d in designs}
     a, b = np.asarray(inf, float), np.asarray(co, float)
     if spec.better == SMALLER_MAGNITUDE:
         a, b = np.abs(a), np.abs(b)
     if spec.better == HIGHER:
         a, b = -a, -b  # lower is better from here on
     sa, sb = spread(a), spread(b)
-    a_lo, a_hi = sa.low - widen["infiltrated"], sa.high + widen["infiltrated"]
-    b_lo, b_hi = sb.low - widen["cosintered"], sb.high + widen["cosintered"]
+    a_lo, a_hi = sa.low - widen[one], sa.high + widen[one]
+    b_lo, b_hi = sb.low - widen[two], sb.high + widen[two]
     if not (a_hi < b_lo or b_hi < a_lo):
         # overlapping: a tie only where both intervals fit in the tie band together (equal values
         # with no spread, intervals narrower than the band), else the seeds cannot tell
@@ -170,26 +174,28 @@ def judge(spec: MetricSpec, inf: Sequence[float], co: Sequence[float],
         return NOT_DISTINGUISHABLE
     if comparison.judge(spec, float(np.mean(inf)), float(np.mean(co)))[0] == "tie":
         return "tie"  # separated, but closer than the tie band of a single comparison
-    return "infiltrated" if a_hi < b_lo else "cosintered"
+    return one if a_hi < b_lo else two
 
 
 def seed_rows(metrics: Mapping[str, Sequence[Mapping[str, Any]]],
-              refined: Mapping[str, Mapping[str, Any]] | None = None) -> list[SeedRow]:
-    """One row per metric present in every seed of both designs (``metrics[design]``: the
+              refined: Mapping[str, Mapping[str, Any]] | None = None,
+              designs: tuple[str, str] = DESIGNS) -> list[SeedRow]:
+    """One row per metric present in every seed of both ``designs`` (``metrics[design]``: the
     metrics.json of each seed, the first on the mesh that ``refined[design]`` refines)."""
-    leaves = {d: [numeric_leaves(m) for m in metrics[d]] for d in DESIGNS}
-    fine = {d: numeric_leaves(refined[d]) for d in DESIGNS} if refined is not None else None
-    keys = [k for k in dict.fromkeys(k for d in DESIGNS for f in leaves[d] for k in f)
-            if all(k in f for d in DESIGNS for f in leaves[d])]
+    leaves = {d: [numeric_leaves(m) for m in metrics[d]] for d in designs}
+    fine = {d: numeric_leaves(refined[d]) for d in designs} if refined is not None else None
+    keys = [k for k in dict.fromkeys(k for d in designs for f in leaves[d] for k in f)
+            if all(k in f for d in designs for f in leaves[d])]
     rows = []
     for key in keys:
-        values = {d: [f[key] for f in leaves[d]] for d in DESIGNS}
-        if not all(math.isfinite(v) for d in DESIGNS for v in values[d]):
+        values = {d: [f[key] for f in leaves[d]] for d in designs}
+        if not all(math.isfinite(v) for d in designs for v in values[d]):
             continue
         spec = spec_of(key)
         disc = None
-        if fine is not None and all(key in fine[d] and math.isfinite(fine[d][key]) for d in DESIGNS):
-            disc = {d: abs(fine[d][key] - values[d][0]) for d in DESIGNS}
-        rows.append(SeedRow(key, spec, values, {d: spread(values[d]) for d in DESIGNS},
-                            judge(spec, values["infiltrated"], values["cosintered"], disc), disc))
+        if fine is not None and all(key in fine[d] and math.isfinite(fine[d][key]) for d in designs):
+            disc = {d: abs(fine[d][key] - values[d][0]) for d in designs}
+        rows.append(SeedRow(key, spec, values, {d: spread(values[d]) for d in designs},
+                            judge(spec, values[designs[0]], values[designs[1]], disc, designs), disc,
+                            designs))
     return rows
