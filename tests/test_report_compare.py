@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.serial, pytest.mark.slow]
 
 TINY = {
     "case": {"name": "tiny"},
-    "geometry": {"box": [4.0, 4.0, 4.0], "porosity": 0.2, "nvp_fraction": 0.155, "seed": 3,
+    "geometry": {"box": [4.0, 4.0, 4.0], "porosity": 0.2, "nvp_fraction": 0.155, "seed": 3, "seeds": 1,
                  "pore_radius_mean": 0.8, "pore_radius_min": 0.55, "pore_radius_max": 1.1},
     "mesh": {"size_max": 0.8, "threads": 1},
     "protocol": {"c_rate": 1.0, "output_interval": 900.0},

@@ -102,6 +102,10 @@ def test_variants_one_folder_per_design_and_seed(tmp_path):
     assert len({v.case.case.name for v in items}) == 6
     # the case key does the same as the argument
     assert len(compare.variants(validate({**TINY, "geometry": {"seed": 3, "seeds": 2}}), tmp_path)) == 4
+    # neither given: 3 microstructures per design, so the default compare reports intervals
+    assert [v.folder for v in compare.variants(validate(TINY), tmp_path)] == [
+        v.folder for v in items]
+    assert len(compare.variants(validate({**TINY, "geometry": {"seed": 3, "seeds": 1}}), tmp_path)) == 2
     with pytest.raises(ValueError, match="seeds = 0"):
         compare.variants(validate(TINY), tmp_path, seeds=0)
 

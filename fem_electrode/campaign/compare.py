@@ -109,6 +109,10 @@ def protocols_of(case: Case, preset: str, mechanics_y: float | None = None) -> l
     return [Protocol(f"{p.c_rate:g} C{hold}")]
 
 
+#: Microstructures per design when neither ``--seeds`` nor ``geometry.seeds`` says (generated
+#: designs): enough for a Student-t interval of every metric (t(0.975, 2) = 4.30).
+DEFAULT_SEEDS = 3
+
 #: The generated kinds an image case can be set against (``--against``), the first the default.
 AGAINST = DESIGNS
 
@@ -133,7 +137,8 @@ def design_labels(case: Case, against: str | None = None) -> dict[str, str]:
 
 def check_seeds_and_refine(case: Case, seeds: int | None = None, refine: float | None = None,
                            against: str | None = None) -> int:
-    """The number of seeds per design (``seeds``, default the case's ``geometry.seeds``); raises
+    """The number of seeds per design (``seeds``, else the case's ``geometry.seeds``, else
+    :data:`DEFAULT_SEEDS` for generated designs and 1 for an image); raises
     ``ValueError`` naming the value for fewer than one seed, or a ``refine`` factor that is not
     > 1 or would take ``mesh.refinement`` past its bound, and :class:`ConfigError` naming the
     option for an ``against`` that is not a generated design or is given with a generated case,
@@ -145,7 +150,9 @@ def check_seeds_and_refine(case: Case, seeds: int | None = None, refine: float |
     if against is not None and not image:
         raise ConfigError([f"--against {against}: only for an image case (geometry.kind = 'image'); a case "
                            f"of kind {case.geometry.kind!r} compares {' and '.join(DESIGNS)}"], "compare")
-    n_seeds = case.geometry.seeds if seeds is None else seeds
+    n_seeds = seeds if seeds is not None else case.geometry.seeds
+    if n_seeds is None:  # not set: intervals by default for generated designs; an image is one
+        n_seeds = 1 if image else DEFAULT_SEEDS
     if image and n_seeds > 1:
         option = "geometry.seeds" if seeds is None else "--seeds"
         raise ConfigError([f"{option} = {n_seeds}: an image is one microstructure, and seed statistics of "
@@ -240,7 +247,8 @@ def variants(case: Case, out_dir: Path, preset: str = "default",
                     geometry.update(box=list(measured[0].box), porosity=measured[0].porosity,
                                     nvp_fraction=measured[0].nvp_fraction)
                 geometry["seed"] = base.geometry.seed + k
-                geometry["seeds"] = n_seeds
+                if base.geometry.seeds is not None or n_seeds > 1:  # the number the pair was run with
+                    geometry["seeds"] = n_seeds
                 seed_note = f", seed {base.geometry.seed + k}" if n_seeds > 1 else ""
                 overrides["case"] = {"name": name,
                                      "description": f"{labels[design]} variant of {base.case.name} "

@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 0 = fully charged, the largest chemical strain); minutes, not hours")
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="microstructures per design (seeds seed ... seed + N - 1; default: the case's "
-                             "geometry.seeds): every metric gets a mean and 95 %% interval, a design wins "
-                             "only where the intervals separate")
+                             "geometry.seeds, else 3; 1 for an image case): every metric gets a mean and "
+                             "95 %% interval, a design wins only where the intervals separate")
     parser.add_argument("--refine", type=float, default=None, metavar="R",
                         help="also run the first seed on a mesh R times finer (mesh.refinement × R, e.g. "
                              "1.5): every metric gets its discretisation error; metrics that move by more "

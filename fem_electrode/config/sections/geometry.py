@@ -163,11 +163,12 @@ class GeometryConfig:
     box: list[float] = key([10.0, 10.0, 10.0], "µm", "RVE edge lengths [Lx, Ly, Lz] (kind image: from the "
                            "image, this key is not used)", lo=0.5, hi=1000.0)
     seed: int = key(1, "-", "random seed for pore / grain placement", lo=0)
-    seeds: int = key(
-        1,
+    seeds: int | None = key(
+        None,
         "-",
         "`compare`: microstructures per design (seeds seed, seed + 1, ...); with 2 or more every metric "
-        "gets its mean and 95 % interval and a design wins only where the intervals separate",
+        "gets its mean and 95 % interval and a design wins only where the intervals separate; absent: 3 "
+        "for the generated designs (intervals by default), 1 for an image case",
         lo=1,
         hi=1000,
     )
