@@ -110,3 +110,71 @@ def test_the_command_writes_the_map_and_refuses_bad_limits(tmp_path, capsys):
     assert main(["design-map", str(sweep.directory), "--max-risk", "-1"]) == 2
     assert "--max-risk = -1.0: allowed: > 0" in capsys.readouterr().err
     assert main(["design-map", str(tmp_path / "nowhere")]) == 2
+
+
+def _props():
+    from fem_electrode.physics.effective_medium import EffectiveProperties
+
+    a = 4.5e5  # 1/m
+    cells = {"kappa_ion_uniform_source": {"value": 0.40}, "sigma_electronic_uniform_source": {"value": 5e-4}}
+    return EffectiveProperties(fraction_nzsp=0.80, fraction_nvp=0.155, porosity=0.045, kappa_ion=0.38,
+                               sigma_electronic=0.0, interface_area_density=a, diffusion_length=0.155 / a,
+                               collector_nvp_fraction=0.23, separator_nzsp_fraction=1.0,
+                               source={"cell_problems": cells})
+
+
+def _scale_sweep(tmp_path):
+    """Two `scale` cases whose metrics hold real predictions of a hand-made microstructure."""
+    from fem_electrode.config import load_case
+    from fem_electrode.run.electrode_scale import model_properties, predictions
+
+    body = ('[base.electrode]\nthickness = [200.0]\nc_rates = [0.2, 1.0]\nnodes_thickness = 16\n'
+            'nodes_particle = 6\n[grid]\ngeometry.porosity = [0.2, 0.25]\n')
+    sweep = load_sweep(write_sweep(tmp_path, body))
+    prepare(sweep)
+    for p in sweep.points:
+        cdir = sweep.directory / p.dir
+        case = load_case(cdir / "case.toml")
+        props = _props()
+        preds, res, _, failed = predictions(case, model_properties(case, props))
+        assert not failed
+        metrics = {"status": "completed", "electrode": {"effective": props.to_dict(), "predictions": preds,
+                                                         "resistance": res},
+                   "mechanics": {"thin_film": {"delamination_ratio": 0.5}}}
+        (cdir / "metrics.json").write_text(json.dumps(metrics))
+        casestatus.write(cdir, "done", exit_code=0, attempt=1)
+    return sweep
+
+
+def test_a_what_if_predicts_again_from_the_stored_properties(tmp_path):
+    from fem_electrode.campaign.design_map import repredict
+    from fem_electrode.config import load_case
+
+    sweep = _scale_sweep(tmp_path)
+    cdir = sweep.directory / sweep.points[0].dir
+    metrics = json.loads((cdir / "metrics.json").read_text())
+    case = load_case(cdir / "case.toml")
+    same = repredict(metrics, case, {"materials": {"sigma_s_nvp": case.materials.sigma_s_nvp}})
+    for a, b in zip(same["electrode"]["predictions"], metrics["electrode"]["predictions"], strict=True):
+        assert a["discharge_capacity_mAh_per_g"] == pytest.approx(b["discharge_capacity_mAh_per_g"],
+                                                                  rel=1e-12)
+    # a 100x better electron path: the 1 C discharge keeps more, the resistance falls
+    better = repredict(metrics, case, {"materials": {"sigma_s_nvp": 100 * case.materials.sigma_s_nvp}})
+    one_c = [p for p in better["electrode"]["predictions"] if p["c_rate"] == 1.0][0]
+    before = [p for p in metrics["electrode"]["predictions"] if p["c_rate"] == 1.0][0]
+    assert one_c["discharge_capacity_mAh_per_g"] > 1.5 * before["discharge_capacity_mAh_per_g"]
+    paths = write(sweep.directory, overrides={"materials": {"sigma_s_nvp": 1.0}}, name="dm-what-if")
+    assert paths["md"].name == "dm-what-if.md" and "materials.sigma_s_nvp = 1.0" in paths["md"].read_text()
+    with pytest.raises(ValueError, match="materials.E_nvp.*must run again"):
+        read_points(sweep.directory, overrides={"materials": {"E_nvp": 1e9}})
+
+
+def test_the_command_takes_set_and_refuses_a_bad_one(tmp_path, capsys):
+    from fem_electrode.cli import main
+
+    sweep = _scale_sweep(tmp_path)
+    assert main(["design-map", str(sweep.directory), "--set", "materials.sigma_s_nvp=1.0"]) == 0
+    assert (sweep.directory / "design-map-sigma_s_nvp-1.0.png").stat().st_size > 20_000
+    assert main(["design-map", str(sweep.directory), "--set", "materials.sigma_s_nvp"]) == 2
+    assert main(["design-map", str(sweep.directory), "--set", "mesh.size_max=0.5"]) == 2
+    assert "mesh.size_max" in capsys.readouterr().err

@@ -22,6 +22,8 @@ Units: Wh/L and Wh/kg of the composite electrode layer, Ω cm² of projected are
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 import os
@@ -34,6 +36,7 @@ import numpy as np
 
 from fem_electrode.campaign.sweep import format_value
 from fem_electrode.campaign.sweep_folder import read_info, states
+from fem_electrode.config import Case, load_case
 from fem_electrode.report.seeds import Spread, spread
 from fem_electrode.run.folder import RunFolder
 from fem_electrode.util import atomic
@@ -94,10 +97,59 @@ def _risk(metrics: dict[str, Any]) -> tuple[str, float] | None:
     return None if ratio is None else (RISK_FILM, float(ratio))
 
 
-def read_points(sweep_dir: str | os.PathLike[str],
-                thickness_um: float | None = None) -> tuple[list[Point], float]:
+#: Keys a design map may change without running the cases again (``--set``): they change neither
+#: the microstructure, its cell problems' tortuosities nor the mechanics, so the effective
+#: properties in each case's metrics (conductivities rescaled with the bulk values) and its
+#: mechanical risk stay valid, and only the homogenized model runs again (seconds per case).
+RECOMPUTABLE: dict[str, tuple[str, ...] | None] = {
+    "materials": ("sigma_s_nvp", "sigma_e_nzsp", "D_nvp", "density_nzsp"),
+    "electrochemistry": None,  # every key
+    "protocol": None,
+    "electrode": ("thickness", "c_rates", "current_densities", "diffusion_geometry", "nodes_thickness",
+                  "nodes_particle"),
+}
+
+
+def check_overrides(overrides: dict[str, dict[str, Any]]) -> None:
+    """Raise ValueError naming every key that cannot be changed without running the cases again."""
+    bad = []
+    for sec, keys in overrides.items():
+        allowed_keys = RECOMPUTABLE.get(sec, ())
+        bad += [f"{sec}.{k}" for k in keys if allowed_keys is not None and k not in allowed_keys]
+    if bad:
+        allowed = "; ".join(f"[{sec}] " + (", ".join(keys) if keys else "every key")
+                            for sec, keys in RECOMPUTABLE.items())
+        raise ValueError(f"--set {', '.join(bad)}: changes the microstructure, its cell problems or the "
+                         f"mechanics, so the cases must run again; allowed here: {allowed}")
+
+
+def repredict(metrics: dict[str, Any], case: Case, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``metrics`` of a `scale` case with its predictions and resistances made again for ``case``
+    with ``overrides`` (:data:`RECOMPUTABLE` keys), from its stored effective properties."""
+    from fem_electrode.physics.effective_medium import EffectiveProperties
+    from fem_electrode.run.electrode_scale import model_properties, predictions
+
+    new = case.replace(**overrides)
+    eff = metrics["electrode"]["effective"]
+    names = {f.name for f in dataclasses.fields(EffectiveProperties)}
+    used = model_properties(case, EffectiveProperties.from_dict({k: v for k, v in eff.items() if k in names}))
+    m, n = case.materials, new.materials
+    used = dataclasses.replace(used, kappa_ion=used.kappa_ion * n.sigma_e_nzsp / m.sigma_e_nzsp,
+                               sigma_electronic=used.sigma_electronic * n.sigma_s_nvp / m.sigma_s_nvp)
+    preds, resistances, _, failed = predictions(new, used)
+    out = copy.deepcopy(metrics)
+    out["electrode"].update(predictions=preds, resistance=resistances, repredicted_with=overrides,
+                            repredict_failed=failed)
+    return out
+
+
+def read_points(sweep_dir: str | os.PathLike[str], thickness_um: float | None = None,
+                overrides: dict[str, dict[str, Any]] | None = None) -> tuple[list[Point], float]:
     """Group the sweep's cases into design points (seeds pooled); ``thickness_um``: which electrode
-    thickness of the predictions to use (default: the largest the cases predicted)."""
+    thickness of the predictions to use (default: the largest the cases predicted); ``overrides``:
+    predict again with these :data:`RECOMPUTABLE` keys changed (:func:`repredict`)."""
+    if overrides:
+        check_overrides(overrides)
     rows = states(sweep_dir)
     swept = [k for k in (read_info(sweep_dir) or {}).get("swept", []) if k != SEED_KEY]
     groups: dict[tuple, list[tuple[str, dict[str, Any] | None]]] = {}
@@ -114,6 +166,8 @@ def read_points(sweep_dir: str | os.PathLike[str],
             if metrics is not None and "electrode" not in metrics:
                 raise ValueError(f"{row.dir}: metrics.json has no 'electrode' block; the design map reads "
                                  "`fem-electrode scale` cases (sweep [run] command)")
+            if metrics is not None and overrides:
+                metrics = repredict(metrics, load_case(RunFolder(row.dir).case), overrides)
         groups.setdefault(key, []).append((row.id, metrics))
     if thickness_um is None:
         found = [float(p["thickness_um"]) for runs in groups.values() for _, m in runs if m
@@ -286,14 +340,15 @@ def figure(points: Sequence[Point], path: Path, thickness_um: float) -> Path:
 
 
 def write(sweep_dir: str | os.PathLike[str], thickness_um: float | None = None,
-          min_rate_retention: float = MIN_RATE_RETENTION, max_risk: float | None = None) -> dict[str, Path]:
-    """Read the sweep, judge the points, write ``design-map.json``, ``design-map.md`` and
-    ``design-map.png`` into the sweep folder; returns their paths."""
+          min_rate_retention: float = MIN_RATE_RETENTION, max_risk: float | None = None,
+          overrides: dict[str, dict[str, Any]] | None = None, name: str = "design-map") -> dict[str, Path]:
+    """Read the sweep, judge the points, write ``<name>.json``, ``<name>.md`` and ``<name>.png`` into
+    the sweep folder; returns their paths. ``overrides``: predict again with these keys changed."""
     sweep_dir = Path(sweep_dir)
-    points, thickness = read_points(sweep_dir, thickness_um)
+    points, thickness = read_points(sweep_dir, thickness_um, overrides)
     judge(points, min_rate_retention, max_risk)
     best, close = optimum(points)
-    paths = {"png": figure(points, sweep_dir / "design-map.png", thickness)}
+    paths = {"png": figure(points, sweep_dir / f"{name}.png", thickness)}
     rates = sorted({r for p in points for r in p.energy_Wh_per_L})
     if best is None:
         verdict = "No point of the map is feasible under these limits."
@@ -312,18 +367,21 @@ def write(sweep_dir: str | os.PathLike[str], thickness_um: float | None = None,
                         "seeds.")
     kinds = sorted({p.risk_kind for p in points if p.risk_kind})
     limits = "; ".join(f"{k} < {max_risk if max_risk is not None else MAX_RISK[k]:g}" for k in kinds)
-    md = [f"# Design map: {sweep_dir.name}", "",
+    what_if = ("" if not overrides else " — predicted again with " + ", ".join(
+        f"{sec}.{k} = {v!r}" for sec, kv in overrides.items() for k, v in kv.items()))
+    md = [f"# Design map: {sweep_dir.name}{what_if}", "",
           f"Electrode layer {thickness:g} µm; C-rates {', '.join(f'{r:g}' for r in rates)}; feasible: "
           f"every seed ran, the highest rate keeps ≥ {100 * min_rate_retention:.0f} % of the lowest rate's "
           f"capacity, mechanical risk: {limits or 'none computed'}. Values: mean ± 95 % interval over the "
           "seeds.", "",
-          verdict, "", table(points), "", "![design map](design-map.png)", ""]
-    paths["md"] = atomic.write_text(sweep_dir / "design-map.md", "\n".join(md))
+          verdict, "", table(points), "", f"![design map]({name}.png)", ""]
+    paths["md"] = atomic.write_text(sweep_dir / f"{name}.md", "\n".join(md))
     data = {"thickness_um": thickness, "min_rate_retention": min_rate_retention,
             "max_risk": {k: max_risk if max_risk is not None else MAX_RISK[k] for k in kinds},
             "verdict": verdict, "optimum": None if best is None else best.values,
+            "overrides": overrides or {},
             "points": [_point_dict(p) for p in points]}
-    paths["json"] = atomic.write_json(sweep_dir / "design-map.json", data)
+    paths["json"] = atomic.write_json(sweep_dir / f"{name}.json", data)
     return paths
 
 

@@ -290,8 +290,13 @@ def _safe(f: Any, sigma: float) -> float | None:
         return None
 
 
-def _predict(case: Case, props: EffectiveProperties, folder: RunFolder) -> tuple[dict[str, Any], list[str]]:
-    """Rank 0: every thickness × rate, the resistance fits, the curves and the figure; and what failed."""
+Curve = tuple[float, float, ElectrodeResult]  #: thickness (µm), C-rate, the run
+
+
+def predictions(case: Case, props: EffectiveProperties
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Curve], list[str]]:
+    """Every ``[electrode]`` thickness × rate of the model with the conductivities ``props`` carries:
+    the predictions, the resistance per thickness, the curves and what failed."""
     preds, curves = [], []
     failed = []
     for thickness in case.electrode.thickness:
@@ -310,11 +315,16 @@ def _predict(case: Case, props: EffectiveProperties, folder: RunFolder) -> tuple
                 failed.append(f"{thickness:g} um at {rate:g} C: {res.message}")
             preds.append(p)
             curves.append((thickness, rate, res))
+    return preds, [resistance(preds, t) for t in case.electrode.thickness], curves, failed
+
+
+def _predict(case: Case, props: EffectiveProperties,
+             folder: RunFolder) -> tuple[dict[str, Any], list[str]]:
+    """Rank 0: every thickness × rate, the resistance fits, the curves and the figure; and what failed."""
+    preds, resistances, curves, failed = predictions(case, props)
     atomic.write_text(folder.electrode_curves, _curves_csv(curves))
     figure(curves, folder.electrode_figure)
-    out: dict[str, Any] = {"predictions": preds,
-                           "resistance": [resistance(preds, t) for t in case.electrode.thickness]}
-    return out, failed
+    return {"predictions": preds, "resistance": resistances}, failed
 
 
 def _f(x: float | None) -> str:
