@@ -178,3 +178,18 @@ def test_the_command_takes_set_and_refuses_a_bad_one(tmp_path, capsys):
     assert main(["design-map", str(sweep.directory), "--set", "materials.sigma_s_nvp"]) == 2
     assert main(["design-map", str(sweep.directory), "--set", "mesh.size_max=0.5"]) == 2
     assert "mesh.size_max" in capsys.readouterr().err
+
+
+def test_a_seed_still_running_is_pending_not_failed(tmp_path):
+    sweep = _sweep(tmp_path)
+    p = sweep.points[0]
+    cdir = sweep.directory / p.dir
+    (cdir / "metrics.json").unlink()
+    casestatus.write(cdir, "running", host="elsewhere", pid=1)
+    points, _ = read_points(sweep.directory)
+    from fem_electrode.campaign.design_map import judge
+
+    judge(points)
+    point = next(q for q in points if q.pending)
+    assert (point.seeds, point.failed, point.pending) == (1, 0, 1)
+    assert point.why_not[0] == "1 of 2 seed(s) not finished yet" and not point.feasible

@@ -41,6 +41,8 @@ from fem_electrode.report.seeds import Spread, spread
 from fem_electrode.run.folder import RunFolder
 from fem_electrode.util import atomic
 
+#: Case states that mean "not finished yet" (not a failure of the design point).
+PENDING = ("created", "queued", "running")
 #: The swept key that counts repetitions (not a design variable).
 SEED_KEY = "geometry.seed"
 #: Design variables of the map, in the order the figure uses them (x, y).
@@ -61,7 +63,7 @@ class Point:
 
     values: dict[str, Any]
     seeds: int
-    failed: int
+    failed: int  #: seeds that ended without a result (failed, interrupted)
     thickness_um: float
     energy_Wh_per_L: dict[float, Spread] = field(default_factory=dict)  #: by C-rate
     energy_Wh_per_kg: dict[float, Spread] = field(default_factory=dict)
@@ -69,6 +71,7 @@ class Point:
     resistance_ohm_cm2: Spread | None = None
     risk: Spread | None = None
     risk_kind: str = ""
+    pending: int = 0  #: seeds not finished yet (created, queued, running)
     nvp_fraction: Spread | None = None
     feasible: bool = False
     why_not: list[str] = field(default_factory=list)
@@ -168,7 +171,7 @@ def read_points(sweep_dir: str | os.PathLike[str], thickness_um: float | None = 
                                  "`fem-electrode scale` cases (sweep [run] command)")
             if metrics is not None and overrides:
                 metrics = repredict(metrics, load_case(RunFolder(row.dir).case), overrides)
-        groups.setdefault(key, []).append((row.id, metrics))
+        groups.setdefault(key, []).append((row.state, metrics))
     if thickness_um is None:
         found = [float(p["thickness_um"]) for runs in groups.values() for _, m in runs if m
                  for p in m["electrode"].get("predictions", [])]
@@ -178,7 +181,9 @@ def read_points(sweep_dir: str | os.PathLike[str], thickness_um: float | None = 
     points = []
     for key, runs in groups.items():
         ok = [m for _, m in runs if m is not None]
-        point = Point(values[key], seeds=len(ok), failed=len(runs) - len(ok), thickness_um=thickness_um)
+        pending = sum(state in PENDING for state, m in runs if m is None)
+        point = Point(values[key], seeds=len(ok), failed=len(runs) - len(ok) - pending,
+                      thickness_um=thickness_um, pending=pending)
         preds = [_prediction(m["electrode"], thickness_um) for m in ok]
         rates = sorted(set.intersection(*(set(p) for p in preds))) if preds else []
         for rate in rates:
@@ -209,8 +214,11 @@ def judge(points: Sequence[Point], min_rate_retention: float = MIN_RATE_RETENTIO
     for p in points:
         limit = max_risk if max_risk is not None else MAX_RISK.get(p.risk_kind, math.inf)
         p.why_not = []
-        if p.failed or not p.seeds:
-            p.why_not.append(f"{p.failed} of {p.seeds + p.failed} seed(s) did not build or run")
+        total = p.seeds + p.failed + p.pending
+        if p.pending:
+            p.why_not.append(f"{p.pending} of {total} seed(s) not finished yet")
+        if p.failed:
+            p.why_not.append(f"{p.failed} of {total} seed(s) did not build or run")
         rates = sorted(p.capacity_mAh_per_g)
         if len(rates) >= 2:
             keep = p.capacity_mAh_per_g[rates[-1]].mean / p.capacity_mAh_per_g[rates[0]].mean
@@ -298,7 +306,8 @@ def figure(points: Sequence[Point], path: Path, thickness_um: float) -> Path:
         v = np.array([math.nan if x is None else x for x in vals], dtype=float)
         sc = ax.scatter(xs, ys, c=v, s=260, cmap=cmap, edgecolors="k")
         for x, y, p, val in zip(xs, ys, points, v, strict=True):
-            ax.annotate(f"{val:.3g}" if math.isfinite(val) else "failed", (x, y), fontsize=7,
+            text = f"{val:.3g}" if math.isfinite(val) else ("pending" if p.pending else "failed")
+            ax.annotate(text, (x, y), fontsize=7,
                         ha="center", va="center", color="w" if p.feasible else "0.2")
             if not p.feasible:
                 ax.scatter([x], [y], s=420, marker="x", color="tab:red", linewidths=1.0)
@@ -389,7 +398,8 @@ def _point_dict(p: Point) -> dict[str, Any]:
     def s(x: Spread | None) -> dict[str, Any] | None:
         return None if x is None else {"mean": x.mean, "half_width_95": x.half_width, "n": x.n}
 
-    return {"values": p.values, "seeds": p.seeds, "failed": p.failed, "feasible": p.feasible,
+    return {"values": p.values, "seeds": p.seeds, "failed": p.failed, "pending": p.pending,
+            "feasible": p.feasible,
             "why_not": p.why_not, "pareto": p.pareto, "nvp_fraction": s(p.nvp_fraction),
             "energy_Wh_per_L": {f"{r:g}": s(v) for r, v in p.energy_Wh_per_L.items()},
             "energy_Wh_per_kg": {f"{r:g}": s(v) for r, v in p.energy_Wh_per_kg.items()},
