@@ -306,7 +306,8 @@ def figure(points: Sequence[Point], path: Path, thickness_um: float) -> Path:
         v = np.array([math.nan if x is None else x for x in vals], dtype=float)
         sc = ax.scatter(xs, ys, c=v, s=260, cmap=cmap, edgecolors="k")
         for x, y, p, val in zip(xs, ys, points, v, strict=True):
-            text = f"{val:.3g}" if math.isfinite(val) else ("pending" if p.pending else "failed")
+            text = (f"{val:.3g}" if math.isfinite(val) else "pending" if p.pending and not p.seeds
+                    else "failed" if not p.seeds else "–")
             ax.annotate(text, (x, y), fontsize=7,
                         ha="center", va="center", color="w" if p.feasible else "0.2")
             if not p.feasible:
