@@ -37,8 +37,8 @@ import numpy as np
 from fem_electrode.campaign.sweep import format_value
 from fem_electrode.campaign.sweep_folder import read_info, states
 from fem_electrode.config import Case, load_case
-from fem_electrode.report.seeds import Spread, spread
-from fem_electrode.run.folder import RunFolder
+from fem_electrode.report.seeds import Spread, fmt_interval, spread
+from fem_electrode.run.folder import MetricSpec, RunFolder
 from fem_electrode.util import atomic
 
 #: Case states that mean "not finished yet" (not a failure of the design point).
@@ -53,6 +53,8 @@ RISK_FILM = "thin-film delamination G/G_c at full desodiation (bonded)"
 MAX_RISK = {RISK_CONTACT: 0.2, RISK_FILM: 1.0}
 #: Default of the rate limit: discharge capacity at the highest rate / at the lowest rate.
 MIN_RATE_RETENTION = 0.8
+#: The NVP fraction shown in vol%.
+NVP_PERCENT = MetricSpec("fraction_nvp", "NVP fraction", "-", "vol%", 100.0)
 #: Ω m² → Ω cm².
 OHM_M2_TO_OHM_CM2 = 1e4
 
@@ -262,12 +264,9 @@ def optimum(points: Sequence[Point]) -> tuple[Point | None, list[Point]]:
     return best, close
 
 
-def _fmt(s: Spread | None, digits: int = 3) -> str:
-    if s is None:
-        return "–"
-    if s.half_width is None:
-        return f"{s.mean:.{digits}g}"
-    return f"{s.mean:.{digits}g} ± {s.half_width:.2g}"
+def _fmt(s: Spread | None, spec: MetricSpec | None = None) -> str:
+    """'mean ± half-width' (the report's format), "–" where there is no value."""
+    return "–" if s is None else fmt_interval(s, spec)
 
 
 def table(points: Sequence[Point]) -> str:
@@ -277,11 +276,8 @@ def table(points: Sequence[Point]) -> str:
             + [f"Wh/kg @ {r:g} C" for r in rates] + ["R (Ω cm²)", "risk", "feasible", "Pareto"])
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p in sorted(points, key=lambda p: tuple(format_value(v) for v in p.values.values())):
-        nvp = None if p.nvp_fraction is None else Spread(p.nvp_fraction.n, 100 * p.nvp_fraction.mean,
-                                                          100 * p.nvp_fraction.std,
-                                                          None if p.nvp_fraction.half_width is None
-                                                          else 100 * p.nvp_fraction.half_width)
-        cells = ([p.label(), str(p.seeds), _fmt(nvp)] + [_fmt(p.energy_Wh_per_L.get(r)) for r in rates]
+        cells = ([p.label(), str(p.seeds), _fmt(p.nvp_fraction, NVP_PERCENT)]
+                 + [_fmt(p.energy_Wh_per_L.get(r)) for r in rates]
                  + [_fmt(p.energy_Wh_per_kg.get(r)) for r in rates]
                  + [_fmt(p.resistance_ohm_cm2), _fmt(p.risk),
                     "yes" if p.feasible else "no: " + "; ".join(p.why_not), "yes" if p.pareto else ""])
