@@ -15,8 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fem_electrode.commands._case import add_case_argument, load
-from fem_electrode.config import ConfigError
+from fem_electrode.commands._case import add_case_argument, add_run_folder_arguments, load, run_folder
 from fem_electrode.util.log import get_logger
 
 NAME = "mechanics"
@@ -29,11 +28,7 @@ log = get_logger("mechanics")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_case_argument(parser)
-    parser.add_argument("-o", "--output", default=None,
-                        help="run folder (default: <output.directory>/<case.name>-mechanics)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="the folder holds a run of another case: delete it and write this one")
-    parser.add_argument("--mesh", default=None, help="use this .msh instead of building the case's mesh")
+    add_run_folder_arguments(parser, NAME)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--y", type=float, default=None,
                         help="uniform NVP filling y = c/c_max (default: [mechanics] prescribed_y)")
@@ -52,9 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from fem_electrode.run.mechanics_only import nvp_state, solve_prescribed
 
     state = nvp_state(case, args.y, args.case, args.from_run, args.time)
-    if args.mesh is not None and not Path(args.mesh).is_file():
-        raise ConfigError([f"--mesh {args.mesh!r}: no such file"], args.case)
-    out = Path(args.output) if args.output else Path(case.output.directory) / f"{case.case.name}-mechanics"
+    out = run_folder(args, case, NAME)
     try:
         data = solve_prescribed(case, out, state, mesh=args.mesh, case_file=Path(args.case),
                                 overwrite=args.overwrite)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fem_electrode.commands._case import add_case_argument, load
-from fem_electrode.config import ConfigError
+from fem_electrode.commands._case import add_case_argument, add_run_folder_arguments, load, run_folder
 from fem_electrode.util.log import get_logger
 
 NAME = "scale"
@@ -28,11 +27,7 @@ log = get_logger("scale")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_case_argument(parser)
-    parser.add_argument("-o", "--output", default=None,
-                        help="run folder (default: <output.directory>/<case.name>-scale)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="the folder holds a run of another case: delete it and write this one")
-    parser.add_argument("--mesh", default=None, help="use this .msh instead of building the case's mesh")
+    add_run_folder_arguments(parser, NAME)
     parser.add_argument("--no-mechanics", action="store_true",
                         help="skip the RVE's mechanics at full desodiation (no mechanical risk)")
     parser.add_argument("--resume", action="store_true",
@@ -42,11 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     case = load(args)  # ConfigError -> exit 2 before anything is created
-    if args.mesh is not None and not Path(args.mesh).is_file():
-        raise ConfigError([f"--mesh {args.mesh!r}: no such file"], args.case)
+    out = run_folder(args, case, NAME)
     from fem_electrode.run.electrode_scale import scale
 
-    out = Path(args.output) if args.output else Path(case.output.directory) / f"{case.case.name}-scale"
     data = scale(case, out, mesh=args.mesh, mechanics=not args.no_mechanics, case_file=Path(args.case),
                  resume=args.resume, overwrite=args.overwrite)
     if data["status"] != "completed":
