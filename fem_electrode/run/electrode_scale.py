@@ -242,17 +242,17 @@ def scale(case: Case, out_dir: str | Path, mesh: str | Path | None = None, comm:
                 atomic.write_json(folder.metrics, data)
             return data
         data["electrode"] = {"effective": {
-            **props.to_dict(), "tortuosity_ion": _safe(used.tortuosity_ion, m.sigma_e_nzsp),
-            "tortuosity_electronic": _safe(used.tortuosity_electronic, m.sigma_s_nvp),
+            **props.to_dict(), "tortuosity_ion": used.tortuosity_ion(m.sigma_e_nzsp),
+            "tortuosity_electronic": used.tortuosity_electronic(m.sigma_s_nvp),
             "composite_density_kg_m3": composite_density(case, props),
             "particle": particle_shape(case), "conductivity_used": case.electrode.conductivity,
             "kappa_ion_used": used.kappa_ion, "sigma_electronic_used": used.sigma_electronic,
             "wall_time_s": time.perf_counter() - start}}
         data["cell"] = {"mesh": str(msh), "counts": domain.global_counts()}
+        eff = data["electrode"]["effective"]
         log.info("  used (%s): kappa_ion %.4g S/m (tortuosity %.3g), sigma_e %.4g S/m (tortuosity %.3g); "
-                 "a %.4g 1/um, l %.4g um", case.electrode.conductivity, used.kappa_ion,
-                 used.tortuosity_ion(m.sigma_e_nzsp), used.sigma_electronic,
-                 used.tortuosity_electronic(m.sigma_s_nvp), props.interface_area_density * UM,
+                 "a %.4g 1/um, l %.4g um", case.electrode.conductivity, used.kappa_ion, eff["tortuosity_ion"],
+                 used.sigma_electronic, eff["tortuosity_electronic"], props.interface_area_density * UM,
                  props.diffusion_length / UM)
         if mechanics:
             data["reason"] = "stopped in the mechanics at full desodiation"
@@ -281,13 +281,6 @@ def scale(case: Case, out_dir: str | Path, mesh: str | Path | None = None, comm:
         atomic.write_json(folder.metrics, data)
     comm.Barrier()
     return data
-
-
-def _safe(f: Any, sigma: float) -> float | None:
-    try:
-        return float(f(sigma))
-    except ZeroDivisionError:
-        return None
 
 
 Curve = tuple[float, float, ElectrodeResult]  #: thickness (µm), C-rate, the run
