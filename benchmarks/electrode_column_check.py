@@ -24,12 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from fem_electrode.config import load_case
-from fem_electrode.electrode.metrics import plateau_voltage
-from fem_electrode.electrode.model import Discretization, ElectrodeModel, ElectrodeParams
-from fem_electrode.electrode.solve import replace_protocol, run_protocol
 from fem_electrode.fem.fenicsx import MPI
 from fem_electrode.problems.effective import effective_properties
-from fem_electrode.run.electrode_scale import model_properties, particle_shape
+from fem_electrode.run.electrode_scale import model_properties, prediction
 from fem_electrode.run.meshes import load_domain
 
 
@@ -44,13 +41,6 @@ def resolved_curves(run: Path) -> dict[str, dict[str, np.ndarray]]:
             d["V"].append(float(r["voltage_V"]))
             d["soc"].append(float(r["soc"]))
     return {k: {n: np.asarray(v) for n, v in d.items()} for k, d in out.items()}
-
-
-def homogenized(case, props, thickness_m: float):
-    params = ElectrodeParams.from_case(case, props, thickness_m, particle=particle_shape(case))
-    disc = Discretization(case.electrode.nodes_thickness, case.electrode.nodes_particle)
-    model = ElectrodeModel(params, disc)
-    return run_protocol(model, replace_protocol(case.protocol, cycles=1))
 
 
 def compare_curves(res, ref: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
@@ -82,7 +72,6 @@ def main(argv=None) -> int:
     comm = MPI.COMM_WORLD
     ref = resolved_curves(run)
     results, curves = {}, {}
-    thickness = case.geometry.box[2] * 1e-6
     for label, src in (("column", case), ("rve", load_case(args.rve))):
         t0 = time.perf_counter()
         domain, msh = load_domain(src, comm)
@@ -97,12 +86,9 @@ def main(argv=None) -> int:
                 print(f"{label}/{conductivity}: {exc}", flush=True)
                 results[f"{label}/{conductivity}"] = {"status": "not conducting", "message": str(exc)}
                 continue
-            res = homogenized(c, used, thickness)
+            summary, res = prediction(c, used, case.geometry.box[2], case.protocol.c_rate)
             key = f"{label}/{conductivity}"
-            try:
-                gap = plateau_voltage(res, "charge") - plateau_voltage(res, "discharge")
-            except ValueError:
-                gap = None
+            gap = summary["gap_at_half_filling_V"]
             if res.status != "completed" or len(res.half_cycles) < 2:
                 print(f"{key}: the homogenized run did not complete: {res.message}", flush=True)
                 results[key] = {"status": res.status, "message": res.message}
