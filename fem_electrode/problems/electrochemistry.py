@@ -406,8 +406,12 @@ class ElectrochemistryProblem:
         return self._sum(dolfinx.fem.assemble_scalar(self._f_active_area))
 
     def set_frozen_concentration(self, frozen: bool) -> None:
-        """Freeze c (no diffusion, no interface flux): steady states at fixed filling."""
-        self.flux_on.value = 0.0 if frozen else 1.0
+        """Freeze c (no diffusion, no interface flux): steady states at fixed filling. The c block
+        of the Jacobian changes character (mass matrix ↔ diffusion): the preconditioner is rebuilt."""
+        value = 0.0 if frozen else 1.0
+        if float(self.flux_on.value) != value:
+            self.flux_on.value = value
+            self.newton.rebuild_preconditioner()
 
     def solve(self, dt: float) -> NewtonResult:
         """Advance c by ``dt`` (s) from c_old; on failure the previous iterate is restored."""

@@ -544,7 +544,8 @@ class Simulation:
                     log.error("run stopped: %s", reason)
                     return "failed", reason
                 new = p.state()
-                log.debug("  %s in %d its: V = %.9g V", result.reason, result.iterations, new.voltage)
+                log.debug("  %s in %d its (%d Krylov): V = %.9g V", result.reason, result.iterations,
+                          result.linear_iterations, new.voltage)
                 error = self.judge_error(dt, new)
                 if error is not None and not error[1]:
                     p.restore(snap)
