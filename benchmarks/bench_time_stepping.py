@@ -1,10 +1,10 @@
-"""Time stepping: round 1's controller against the error-controlled one, on the same case and
+"""Time stepping: the Newton-count rule against the error-controlled steps, on the same case and
 machine in one run, with a reference of 8× smaller steps for the accuracy.
 
 Three runs of ``fem-electrode run`` (serial unless ``--ranks``; one after the other):
 
-- ``newton``: round 1's rule (``time_stepping = "newton"``, ``dt_max`` 600 s, ``dt_growth`` 1.5:
-  its defaults);
+- ``newton``: the Newton-count rule (``time_stepping = "newton"``, ``dt_max`` 600 s,
+  ``dt_growth`` 1.5: dt grows after <= 4 Newton iterations, shrinks after > 10; no error estimate);
 - ``error``: the error-controlled steps with the case's tolerances (the defaults);
 - ``reference``: the error control with every tolerance divided by 64 (a first-order method:
   local error ∝ dt², so the steps are about 8× smaller).
@@ -209,7 +209,7 @@ def figure(out: Path, names: list[str], title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_v, ax_dt) = plt.subplots(2, 1, figsize=(7.5, 6.0), sharex=True)
-    styles = {"newton": ("C1", "round 1 (Newton-count rule)"), "error": ("C0", "error-controlled"),
+    styles = {"newton": ("C1", "Newton-count rule (dt_max 600 s)"), "error": ("C0", "error-controlled"),
               "reference": ("0.4", "reference (tolerances / 64)")}
     for name in ("reference", "newton", "error"):
         if name not in names:

@@ -1,4 +1,4 @@
-"""Check of the homogenized through-thickness model against a resolved column (issue 18).
+"""Check of the homogenized through-thickness model against a resolved column.
 
 A resolved column (e.g. 5 x 5 x 50 µm of the infiltrated microstructure, `fem-electrode run`)
 and the homogenized model of the same thickness, with effective properties computed (a) on the

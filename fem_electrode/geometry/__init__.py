@@ -1,4 +1,8 @@
-"""Pure-gmsh geometry layer: microstructures -> tagged ``.msh`` + provenance ``.json``.
+"""Geometry layer: microstructures -> tagged ``.msh`` + provenance ``.json``.
+
+Generated microstructures are built with gmsh's OpenCASCADE kernel; a labelled 3D image
+(``kind = "image"``) is meshed by its own pipeline (NumPy/SciPy surface nets, then gmsh for
+the volume mesh).
 
 No DOLFINx here. The model is in µm (the DOLFINx side scales to metres when loading).
 Entry point: :func:`build_mesh`. One process builds; under MPI the ``mesh`` command

@@ -3,7 +3,9 @@
 A builder module has ``RANDOM`` (whether a retry can perturb the placement),
 ``plan(case, seed) -> Plan`` (pure numpy: decides everything and raises ``ValueError``
 naming the parameter for bad input, before gmsh is touched) and ``build(plan) -> Regions``
-(OCC geometry in the open gmsh session, conformal, every face named).
+(OCC geometry in the open gmsh session, conformal, every face named). The image builder
+(:mod:`fem_electrode.geometry.image`) has ``plan`` too but meshes and writes by itself
+(``build_and_write``, no OCC).
 """
 
 from __future__ import annotations

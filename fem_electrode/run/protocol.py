@@ -9,8 +9,10 @@ galvanostatic half-cycle until the cut-off → optional CV hold at the cut-off v
 hold and rest. A galvanostatic segment that never reaches its cut-off ends after
 :data:`MAX_CAPACITY_FACTOR` times the nominal duration 1 h / C-rate (with a warning).
 
-Time steps: grow by ``dt_growth`` after an easy Newton solve (≤ ``EASY_ITERATIONS``),
-shrink by ``dt_shrink`` after a failed one, which is retried and never accepted; when the
+Time steps with ``time_stepping = "newton"`` (:class:`StepController`, the Newton-count rule;
+the default error control is :mod:`fem_electrode.run.stepping`): grow by ``dt_growth`` after an
+easy Newton solve (≤ ``EASY_ITERATIONS``), shrink by ``dt_shrink`` after a hard one
+(> ``HARD_ITERATIONS``) or a failed one, which is retried and never accepted; when the
 step would fall below ``dt_min`` the run stops with the reason. A step that overshoots a
 cut-off by more than ``cutoff_tolerance`` is rejected and retried with a secant estimate of
 the step that lands on it.

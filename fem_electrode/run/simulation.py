@@ -103,7 +103,7 @@ class Simulation:
         self.coupling: TwoWayCoupling | None = None  # built with the mechanics in run()
         pr = case.protocol
         self.segments = build_segments(pr)
-        #: "error": steps from a local error estimate (run.stepping); "newton": round 1's rule
+        #: "error": steps from a local error estimate (run.stepping); "newton": the Newton-count rule
         self.error_control = pr.time_stepping == "error"
         controller = ErrorController if self.error_control else StepController
         self.controller = controller(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)

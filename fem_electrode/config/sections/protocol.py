@@ -35,8 +35,9 @@ class ProtocolConfig:
         "error",
         "-",
         "step-size control: 'error', from a local error estimate of every step (tol_voltage, "
-        "tol_concentration) with cut-offs located as events; 'newton', round 1's rule (grow after an "
-        "easy Newton solve, shrink after a hard one; its accuracy rests on dt_max = 600 s)",
+        "tol_concentration) with cut-offs located as events; 'newton', the Newton-count rule (grow "
+        "by dt_growth after an easy Newton solve, shrink after a hard one; no error estimate, so its "
+        "accuracy rests on dt_max = 600 s)",
         choices=("error", "newton"),
     )
     tol_voltage: float = key(
@@ -70,7 +71,7 @@ class ProtocolConfig:
         3600.0,
         "s",
         "largest time step (the error control chooses the steps below it; with time_stepping = "
-        "'newton' use 600 s, round 1's default)",
+        "'newton' use 600 s: that rule has no error estimate and this bound sets its accuracy)",
         lo=0.0,
         lo_open=True,
     )
@@ -78,7 +79,7 @@ class ProtocolConfig:
         2.0,
         "-",
         "largest factor between two steps ('error'), or the factor after an easy Newton solve "
-        "(<= 4 iterations, 'newton'; round 1: 1.5)",
+        "(<= 4 iterations, 'newton'; its benchmarks use 1.5)",
         lo=1.0,
         hi=10.0,
         lo_open=True,
