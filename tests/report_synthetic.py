@@ -108,6 +108,36 @@ def toy_metrics(capacity: float, gap: float, nvp_vm_p95: float, accommodation: f
     }
 
 
+def merged(base: dict, extra: dict) -> dict:
+    """``base`` with the leaves of ``extra`` put in (nested mappings merged, the rest replaced)."""
+    out = dict(base)
+    for key, value in extra.items():
+        nest = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if nest else value
+    return out
+
+
+def toy_damage(retention: list[float], debonded: float, active: float) -> dict:
+    """The metrics.json entries of a run with a cohesive interface: per cycle the capacity retention
+    (cycle 1 first) and the interface state, growing linearly to ``debonded`` and ``active`` at the end."""
+    n = len(retention)
+    cycles = [{"cycle": k + 1, "capacity_retention": r, "debonded_fraction": debonded * (k + 1) / n,
+               "active_interface_fraction": 1.0 - (1.0 - active) * (k + 1) / n}
+              for k, r in enumerate(retention)]
+    return {"cycles": cycles,
+            "interface_damage": {"debonded_fraction": debonded, "active_interface_fraction": active,
+                                 "unconverged_updates": 0}}
+
+
+def toy_thin_film(channeling_ratio: float, delamination_ratio: float, h: float = 0.4e-6,
+                  h_c: float = 0.2e-6) -> dict:
+    """The thin-film fracture indicators of a run (G/G_c of a channel crack and of delamination, the
+    layer thickness and the channel crack's critical thickness, m)."""
+    return {"mechanics": {"thin_film": {"channeling_ratio": channeling_ratio,
+                                        "delamination_ratio": delamination_ratio,
+                                        "h": h, "h_critical_channeling": h_c}}}
+
+
 def toy_samples(path: Path, scale: float, seed: int) -> None:
     rng = np.random.default_rng(seed)
     data = {}
@@ -125,10 +155,12 @@ def toy_samples(path: Path, scale: float, seed: int) -> None:
 
 
 def toy_run(run_dir: Path, design: str, capacity: float, gap: float, nvp_vm_p95: float,
-            accommodation: float, msh: Path | None = None) -> Path:
-    """A complete synthetic run folder for ``design``."""
+            accommodation: float, msh: Path | None = None, extra: dict | None = None) -> Path:
+    """A complete synthetic run folder for ``design`` (``extra``: entries merged into its metrics,
+    e.g. :func:`toy_damage`, :func:`toy_thin_film`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").write_text(json.dumps(toy_metrics(capacity, gap, nvp_vm_p95, accommodation)))
+    metrics = merged(toy_metrics(capacity, gap, nvp_vm_p95, accommodation), extra or {})
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
     toy_timeseries(run_dir / "timeseries.csv", capacity, gap)
     toy_samples(run_dir / "stress_samples.npz", nvp_vm_p95, seed=len(design))
     mesh_dir = run_dir / "mesh"

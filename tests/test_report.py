@@ -95,8 +95,11 @@ def test_conclusion_flips_when_numbers_flip(tmp_path):
     cap = re.compile(r"\*\*discharge capacity\*\*.*?— \*\*(\S+)\*\* better")
     assert cap.search(texts["ab"]).group(1) == "infiltrated"
     assert cap.search(texts["ba"]).group(1) == "co-sintered"
-    assert "does **not** support 'minimized stress'" in texts["ab"]  # infiltrated NVP stress is higher
-    assert "agrees with 'minimized stress'" in texts["ba"]
+    # von Mises is context, never a verdict on 'minimized stress'; its numbers follow the data
+    for text in texts.values():
+        assert "minimized stress" not in text
+    assert "NVP von Mises stress, 95th pct. infiltrated 2500 vs co-sintered 1500 MPa" in texts["ab"]
+    assert "NVP von Mises stress, 95th pct. infiltrated 1500 vs co-sintered 2500 MPa" in texts["ba"]
     assert "The model agrees with the paper on this measure" in texts["ab"]
     assert "The model disagrees with the paper on this measure" in texts["ba"]
 

@@ -201,7 +201,7 @@ def conclusion_blocks(pairs: Sequence[Pair], el: conclusion.Elastic | None) -> l
     design from the numbers of the two runs."""
     main = pairs[0]
     y = _y_snapshot(main)
-    rows = main.verdict_rows
+    rows = judged_rows(main)
     if main.seeded:
         intro = (f"Generated from the statistics of the {main.label} runs over {main.n_seeds} microstructure "
                  f"seeds per design: each value is the mean ± half-width of its {seeds.CONFIDENCE:.0%} "
@@ -222,14 +222,14 @@ def conclusion_blocks(pairs: Sequence[Pair], el: conclusion.Elastic | None) -> l
         blocks += [Heading("Across protocols", 3), Bullets(rate_lines)]
     if not main.default_pair:
         return [*blocks, Paragraph(
-            "The paper's arguments (contacts, ion paths, strain accommodation) and the linear-elastic "
-            "reading of 'minimized stress' are written for infiltrated against co-sintered electrodes: "
+            "The paper's arguments (contacts, ion paths, strain accommodation) and the mechanics verdict "
+            "(damage, G/G_c) are written for infiltrated against co-sintered electrodes: "
             f"they are left out for {design_label(main.designs[0])} against "
             f"{design_label(main.designs[1])}.")]
     blocks += [Heading("What the paper's claim rests on", 3),
                Bullets(conclusion.paper_claims(rows, main.descriptors)),
-               Heading("Where linear elasticity agrees or disagrees", 3),
-               Bullets(conclusion.elasticity_limits(rows, el, y))]
+               Heading("Mechanics: damage, then fracture driving forces", 3),
+               Bullets(conclusion.mechanics_verdict(rows, el, y))]
     return blocks
 
 
@@ -332,19 +332,38 @@ def damage_blocks(pairs: Sequence[Pair]) -> list[Block]:
     return blocks
 
 
-#: The few metrics that decide, in the order the headline shows them (those a run has).
+#: The few metrics that decide, in the order the headline shows them (those a run has): the
+#: electrochemistry, then the mechanics verdict's damage and G/G_c (stresses are context only).
 HEADLINE = ("capacity_discharge_mAh_per_g", "coulombic_efficiency", "polarization_V", "energy_efficiency",
+            conclusion.RETENTION_KEY, "interface_damage.debonded_fraction",
             "interface_damage.active_interface_fraction",
             "mechanics.thin_film.channeling_ratio", "mechanics.thin_film.delamination_ratio")
 
 
+def retention_row(pair: Pair) -> Row | None:
+    """Capacity retention at the last cycle every run reached, for runs with a cohesive interface
+    (over the seeds where the pair has them; None without damage or a second cycle)."""
+    if not _with_damage([pair]):
+        return None
+    if pair.seeded and pair.seed_metrics:
+        return conclusion.retention_row(pair.seed_metrics, pair.designs)
+    return conclusion.retention_row({d: [pair.runs[d].metrics] for d in pair.designs}, pair.designs)
+
+
+def judged_rows(pair: Pair) -> list[Row]:
+    """What the headline and the conclusion argue from: :attr:`Pair.verdict_rows` and, for runs
+    with a cohesive interface, the capacity retention (:func:`retention_row`)."""
+    retention = retention_row(pair)
+    return [*pair.verdict_rows, *([retention] if retention is not None else [])]
+
+
 def headline_table(pairs: Sequence[Pair]) -> Table | None:
     """One table a researcher takes in at a glance: the deciding metrics of every protocol, with
-    their seed interval where there are seeds, and the verdict (from :attr:`Pair.verdict_rows`,
-    the rows the conclusion argues from)."""
+    their seed interval where there are seeds, and the verdict (from :func:`judged_rows`, the rows
+    the conclusion argues from)."""
     body = []
     for p in pairs:
-        by_key = {r.key: r for r in p.verdict_rows}
+        by_key = {r.key: r for r in judged_rows(p)}
         first = {r.key: r for r in p.rows}
         for key in HEADLINE:
             row = by_key.get(key)
@@ -362,14 +381,16 @@ def headline_table(pairs: Sequence[Pair]) -> Table | None:
     else:
         note = "one microstructure per design: no interval (`compare --seeds N` gives them)"
     if _with_damage(pairs):
-        damage = ("Capacity retention per cycle is in the figure below; the interface rows are the "
-                  "cohesive-zone damage (docs/degradation.md)")
+        damage = ("Capacity retention per cycle is in the figure below (the retention row: the last cycle "
+                  "every run reached); the interface rows are the cohesive-zone damage "
+                  "(docs/degradation.md)")
     else:
         damage = ("Capacity retention and damage are not modelled in these runs (a cohesive interface "
                   "gives them: docs/degradation.md)")
     return Table(["protocol", "metric", "unit", *_columns(pairs[0].designs)[:2], "better"], body,
                  f"The deciding metrics ({note}). {damage}; the fracture rows are the thin-film "
-                 "indicators G/G_c.", align_right={3, 4}, css_class="headline")
+                 "indicators G/G_c (> 1: the layer cracks or debonds). Stresses (von Mises, principal) "
+                 "are context, not a verdict.", align_right={3, 4}, css_class="headline")
 
 
 def headline_blocks(pairs: Sequence[Pair]) -> list[Block]:
@@ -463,8 +484,8 @@ def mechanics_blocks(pair: Pair, el: conclusion.Elastic | None) -> list[Block]:
     if rows:
         blocks.append(Figure("accommodation_fracture", figures.bar_panels(
             rows, "Strain accommodation, stored energy and fracture indicators"),
-            "Accommodation index (1 = free expansion, 0 = clamped), stored elastic energy, fraction of "
-            "each phase above its strength and the thin-film energy release rate."))
+            "Accommodation index (1 = free expansion, 0 = clamped), stored elastic energy, interface "
+            "damage and the thin-film energy release rates and G/G_c."))
     return blocks
 
 

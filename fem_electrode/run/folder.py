@@ -164,16 +164,23 @@ def _add(key: str, label: str, si_unit: str = "-", unit: str = "", scale: float 
 
 _STATS = {"mean": "mean", "p95": "95th pct.", "p99": "99th pct.", "min": "min", "max": "max"}
 _EXTREME = "extreme value, set by mesh-dependent re-entrant corners"
+#: Why the stress invariants describe but do not judge (brittle ceramics: docs/degradation.md).
+_DUCTILE = ("descriptive: von Mises is a ductile-yield measure; brittle NVP and NZSP are judged by "
+            "damage and G/G_c")
+_BRITTLE = ("descriptive: a brittle crack grows when G reaches G_c, not when a principal stress passes "
+            "a strength")
 
 
 def _distribution(prefix: str, label: str, better: str, group: str, meaning: str,
-                  fraction: str | None = None, fraction_verdict: bool = True) -> None:
+                  fraction: str | None = None, fraction_verdict: bool = True, descriptive: str = "") -> None:
     """A stress distribution: mean, p95, p99, min, max (Pa) and optionally the fraction above
-    ``fraction`` (``fraction_verdict``: False where another key holds the same number)."""
+    ``fraction`` (``fraction_verdict``: False where another key holds the same number);
+    ``descriptive``: why no statistic of it may decide the verdict (empty: mean, p95, p99 may)."""
     for stat, words in _STATS.items():
         extreme = stat in ("min", "max")
         _add(f"{prefix}.{stat}", f"{label}, {words}", "Pa", "MPa", 1e-6, better=better, group=group,
-             verdict=not extreme, atol=STRESS_ATOL, note=_EXTREME if extreme else "",
+             verdict=not extreme and not descriptive, atol=STRESS_ATOL,
+             note=_EXTREME if extreme else descriptive,
              meaning=f"{meaning}: {words} (volume or area weighted)")
     if fraction is not None:
         _add(f"{prefix}.fraction_above", f"{label}, fraction above {fraction}", "-", "%", 100.0,
@@ -261,15 +268,16 @@ for _phase in ("NZSP", "NVP"):
     _p = f"{_M}.phases.{_phase}"
     _add(f"{_p}.volume", f"{_phase} volume", "m^3", "µm³", 1e18, group="other", meaning=f"{_phase} volume")
     _distribution(f"{_p}.von_mises", f"{_phase} von Mises stress", LOWER, "stress",
-                  f"von Mises stress in {_phase}")
+                  f"von Mises stress in {_phase}", descriptive=_DUCTILE)
     _distribution(f"{_p}.hydrostatic", f"{_phase} hydrostatic stress", SMALLER_MAGNITUDE, "stress",
                   f"hydrostatic stress tr(sigma)/3 in {_phase} (> 0 tension)")
     _distribution(f"{_p}.max_principal", f"{_phase} max principal stress", LOWER, "stress",
-                  f"largest principal stress in {_phase}", fraction="strength", fraction_verdict=False)
+                  f"largest principal stress in {_phase}", fraction="strength", fraction_verdict=False,
+                  descriptive=_BRITTLE)
     _add(f"{_p}.strength", f"{_phase} strength", "Pa", "MPa", 1e-6, group="other",
          meaning=f"fracture strength of {_phase} (input)")
     _add(f"{_p}.fraction_above_strength", f"{_phase} fraction above strength", "-", "%", 100.0,
-         better=LOWER, group="fracture", atol=1e-3,
+         better=LOWER, group="fracture", atol=1e-3, verdict=False, note=_BRITTLE,
          meaning=f"volume fraction of {_phase} whose max principal stress exceeds its strength")
     _add(f"{_p}.elastic_energy", f"{_phase} elastic energy", "J", "nJ", 1e9, better=LOWER, group="energy",
          meaning=f"stored elastic energy in {_phase}")
