@@ -23,19 +23,31 @@ Folder layout of ``compare -o OUT``::
     OUT/<design>[-<rate>]-refined/  with ``--refine R``: the case's seed on an R× finer mesh
     OUT/views.py, OUT/views/    ParaView script and its screenshots
     OUT/report.md, report.html, comparison.json, figures/
+
+``--executor slurm`` (:func:`submit`) writes the same run folders, each with its resolved
+``case.toml``, and submits them as one job array through the sweep's Slurm executor; the folder
+is then also a sweep folder (``OUT/sweep.json``, ``OUT/jobs/NNN-job.sh``, ``OUT/logs/``) that
+``fem-electrode status OUT`` reads, and ``compare --report-only`` builds the report from it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fem_electrode.campaign import executors, slurm
+from fem_electrode.campaign import job as casejob
 from fem_electrode.campaign import status as casestatus
+from fem_electrode.campaign.job import RunSpec
+from fem_electrode.campaign.slurm import SlurmOptions
+from fem_electrode.campaign.sweep import Point, Sweep, SweepSettings
+from fem_electrode.campaign.sweep import job_options as sweep_job_options
+from fem_electrode.campaign.sweep_folder import prepare, read_info, states
 from fem_electrode.config import Case, ConfigError, dumps_case, write_case
 from fem_electrode.report import build, pvrun, views
 from fem_electrode.report.comparison import DESIGN_LABELS, DESIGNS, IMAGE, design_label
@@ -265,13 +277,19 @@ def variants(case: Case, out_dir: Path, preset: str = "default",
 
 
 # ---- running ------------------------------------------------------------------------------------
-def job_runner(ntasks: int = 1, launcher: str | None = None,
-               command: str = "{python} -m fem_electrode.cli run {case} -o {dir} {resume}") -> Runner:
-    """Run ``fem-electrode run`` in a child process via the sweep's job step."""
-    from fem_electrode.campaign import job as casejob
+#: The run command of every variant (the job step's template; ``{python}``: the Python running it).
+RUN_COMMAND = "{python} -m fem_electrode.cli run {case} -o {dir} {resume}"
 
+
+def default_launcher(ntasks: object) -> str:
+    """The MPI launcher of a variant: none for one rank, else ``mpiexec -n {ntasks}``."""
+    return "" if ntasks == 1 else "mpiexec -n {ntasks}"
+
+
+def job_runner(ntasks: int = 1, launcher: str | None = None, command: str = RUN_COMMAND) -> Runner:
+    """Run ``fem-electrode run`` in a child process via the sweep's job step."""
     if launcher is None:
-        launcher = "" if ntasks == 1 else "mpiexec -n {ntasks}"
+        launcher = default_launcher(ntasks)
     spec = casejob.RunSpec(command=command, launcher=launcher, ntasks=ntasks)
 
     def run(case: Case, run_dir: Path) -> None:
@@ -519,3 +537,121 @@ def default_jobs() -> int:
     """Designs run side by side: one per core, at most two."""
     return max(1, min(2, os.cpu_count() or 1))
 
+
+
+# ---- Slurm: every variant as one task of a job array --------------------------------------------
+#: Where the variants run: ``local`` here, side by side (:func:`compare`); ``slurm`` as one job
+#: array through the sweep's Slurm executor (:func:`submit`).
+EXECUTORS = ("local", "slurm")
+
+#: What tells the variants of a comparison apart, as swept values in ``sweep.json``.
+VARIANT_KEYS = ("design", "protocol", "geometry.seed", "mesh.refinement")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What :func:`submit` did, or with ``dry_run`` would do."""
+
+    tasks: tuple[tuple[Path, tuple[str, ...]], ...]  #: (run folder, run argv) per array task, in order
+    skipped: tuple[tuple[str, str], ...]  #: (variant folder, why) of the variants left out
+    script: str | None = None  #: the rendered job script of a dry run (None: nothing to run)
+    job_id: str | None = None  #: the array's Slurm job id (None: dry run, or nothing to submit)
+
+
+def array_options(raw: Mapping[str, Any], run_over: Mapping[str, Any], slurm_over: Mapping[str, Any],
+                  mechanics: bool, source: str) -> tuple[RunSpec, SlurmOptions]:
+    """The ``[run]`` and ``[slurm]`` tables of ``raw`` (an options file; ``{}`` for none) with the
+    command-line values ``run_over``/``slurm_over`` on top, as ``sweep``/``submit`` read them.
+
+    ``[run] command`` and ``launcher`` default to those of a local comparison (``fem-electrode run``,
+    or ``mechanics`` when ``mechanics``; no launcher for one rank), so a task runs its variant exactly
+    as :func:`job_runner` does. Raises :class:`ConfigError` naming every bad key or value."""
+    run_raw = raw.get("run", {})
+    if isinstance(run_raw, Mapping):  # anything else: job_options names the problem
+        ntasks = run_over.get("ntasks", run_raw.get("ntasks", 1))
+        run_raw = {"command": MECHANICS_COMMAND if mechanics else RUN_COMMAND,
+                   "launcher": default_launcher(ntasks), **run_raw}
+    problems: list[str] = []
+    run, opts = sweep_job_options({**raw, "run": run_raw}, run_over, slurm_over, problems)
+    if problems:
+        raise ConfigError(problems, source)
+    return run, opts
+
+
+def job_array(out_dir: Path, run: RunSpec, opts: SlurmOptions, source: str,
+              items: Sequence[Variant] = ()) -> Sweep:
+    """The comparison folder as a sweep folder for the sweep's executor and ``fem-electrode status``:
+    one case per variant, in ``out_dir/<variant folder>`` where a local comparison runs it."""
+    name = Path(out_dir).resolve().name
+    points = tuple(Point(id=v.folder, dir=v.folder, case=v.case,
+                         values={"design": v.design, "protocol": v.protocol.label,
+                                 "geometry.seed": v.case.geometry.seed,
+                                 "mesh.refinement": v.case.mesh.refinement})
+                   for v in items)
+    return Sweep(name=name, source=source, directory=Path(out_dir), points=points, swept=VARIANT_KEYS,
+                 run=run, slurm=opts, settings=SweepSettings(name=name))
+
+
+def check_array(executor: executors.SlurmExecutor, array: Sweep) -> None:
+    """Raise :class:`ConfigError` when ``sbatch`` is missing or the job script cannot be rendered."""
+    try:
+        problems = executor.check(array)
+    except slurm.SlurmError as exc:  # an unsafe job name or log path (from the folder's name)
+        problems = [str(exc)]
+    if problems:
+        raise ConfigError(problems, array.source)
+
+
+def plan_array(items: Sequence[Variant], out_dir: Path, force: bool = False) -> tuple[
+        list[Variant], list[tuple[str, str]]]:
+    """The variants to submit and (folder, why) of the others: a finished variant (:func:`is_done`)
+    is not submitted again unless ``force``, one queued or running in an earlier array never."""
+    rows = {r.id: r for r in states(out_dir)} if read_info(out_dir) is not None else {}
+    todo: list[Variant] = []
+    skipped: list[tuple[str, str]] = []
+    for v in items:
+        row = rows.get(v.folder)
+        if row is not None and row.state in casestatus.ACTIVE:
+            skipped.append((v.folder, f"{row.state} as job {row.job or '?'}"))
+        elif not force and is_done(v, out_dir / v.folder):
+            skipped.append((v.folder, "finished results found (--force submits it again)"))
+        else:
+            todo.append(v)
+    return todo, skipped
+
+
+def submit(case: Case, out_dir: str | os.PathLike[str], run: RunSpec, opts: SlurmOptions, *,
+           preset: str = "default", mechanics_y: float | None = None, seeds: int | None = None,
+           refine: float | None = None, against: str | None = None, force: bool = False,
+           dry_run: bool = False, measure: Callable[[Case], ImageMeasure] = measure_image) -> Submission:
+    """Submit every variant of :func:`variants` that is not finished as ONE Slurm job array.
+
+    Each variant's run folder is ``out_dir/<variant folder>`` (as :func:`compare` runs it) with its
+    resolved ``case.toml``; the sweep's Slurm executor renders the job script from ``opts``, writes
+    ``jobs/NNN-job.sh`` and ``NNN-cases.txt``, records the submission in ``sweep.json`` and submits
+    it. ``dry_run``: render the script, write nothing (an image case is still meshed first, to size
+    the generated design, as :func:`variants` always does). Raises :class:`ConfigError` before anything
+    is written for bad seeds, refine or against values, a missing ``sbatch`` or a bad template.
+    """
+    check_seeds_and_refine(case, seeds, refine, against)
+    out_dir = Path(out_dir)
+    executor = executors.SlurmExecutor(array=True)
+    check_array(executor, job_array(out_dir, run, opts, case.source))
+    items = variants(case, out_dir, preset, mechanics_y, seeds, refine, against, measure)
+    array = job_array(out_dir, run, opts, case.source, items)
+    todo, skipped = plan_array(items, out_dir, force)
+    for folder, why in skipped:
+        log.info("%s: not submitted: %s", folder, why)
+    wanted = {v.folder for v in todo}
+    points = [p for p in array.points if p.id in wanted]
+    tasks = tuple((out_dir / p.dir, tuple(casejob.build_argv(out_dir / p.dir, run))) for p in points)
+    if dry_run or not points:
+        script = (executor.script(array, points, out_dir.resolve() / "jobs" / "NNN-cases.txt", 0)
+                  if points else None)
+        return Submission(tasks, tuple(skipped), script=script)
+    write_case(case, out_dir / CASE)
+    for v in todo:  # as job_runner writes it: a folder left by another case gets this one
+        write_case(v.case, RunFolder(out_dir / v.folder).case)
+    prepare(array)
+    executor.launch(array, points)
+    return Submission(tasks, tuple(skipped), job_id=executor.job_id)
