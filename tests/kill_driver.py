@@ -4,7 +4,9 @@
 
 WHERE (the failure happens at the N-th time the code gets there):
 
-- ``step``: SIGKILL in the middle of a time step (inside the Newton solve);
+- ``step``: SIGKILL in the middle of a time step (inside the Newton solve), on every rank;
+- ``step-rank1``: the same on MPI rank 1 only (an out-of-memory kill of one process): the other
+  rank goes on into the next collective and the launcher must end it;
 - ``fields``: SIGKILL in the middle of a field output (after writing a function's data,
   before the file is closed);
 - ``checkpoint``: SIGKILL while the checkpoint's temporary file is half-written;
@@ -43,9 +45,9 @@ def _kill() -> None:
 def main() -> int:
     where, n = sys.argv[1], int(sys.argv[2])
     args = sys.argv[sys.argv.index("--") + 1:]
-    if where == "step":
+    if where in ("step", "step-rank1"):
         real = ElectrochemistryProblem.solve
-        hit = _on_nth(n, _kill)
+        hit = _on_nth(n, _kill if where == "step" or MPI.COMM_WORLD.rank == 1 else lambda: None)
 
         def solve(self, dt):
             result = real(self, dt)

@@ -115,3 +115,53 @@ def test_key_docs_file_is_current():
     from conftest import ROOT
 
     assert (ROOT / "docs" / "case-keys.md").read_text() == markdown() + "\n"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("ksp_monitor", "ascii:/tmp/x"),  # PETSc would write the monitor to /tmp/x
+    ("snes_view", "binary:snes.bin"),
+    ("log_view", ":/tmp/log.txt"),
+    ("echem_ksp_monitor_true_residual", "ascii:out.txt"),
+    ("mechanics_ksp_view", "draw"),
+    ("ksp_monitor", 1),  # not a bool either
+])
+def test_a_petsc_monitor_or_viewer_value_naming_a_file_is_refused(name, value):
+    """[solver] petsc: monitors and viewers may be switched on or off, never pointed at a file."""
+    with pytest.raises(ConfigError) as err:
+        validate({"solver": {"petsc": {name: value, "ksp_rtol": 1e-9, "pc_type": "jacobi"}}})
+    assert len(err.value.problems) == 1, err.value.problems  # the other options are fine
+    assert f"petsc.{name} = {value!r}" in err.value.problems[0]
+    assert "allowed: true or false" in err.value.problems[0]
+
+
+def test_a_petsc_monitor_switched_on_or_off_is_accepted():
+    options = {"ksp_monitor": True, "snes_monitor": False, "mechanics_ksp_view": True, "pc_type": "jacobi"}
+    case = validate({"solver": {"petsc": options}})
+    assert case.solver.petsc == options
+
+
+def test_an_empty_case_file_is_refused_unless_defaults_are_asked_for(comm, mpi_tmp_path, capsys):
+    """``check EMPTY`` exits 2 with one message naming --defaults and prints no case; ``check EMPTY
+    --defaults`` prints the default case (the same as validating no keys at all)."""
+    import tomllib
+
+    from fem_electrode import cli
+
+    for text in ("", "# only a comment\n"):
+        empty = mpi_tmp_path / "empty.toml"
+        if comm.rank == 0:
+            empty.write_text(text)
+        comm.Barrier()
+        assert cli.main(["check", str(empty)]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        if comm.rank == 0:  # the log prints on rank 0
+            errors = [line for line in err.splitlines() if line.startswith("error")]
+            assert len(errors) == 1 and str(empty) in errors[0], err
+            assert "the case file is empty" in err and "pass --defaults" in err
+        assert cli.main(["check", str(empty), "--defaults"]) == 0
+        out, err = capsys.readouterr()
+        assert validate(tomllib.loads(out)).to_dict() == validate({}).to_dict()
+        assert "error" not in err
+        if comm.rank == 0:  # and, as for any case, its size
+            assert "estimated size:" in err

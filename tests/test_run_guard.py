@@ -235,3 +235,62 @@ def test_checkpoint_matching_tolerates_coordinates_a_grid_step_apart(comm, mpi_t
     comm.Barrier()
     with pytest.raises(ValueError, match="do not match the mesh"):
         checkpoint.read(far, [f], comm)
+
+
+#: The estimate of the default case (10 µm infiltrated box, iterative solver), by hand from the
+#: rates in fem_electrode/run/estimate.py: bulk 80.5 x 1000 µm³ / (1 µm)³ = 80 500 tets; NVP
+#: layer t = 1 µm x (1 - (1 - 0.155/0.2)^(1/3)) = 0.392 µm, h = t / 2 / 1.5 = 0.131 µm, 3 x 155 µm³ /
+#: h³ = 2.09e5 tets; 2.9e5 tets x 0.44 = 1.27e5 dofs x 5 kB = 0.59 GiB.
+DEFAULT_SIZE = "~2.9e+05 tetrahedra, ~1.3e+05 coupled dofs, ~0.59 GiB"
+
+
+def test_run_announces_its_size_from_the_default_size_on(comm, capsys):
+    """`run` prints the estimate (dofs, memory, time) of a case at least as large as the default
+    case, and stays quiet for a smaller one."""
+    from fem_electrode.commands import run as run_command
+    from fem_electrode.util.log import setup_logging
+
+    setup_logging(0)  # as the command line does: info on rank 0's stderr
+    announced = {}
+    for name, data in (("default", {}), ("huge", {"geometry": {"box": [1000.0, 1000.0, 1000.0]}}),
+                       ("smaller", {"geometry": {"box": [9.5, 10.0, 10.0]}})):
+        capsys.readouterr()
+        run_command.announce_size(validate(data))
+        announced[name] = [line for line in capsys.readouterr().err.splitlines() if "estimated size" in line]
+    if comm.rank == 0:
+        assert len(announced["default"]) == 1, announced
+        line = announced["default"][0]
+        assert DEFAULT_SIZE in line and "per cycle" in line and f"on {comm.size} rank(s)" in line
+        assert len(announced["huge"]) == 1 and "~1.3e+11 coupled dofs" in announced["huge"][0]
+    assert announced["smaller"] == []
+    capsys.readouterr()  # the tiny column of the survival tests
+    run_command.announce_size(validate({"geometry": {"kind": "column", "box": [1.0, 1.0, 3.0],
+                                                     "film_thickness": 1.0}, "mesh": {"size_max": 0.5}}))
+    assert "estimated size" not in capsys.readouterr().err
+
+
+def test_run_prints_the_estimate_before_it_starts(comm, mpi_tmp_path, capsys):
+    """`run EMPTY --defaults` accepts the empty case file, prints its estimate, and only then claims
+    the run folder (here not creatable: exit 2 before any meshing)."""
+    from fem_electrode import cli
+
+    empty = mpi_tmp_path / "empty.toml"
+    if comm.rank == 0:
+        empty.write_text("")
+        (mpi_tmp_path / "a_file").write_text("x")
+    comm.Barrier()
+    out = mpi_tmp_path / "a_file" / "out"
+    capsys.readouterr()
+    assert cli.main(["run", str(empty), "-o", str(out)]) == 2  # without --defaults: refused at once
+    err = capsys.readouterr().err
+    if comm.rank == 0:
+        assert "the case file is empty" in err and "estimated size" not in err
+    assert cli.main(["run", str(empty), "--defaults", "-o", str(out)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    if comm.rank == 0:
+        errors = [i for i, line in enumerate(lines) if line.startswith("error")]
+        sizes = [i for i, line in enumerate(lines) if "estimated size" in line]
+        assert len(errors) == 1 and "cannot write there" in "\n".join(lines[errors[0]:]), lines
+        assert len(sizes) == 1 and sizes[0] < errors[0], lines
+        assert DEFAULT_SIZE in lines[sizes[0]]
+    assert sorted(p.name for p in mpi_tmp_path.iterdir()) == ["a_file", "empty.toml"]
