@@ -13,7 +13,8 @@ from typing import Any
 LOGGER_NAME = "fem_electrode"
 
 
-def _rank() -> int:
+def rank() -> int:
+    """This process's rank in MPI_COMM_WORLD (0 without MPI), read without importing mpi4py."""
     # Avoid importing mpi4py just for logging when it has not been imported yet.
     for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"):
         if var in os.environ:
@@ -25,7 +26,7 @@ def _rank() -> int:
 
 class _RankZeroFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return _rank() == 0
+        return rank() == 0
 
 
 def get_logger(name: str | None = None) -> logging.Logger:
@@ -73,7 +74,7 @@ class Progress:
         self.label = label
         self.describe = describe
         self.stream = stream or sys.stderr
-        self.enabled = _rank() == 0 and get_logger().isEnabledFor(logging.INFO)
+        self.enabled = rank() == 0 and get_logger().isEnabledFor(logging.INFO)
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.min_interval = min_interval if self.tty else log_interval
         self._last = -math.inf
