@@ -4,9 +4,15 @@ The image: pores = overlapping balls of radius ``--radius`` voxels around random
 (about 25 % porosity), their walls coated with NVP ``--coat`` voxels thick, NZSP elsewhere
 (labels pore 0, NZSP 1, NVP 2; voxel 0.05 µm). Prints the time of every stage of
 :func:`fem_electrode.geometry.build_mesh` (read, labels + connectivity, smooth surfaces,
-volume mesh, tag, write), the element count, quality, and the peak memory of the process.
+volume mesh, tag, write), the element count, quality, the elements across thin NVP layers
+and the peak memory of the process.
+
+``--round-trip``: instead, the round trip of tests/test_image_round_trip.py (a generated
+infiltrated and co-sintered RVE rasterised and meshed as images, against the generator's OCC
+model) at the voxel sizes of ``--voxels``.
 
     .venv/bin/python benchmarks/bench_image_mesh.py [--size 200] [--downsample 1] [--threads 2]
+    .venv/bin/python benchmarks/bench_image_mesh.py --round-trip [--voxels 0.15 0.075 0.05 0.0375 0.03]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _paths  # noqa: F401  (tests/ on sys.path: the round-trip helpers)
 import numpy as np
 from scipy import ndimage
 
@@ -46,6 +53,23 @@ def synthetic(n: int, radius: float, coat: float, seed: int = 1) -> np.ndarray:
     return out
 
 
+def round_trip(voxels: list[float]) -> None:
+    """Print the round-trip rows of both generated designs at every voxel size (µm)."""
+    from test_image_round_trip import SMALL, describe, reference
+    from test_image_round_trip import round_trip as one
+
+    for kind, geometry in SMALL.items():
+        ref = reference(geometry)
+        print(f"{kind}: OCC fractions " + ", ".join(f"{k} {v:.4f}" for k, v in ref.fractions.items())
+              + "; areas " + ", ".join(f"{k} {v:.3f}/µm" for k, v in ref.areas.items()), flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            for k, h in enumerate(voxels):
+                row = one(ref, h, Path(tmp), f"{kind}-{k}")
+                layer = row["layer"]
+                print(describe(kind, row) + (f"; layer: {layer['min_elements_across']} elements across where "
+                                             f"resolved" if layer else ""), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=200)
@@ -53,7 +77,13 @@ def main() -> None:
     ap.add_argument("--coat", type=float, default=2.0, help="NVP coating thickness (voxels)")
     ap.add_argument("--downsample", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--round-trip", action="store_true", help="the generated-design round trip instead")
+    ap.add_argument("--voxels", type=float, nargs="+", default=[0.15, 0.075, 0.05, 0.0375, 0.03],
+                    help="voxel sizes of --round-trip (µm)")
     args = ap.parse_args()
+    if args.round_trip:
+        round_trip(args.voxels)
+        return
     t0 = time.perf_counter()
     image = synthetic(args.size, args.radius, args.coat)
     print(f"synthetic {args.size}³ image in {time.perf_counter() - t0:.1f} s; fractions "
@@ -77,6 +107,7 @@ def main() -> None:
     print("fractions image / mesh: " + ", ".join(
         f"{k} {m['volume_fractions'][k]:.4f} / {m['mesh_volume_fractions'][k]:.4f}" for k, _ in PHASES))
     print(f"connectivity: {json.dumps(m['connectivity'])}")
+    print(f"layer resolution: {json.dumps(m['layer_resolution'])}")
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 

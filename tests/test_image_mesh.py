@@ -118,16 +118,12 @@ def _as_set(tri: np.ndarray) -> set[tuple[int, ...]]:
     return {tuple(t) for t in np.sort(tri, axis=1).tolist()}
 
 
-@pytest.mark.serial
-def test_tags_and_conformity_on_a_three_phase_image(tmp_path):
-    """Pure gmsh. Every face between an NVP and an NZSP tet is in interface_nvp_nzsp and no
-    other face is; every face is shared by at most two tets and those of one tet lie on a
-    tagged boundary (no hanging node, nothing untagged); positive minimum quality."""
-    msh, rec = _mesh(tmp_path, synthetic(), 0.1, image_disconnected="keep")
-    data = _read(msh)
+def check_tags_and_conformity(data: measure.MeshData) -> None:
+    """Every face between an NVP and an NZSP tet is in interface_nvp_nzsp and no face of another
+    group is; no face is shared by three tets; the faces of one tet only are exactly those of the
+    other (boundary) groups (no hanging node, nothing untagged)."""
     nvp, nzsp = _faces(data.cells["NVP"]), _faces(data.cells["NZSP"])
-    both = np.vstack([nvp, nzsp])
-    uniq, counts = np.unique(both, axis=0, return_counts=True)
+    uniq, counts = np.unique(np.vstack([nvp, nzsp]), axis=0, return_counts=True)
     assert counts.max() == 2  # conforming: no face shared by three tets
     between = _as_set(nvp) & _as_set(nzsp)
     assert between == _as_set(data.facets["interface_nvp_nzsp"])
@@ -136,6 +132,16 @@ def test_tags_and_conformity_on_a_three_phase_image(tmp_path):
             assert not (_as_set(tri) & between), name
     boundary = set().union(*(_as_set(t) for name, t in data.facets.items() if name != "interface_nvp_nzsp"))
     assert _as_set(uniq[counts == 1]) == boundary
+
+
+@pytest.mark.serial
+def test_tags_and_conformity_on_a_three_phase_image(tmp_path):
+    """Pure gmsh. Every face between an NVP and an NZSP tet is in interface_nvp_nzsp and no
+    other face is; every face is shared by at most two tets and those of one tet lie on a
+    tagged boundary (no hanging node, nothing untagged); positive minimum quality."""
+    msh, rec = _mesh(tmp_path, synthetic(), 0.1, image_disconnected="keep")
+    data = _read(msh)
+    check_tags_and_conformity(data)
     q = rec["measured"]["quality"]
     print(f"min quality ({q['measure']}) {q['min']:.3f}, mean {q['mean']:.3f}; "
           f"{rec['measured']['elements']}")
@@ -449,3 +455,54 @@ def test_quad_split_avoids_a_flat_triangle():
     surfacenets._split_short_diagonal(s)
     assert np.linalg.norm(p[q[0]] - p[q[2]]) < np.linalg.norm(p[q[1]] - p[q[3]])
     assert s.areas()[:2].min() > 0.1
+
+
+def coated_pores(n: int, coat: float, seed: int = 3) -> np.ndarray:
+    """n³: overlapping pores (radius 6 voxels around 12 random centres) in NZSP, every pore wall
+    lined with NVP ``coat`` voxels thick (pore voxels within ``coat`` of the wall; fewer voxels
+    where the wall runs diagonally), empty pore inside."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    free = np.ones((n, n, n), dtype=bool)
+    free[tuple(rng.integers(0, n, size=(3, 12)))] = False
+    pore = ndimage.distance_transform_edt(free) < 6.0
+    out = np.ones((n, n, n), dtype=np.uint8)
+    out[pore] = 0
+    out[pore & (ndimage.distance_transform_edt(pore) <= coat)] = 2
+    return out
+
+
+@pytest.mark.serial
+def test_layer_thickness_of_a_flat_layer():
+    """Pure numpy: NZSP | n NVP voxels | pore along x: the thickness at the interface corners is
+    n voxels (anisotropic voxels: in µm along x, n hx); no NVP corner is inf."""
+    for n in (1, 2, 3, 5):
+        a = np.ones((6 + n + 4, 5, 4), dtype=np.uint8)
+        a[6:6 + n] = 2
+        a[6 + n:] = 0
+        spacing = (0.1, 0.2, 0.3)
+        t = image.layer_thickness(a, spacing)
+        assert np.allclose(t[6], n * 0.1), n  # the interface plane x = 6 hx
+        assert np.all(np.isinf(t[:6])) and np.all(np.isinf(t[6 + n + 1:]))
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("coat", [3, 4])
+def test_thin_layers_have_two_elements_across(tmp_path, coat):
+    """Pure gmsh: NVP layers 3 and 4 voxels thick (seed 3: left to itself, HXT joined the two faces
+    of the 3-voxel layer by one edge at a node) have 2 or more elements across at every node of
+    the interface where the image resolves the layer (>= 3 voxels); a 1-voxel layer is reported
+    as not resolved (no node counted, 0 or 1 element across)."""
+    _, rec = _mesh(tmp_path, coated_pores(32, coat), 0.1, image_disconnected="keep")
+    layer, m = rec["measured"]["layer_resolution"], rec["measured"]
+    print(f"coat {coat}: {layer}; layer points {rec['resolved']['surface']['layer_points']}, "
+          f"{m['elements']['tetrahedra']} tets, min quality {m['quality']['min']:.3f}")
+    assert layer["resolved_nodes"] > 0.5 * layer["interface_nodes"]
+    assert layer["min_elements_across"] >= 2
+    assert rec["resolved"]["surface"]["layer_points"] > 0 and rec["measured"]["quality"]["min"] > 0.0
+    _, rec = _mesh(tmp_path, coated_pores(32, 1), 0.1, name="one", image_disconnected="keep")
+    thin = rec["measured"]["layer_resolution"]
+    assert thin["resolved_nodes"] == 0 and thin["min_elements_across"] is None
+    assert thin["by_thickness_voxels"]["1"]["nodes"] == thin["interface_nodes"]
+    assert thin["by_thickness_voxels"]["1"]["min_elements"] <= 1

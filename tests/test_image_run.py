@@ -7,6 +7,7 @@ here: the NVP volume and mass, the 1 C current, the projected area.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,44 +41,67 @@ def nvp_voxels() -> int:
     return CHANNEL**2 * (SHAPE[2] - FLOOR) - core
 
 
-def test_image_case_runs_a_galvanostatic_cycle(comm, mpi_tmp_path):
-    path = mpi_tmp_path / "channel.npy"
-    if comm.rank == 0:
-        np.save(path, channel_image())
-    comm.Barrier()
-    case = validate({
-        "case": {"name": "image-run"},
-        "geometry": {"kind": "image", "image": str(path), "image_voxel_size": [H, H, H], "image_axis": "+2",
-                     "image_labels": {"NZSP": 1, "NVP": 2, "pore": 0}},
-        "mesh": {"directory": str(mpi_tmp_path / "meshes")},
+def image_run_case(image: Path, out: Path, labels: dict[str, int], name: str = "image-run", **geometry):
+    """A case that meshes ``image`` (voxels of H µm, z = array axis 2) into ``out/meshes`` and
+    cycles it once at 2 C with loose step tolerances, no mechanics and no field output."""
+    return validate({
+        "case": {"name": name},
+        "geometry": {"kind": "image", "image": str(image), "image_voxel_size": [H, H, H], "image_axis": "+2",
+                     "image_labels": labels, **geometry},
+        "mesh": {"directory": str(out / "meshes")},
         "mechanics": {"coupling": "off"},
         "protocol": {"c_rate": 2.0, "cycles": 1, "tol_voltage": 2e-3, "tol_concentration": 0.02,
                      "output_interval": 1e5},
         "solver": {"linear": "direct"},
         "output": {"fields": "none"},
     })
-    out = mpi_tmp_path / "run"
-    result = simulation.run(case, out, comm=comm)
+
+
+def check_cycle(result, rec: dict) -> None:
+    """What every completed image cycle must show: status, charge and sodium conservation,
+    capacities within (half of, all of) the theoretical one, and the NVP volume, mass and 1 C
+    current of the mesh record ``rec`` (its box and mesh NVP fraction)."""
     assert result.status == "completed", result.reason
+    m = result.metrics
+    cell = m["cell"]
+    volume = rec["measured"]["mesh_volume_fractions"]["NVP"] * rec["resolved"]["reference_volume"] * 1e-18
+    assert cell["volume_nvp_m3"] == pytest.approx(volume, rel=1e-9)
+    assert cell["mass_nvp_kg"] == pytest.approx(DENSITY * cell["volume_nvp_m3"], rel=1e-12)
+    mass_g = 1e3 * cell["mass_nvp_kg"]
+    assert cell["current_1C_A"] == pytest.approx(mass_g * CAPACITY * COULOMB_PER_MAH / HOUR, rel=1e-12)
+    lx, ly, _ = rec["resolved"]["box"]
+    assert cell["projected_area_m2"] == pytest.approx(lx * ly * 1e-12, rel=1e-9)
+    assert cell["collector_area_nvp_m2"] > 0.0 and cell["interface_area_m2"] > 0.0
+    assert m["conservation"]["charge"] < 1e-8 and m["conservation"]["sodium"] < 1e-8
+    assert 0.5 * CAPACITY < m["capacity_charge_mAh_per_g"] <= CAPACITY
+    assert 0.5 < m["coulombic_efficiency"] <= 1.0 + 1e-9
+
+
+def mesh_record(comm, out: Path, name: str = "image-run") -> dict:
+    """The provenance record of the mesh a run built in ``out/meshes`` (read on rank 0, shared)."""
+    rec = json.loads((out / "meshes" / f"{name}.json").read_text()) if comm.rank == 0 else None
+    return comm.bcast(rec, root=0)
+
+
+def test_image_case_runs_a_galvanostatic_cycle(comm, mpi_tmp_path):
+    path = mpi_tmp_path / "channel.npy"
+    if comm.rank == 0:
+        np.save(path, channel_image())
+    comm.Barrier()
+    case = image_run_case(path, mpi_tmp_path, {"NZSP": 1, "NVP": 2, "pore": 0})
+    result = simulation.run(case, mpi_tmp_path / "run", comm=comm)
+    rec = mesh_record(comm, mpi_tmp_path)
+    check_cycle(result, rec)
     m = result.metrics
     cell = m["cell"]
     print(f"charge {m['capacity_charge_mAh_per_g']:.2f} mAh/g, "
           f"discharge {m['capacity_discharge_mAh_per_g']:.2f} mAh/g, {m['steps']} steps; "
           f"NVP {cell['volume_nvp_m3']:.4g} m3 (image "
           f"{nvp_voxels() * (H * 1e-6) ** 3:.4g})")
-    volume = nvp_voxels() * (H * 1e-6) ** 3  # m³
-    # the smoothed surface keeps the NVP volume of the image to a few per cent
-    assert cell["volume_nvp_m3"] == pytest.approx(volume, rel=0.05)
-    assert cell["mass_nvp_kg"] == pytest.approx(DENSITY * cell["volume_nvp_m3"], rel=1e-12)
-    mass_g = 1e3 * cell["mass_nvp_kg"]
-    assert cell["current_1C_A"] == pytest.approx(mass_g * CAPACITY * COULOMB_PER_MAH / HOUR, rel=1e-12)
+    # closed forms of the image: the smoothed surface keeps its NVP volume to a few per cent,
+    # the box is the image's
+    assert cell["volume_nvp_m3"] == pytest.approx(nvp_voxels() * (H * 1e-6) ** 3, rel=0.05)
     assert cell["projected_area_m2"] == pytest.approx((SHAPE[0] * H * 1e-6) * (SHAPE[1] * H * 1e-6), rel=1e-9)
-    assert cell["collector_area_nvp_m2"] > 0.0 and cell["interface_area_m2"] > 0.0
-    assert m["conservation"]["charge"] < 1e-8 and m["conservation"]["sodium"] < 1e-8
-    assert 0.5 * CAPACITY < m["capacity_charge_mAh_per_g"] <= CAPACITY
-    assert 0.5 < m["coulombic_efficiency"] <= 1.0 + 1e-9
-    if comm.rank == 0:
-        rec = json.loads((mpi_tmp_path / "meshes" / "image-run.json").read_text())
-        assert rec["kind"] == "image"
-        assert rec["measured"]["volume_fractions"]["NVP"] == pytest.approx(nvp_voxels() / np.prod(SHAPE))
-        assert rec["measured"]["quality"]["min"] > 0.0
+    assert rec["kind"] == "image"
+    assert rec["measured"]["volume_fractions"]["NVP"] == pytest.approx(nvp_voxels() / np.prod(SHAPE))
+    assert rec["measured"]["quality"]["min"] > 0.0

@@ -5,7 +5,10 @@ remove or keep the regions without a transport path (:func:`connectivity`), extr
 conformal surface of every phase boundary with multi-label surface nets and smooth it
 (:mod:`~fem_electrode.geometry.surfacenets`), hand it to gmsh as discrete surfaces (one per
 facet group and phase) bounding one volume per phase, and fill the volumes with HXT (element
-size about the voxel size, see :func:`_sizes`). Physical names and ids are those of every other kind.
+size about the voxel size, see :func:`_sizes`), with nodes embedded inside thin NVP layers
+(:func:`layer_points`) so that a layer the image resolves has 2 or more elements across
+(measured per interface node: :func:`layer_resolution`). Physical names and ids are those of
+every other kind. :func:`rasterize` turns a generated design into such an image (round trips).
 
 The box is [0, nx hx] x [0, ny hy] x [0, nz hz] (µm) in model axes: z = 0 is the separator,
 z = Lz the current collector (``image_axis``). Pores are not meshed.
@@ -22,12 +25,13 @@ from typing import Any
 import gmsh
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import csgraph, csr_matrix
 
 from fem_electrode import tags
-from fem_electrode.geometry import image_io, measure, provenance, surfacenets
+from fem_electrode.geometry import cosintered, image_io, infiltrated, measure, provenance, surfacenets
 from fem_electrode.geometry.base import Layer, MeshCheckError
 from fem_electrode.geometry.image_io import NVP, NZSP, PORE
-from fem_electrode.geometry.voxels import Box
+from fem_electrode.geometry.voxels import Box, VoxelGrid
 from fem_electrode.util import atomic
 from fem_electrode.util.log import get_logger
 
@@ -59,6 +63,24 @@ SMOOTHING_LEVELS = ((surfacenets.SMOOTHING_PAIRS, surfacenets.CELL_CLAMP), (10, 
 DEGENERATE_QUALITY = 1e-3
 #: Every image mesh must have these groups.
 REQUIRED_FACETS = ("separator", "current_collector", "interface_nvp_nzsp")
+#: The image resolves an NVP layer where it is at least this many voxels thick: smoothing moves
+#: each face by up to CELL_CLAMP (0.45) voxel, so an n-voxel layer may be n - 0.9 voxels thick in
+#: the mesh, and two elements of about a voxel (the surface triangles' size) fit from n = 3 on.
+RESOLVED_LAYER_VOXELS = 3
+#: Layer thickness classes of the layer-resolution report (voxels; the last is "and more").
+LAYER_CLASSES = (1, 2, 3, 4)
+#: Voxel corners inside NVP layers from RESOLVED_LAYER_VOXELS up to (not including) this many
+#: voxels thick become mesh nodes (:func:`layer_points`): left to itself, HXT joined the two faces
+#: of a 3-voxel layer by a single edge at some nodes (measured on coated random pores, 32³);
+#: from 4 voxels on it put 2 or more elements across everywhere.
+EMBED_BELOW_VOXELS = 4
+#: The embedded corners move by up to this many voxel edges per axis (uniform, seeded): points
+#: on a regular lattice are cospherical in fours, and HXT made a flat tetrahedron of them
+#: (measured: min quality 7e-15 without the jitter).
+LAYER_POINT_JITTER = 0.15
+LAYER_POINT_SEED = 16
+#: Slack on thickness comparisons in voxels (distances are sums of squared voxel edges).
+THICKNESS_SLACK = 1e-6
 
 
 @dataclass
@@ -209,6 +231,27 @@ def plan(case, seed: np.random.SeedSequence) -> ImagePlan:
     return ImagePlan(box, codes, spacing, info, timings)
 
 
+def rasterize(p: infiltrated.InfiltratedPlan | cosintered.CosinteredPlan, voxel: float) -> tuple[
+        np.ndarray, tuple[float, float, float]]:
+    """A generated design sampled at voxel centres, as a segmented image of it would be: phase
+    codes (PORE, NZSP, NVP) on model axes (z = 0 the separator) and the voxel edges (µm; ``voxel``
+    rounded so that whole voxels fill the box). Infiltrated: pore formers of the clusters open to
+    the collector are NVP less their residual voids, the others empty pore; co-sintered: NVP
+    grains less the residual pores. For round trips (generated design -> image -> mesh)."""
+    grid = VoxelGrid(p.box, 0.0, voxel=voxel)
+    codes = np.full(grid.shape, NZSP, dtype=np.uint8)
+    if isinstance(p, infiltrated.InfiltratedPlan):
+        c, r, inf, void = p.placed.centers, p.placed.radii, p.infiltrated, p.void
+        codes[grid.union_mask(c[inf], r[inf])] = NVP
+        codes[grid.union_mask(c[~inf], r[~inf])] = PORE
+        codes[grid.union_mask(c[void], r[void] - p.thickness)] = PORE
+    else:
+        codes[grid.union_mask(p.grains.centers, p.grains.radii)] = NVP
+        codes[grid.union_mask(p.pores.centers, p.pores.radii)] = PORE
+    sx, sy, sz = grid.spacing
+    return codes, (sx, sy, sz)
+
+
 def regions(codes: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     """Face-connected regions of every phase, numbered 1, 2, ... across phases, and the phase
     of each region of a meshed phase. Each of those becomes its own gmsh volume, and every
@@ -273,6 +316,34 @@ def _sizes(surface_size: float, case) -> None:
     gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 1)
 
 
+def layer_points(codes: np.ndarray, spacing: tuple[float, float, float],
+                 region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel corners inside thin NVP layers that the image resolves: every voxel touching the
+    corner is NVP and the layer there (:func:`layer_thickness`) is at least RESOLVED_LAYER_VOXELS
+    and less than EMBED_BELOW_VOXELS voxels of the smallest edge thick. Returns their
+    coordinates (k, 3) (µm) and the region (``regions``) each lies in."""
+    nvp = np.pad(codes == NVP, 1, constant_values=False)
+    nx, ny, nz = (n + 1 for n in codes.shape)
+    inside = np.ones((nx, ny, nz), dtype=bool)
+    for dx, dy, dz in np.ndindex(2, 2, 2):
+        inside &= nvp[dx:dx + nx, dy:dy + ny, dz:dz + nz]
+    thick = layer_thickness(codes, spacing) / min(spacing)
+    inside &= (thick >= RESOLVED_LAYER_VOXELS - THICKNESS_SLACK) & (thick < EMBED_BELOW_VOXELS)
+    ijk = np.argwhere(inside)
+    rng = np.random.default_rng(LAYER_POINT_SEED)
+    jitter = rng.uniform(-LAYER_POINT_JITTER, LAYER_POINT_JITTER, ijk.shape)
+    return (ijk + jitter) * np.asarray(spacing), region[tuple((ijk - 1).T)]  # voxel c - 1 touches corner c
+
+
+def _embed(points: np.ndarray, where: np.ndarray) -> None:
+    """Put a mesh node at each of ``points`` (µm) inside the volume ``where`` (gmsh tags). The
+    point entities are in no physical group, so they are not written."""
+    point_tags = np.array([gmsh.model.geo.addPoint(*xyz) for xyz in points.tolist()], dtype=np.int64)
+    gmsh.model.geo.synchronize()
+    for vol in np.unique(where):
+        gmsh.model.mesh.embed(0, point_tags[where == vol].tolist(), 3, int(vol))
+
+
 def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
         measure.MeshData, dict[str, float], dict[str, Any]]:
     """Surfaces (smoothed as ``SMOOTHING_LEVELS[level]``), volume mesh and physical groups in
@@ -291,6 +362,8 @@ def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
         loop = gmsh.model.geo.addSurfaceLoop(faces, r)
         volumes[phase_of[r]].append(gmsh.model.geo.addVolume([loop], r))
     gmsh.model.geo.synchronize()
+    points, where = layer_points(p.codes, p.spacing, region)
+    _embed(points, where)
     _sizes(float(np.mean(p.spacing)), case)
     gmsh.model.mesh.generate(3)  # a failure is retried by build_mesh with the next smoothing level
     timings["volume_mesh"] = time.perf_counter() - t0
@@ -311,6 +384,7 @@ def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
              "regions": {name: len(v) for name, v in volumes.items()},
              "smoothing_pairs": pairs, "cell_clamp": clamp, "smoothing_level": level,
              "crossings_undone": surface.crossings,
+             "layer_points": int(len(points)),
              "degenerate_check": repair}
     return data, timings, stats
 
@@ -346,9 +420,77 @@ def facet_area_per_volume(data: measure.MeshData, volume: float) -> dict[str, fl
     return out
 
 
+def layer_thickness(codes: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
+    """Per voxel corner (shape (nx + 1, ny + 1, nz + 1), µm): the thickness of the NVP layer
+    between NZSP and pore there, as the image has it. Per NVP voxel: the distance from its centre
+    to the nearest pore voxel centre plus that to the nearest NZSP voxel centre, less one voxel
+    edge (n h for each voxel across a straight layer of n voxels of edge h; the diameter of a
+    grain whose centre is far from every pore); per corner, the least over the NVP voxels that
+    touch it. inf where no NVP voxel touches the corner, or without pore or NZSP."""
+    out = np.full(tuple(n + 1 for n in codes.shape), np.inf)
+    if not np.any(codes == PORE) or not np.any(codes == NZSP):
+        return out
+    across = (ndimage.distance_transform_edt(codes != PORE, sampling=spacing)
+              + ndimage.distance_transform_edt(codes != NZSP, sampling=spacing) - min(spacing))
+    per_voxel = np.pad(np.where(codes == NVP, across, np.inf), 1, constant_values=np.inf)
+    nx, ny, nz = out.shape
+    for dx, dy, dz in np.ndindex(2, 2, 2):  # corner c touches the padded voxels c + d
+        np.minimum(out, per_voxel[dx:dx + nx, dy:dy + ny, dz:dz + nz], out=out)
+    return out
+
+
+def _steps_from_nvp_pore_wall(data: measure.MeshData) -> np.ndarray | None:
+    """Per mesh node: the fewest edges of NVP tetrahedra on a path from a node of pore_wall_nvp
+    (inf where there is none); None without NVP tetrahedra or NVP pore wall."""
+    tets, wall = data.cells.get("NVP"), data.facets.get("pore_wall_nvp")
+    if tets is None or wall is None or not len(tets) or not len(wall):
+        return None
+    pairs = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+    a = np.concatenate([tets[:, i] for i, _ in pairs])
+    b = np.concatenate([tets[:, j] for _, j in pairs])
+    n = len(data.coords)
+    graph = csr_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    return np.asarray(csgraph.dijkstra(graph, directed=False, indices=np.unique(wall), unweighted=True,
+                                       min_only=True))
+
+
+def layer_resolution(data: measure.MeshData, codes: np.ndarray,
+                     spacing: tuple[float, float, float]) -> dict[str, Any] | None:
+    """Elements across the NVP layer at every node of interface_nvp_nzsp, by the layer's thickness
+    in the image there. Elements across: the fewest edges of NVP tetrahedra from the node to the
+    NVP pore wall (:func:`measure.elements_across`, node by node); thickness:
+    :func:`layer_thickness` at the node's voxel corner (a surface node stays within half a
+    voxel of it), in voxels of the smallest edge. ``min_elements_across`` is the least over the
+    nodes where the image resolves the layer (>= RESOLVED_LAYER_VOXELS thick); classes of 1, 2, 3
+    and >= 4 voxels are listed. None without an NVP pore wall or interface."""
+    steps = _steps_from_nvp_pore_wall(data)
+    interface = data.facets.get("interface_nvp_nzsp")
+    if steps is None or interface is None or not len(interface):
+        return None
+    nodes = np.unique(interface)
+    corner = np.clip(np.rint(data.coords[nodes] / np.asarray(spacing)).astype(np.int64), 0, codes.shape)
+    thick = layer_thickness(codes, spacing)[tuple(corner.T)] / min(spacing)
+    across = steps[nodes]
+    reached = np.isfinite(across)
+    classes: dict[str, dict[str, Any]] = {}
+    bounds = (*LAYER_CLASSES, np.inf)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        sel = reached & (thick >= lo - THICKNESS_SLACK) & (thick < hi - THICKNESS_SLACK)
+        classes[str(lo) if np.isfinite(hi) else f">={lo}"] = {
+            "nodes": int(sel.sum()), "min_elements": int(across[sel].min()) if sel.any() else None,
+            "mean_elements": float(across[sel].mean()) if sel.any() else None}
+    resolved = reached & (thick >= RESOLVED_LAYER_VOXELS - THICKNESS_SLACK)
+    return {"resolved_from_voxels": RESOLVED_LAYER_VOXELS, "interface_nodes": int(len(nodes)),
+            "resolved_nodes": int(resolved.sum()),
+            "min_elements_across": int(across[resolved].min()) if resolved.any() else None,
+            "by_thickness_voxels": classes}
+
+
 def record(case, p: ImagePlan, data: measure.MeshData, conformity: dict[str, int], stats: dict[str, Any],
-           timings: dict[str, float], t_start: float, msh: Path) -> dict[str, Any]:
-    """The provenance dictionary (JSON-ready), laid out like the generated kinds' records."""
+           timings: dict[str, float], t_start: float, msh: Path,
+           layer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The provenance dictionary (JSON-ready), laid out like the generated kinds' records;
+    ``layer`` is :func:`layer_resolution` of the mesh."""
     params = case.to_dict()
     image_side = p.info["image_measured"]
     return {
@@ -375,8 +517,9 @@ def record(case, p: ImagePlan, data: measure.MeshData, conformity: dict[str, int
             "connectivity": p.info["connectivity"],
             "specks": p.info["specks"],
             "elements": provenance.mesh_counts(data),
-            "min_elements_across_layer": None,
+            "min_elements_across_layer": None,  # no designed layer: see layer_resolution
             "requested_elements_across_layer": None,
+            "layer_resolution": layer,
             "quality": measure.quality(data),
             "interface_conformity": conformity,
         },
@@ -401,7 +544,10 @@ def build_and_write(case, p: ImagePlan, msh: Path, js: Path, attempt: int, t_sta
     if conformity["conforming"] != conformity["facets"]:
         raise MeshCheckError(f"interface not conformal: {conformity}")
     t0 = time.perf_counter()
-    rec = record(case, p, data, conformity, stats, timings, t_start, msh)
+    layer = layer_resolution(data, p.codes, p.spacing)
+    timings["layer_measure"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rec = record(case, p, data, conformity, stats, timings, t_start, msh, layer)
     with atomic.atomic_path(msh) as tmp:
         gmsh.write(str(tmp))
         timings["write"] = time.perf_counter() - t0

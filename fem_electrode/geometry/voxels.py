@@ -72,14 +72,17 @@ class Box:
 
 
 class VoxelGrid:
-    """Voxel centres over ``box``; spacing from the smallest radius, capped in count.
+    """Voxel centres over ``box``; spacing from the smallest radius, capped in count, or the
+    given ``voxel`` edge (µm; rounded so that whole voxels fill each box edge, not capped).
 
     When ``box.periodic`` the windows wrap around in x and y (index arrays instead of
     slices, minimum-image distances).
     """
 
-    def __init__(self, box: Box, r_min: float):
-        h = max(VOXEL_SIZE_REL * r_min, (box.volume / MAX_VOXELS) ** (1.0 / 3.0))
+    def __init__(self, box: Box, r_min: float, voxel: float | None = None):
+        h = voxel
+        if h is None:
+            h = max(VOXEL_SIZE_REL * r_min, (box.volume / MAX_VOXELS) ** (1.0 / 3.0))
         self.box = box
         self.shape = tuple(max(1, int(np.ceil(L / h - ROUND_SLACK))) for L in box.lengths)
         self.spacing = tuple(L / n for L, n in zip(box.lengths, self.shape, strict=True))
@@ -162,6 +165,14 @@ class VoxelGrid:
 
     def empty_mask(self) -> np.ndarray:
         return np.zeros(self.shape, dtype=bool)
+
+    def union_mask(self, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
+        """The voxels whose centre lies in a union of spheres (µm; periodic images included
+        when ``box.periodic``)."""
+        mask = self.empty_mask()
+        for c, r in zip(np.asarray(centers).reshape(-1, 3), np.asarray(radii).ravel(), strict=True):
+            self.add_to_mask(mask, c, float(r))
+        return mask
 
     def depth(self, centers: np.ndarray, radii: np.ndarray) -> np.ndarray:
         """D(p) = max_i (r_i - |p - x_i|) (µm), -inf away from all spheres.
