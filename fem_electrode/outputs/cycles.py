@@ -14,7 +14,10 @@ per cycle and for the last complete cycle:
 - with a cohesive interface (``mechanics.interface = 'cohesive'``): the debonded fraction
   (D = 1) and the active fraction ∫(1 − D) dA / A of the interface at the end of the cycle.
 
-``cycles.csv`` holds the per-cycle table (one row per cycle, :data:`CYCLE_COLUMNS`).
+``cycles.csv`` holds the per-cycle table (one row per cycle, :data:`CYCLE_COLUMNS`). With cycle
+jumping (``mechanics.cycle_jump``) the skipped cycles are filled in by :func:`fill_skipped` (every
+number interpolated linearly between the simulated cycles around them) and the table gets the
+column ``extrapolated`` (true for those cycles).
 """
 
 from __future__ import annotations
@@ -105,14 +108,40 @@ def cycle_summary(rows: Sequence[Mapping[str, Any]], mass_kg: float) -> list[dic
     return out
 
 
+def fill_skipped(cycles: Sequence[Mapping[str, Any]], jumps: Sequence[Mapping[str, int]]
+                 ) -> list[dict[str, Any]]:
+    """The per-cycle list with the cycles skipped by cycle jumps (``jumps``: after which simulated
+    cycle, how many skipped) filled in: each number interpolated linearly in the cycle number
+    between the simulated cycles around the block (the one before where none follows), and every
+    cycle marked ``extrapolated`` (true for the filled ones)."""
+    by_cycle = {int(c["cycle"]): {**c, "extrapolated": False} for c in cycles}
+    for jump in jumps:
+        k, n = int(jump["after_cycle"]), int(jump["skipped"])
+        before, after = by_cycle.get(k), by_cycle.get(k + n + 1)
+        if before is None:
+            continue
+        for i in range(1, n + 1):
+            filled: dict[str, Any] = {"cycle": k + i, "extrapolated": True}
+            for name in CYCLE_COLUMNS[1:]:
+                a, b = before.get(name), (after or before).get(name)
+                if a is None or b is None:
+                    filled[name] = None
+                else:
+                    filled[name] = float(a) + (float(b) - float(a)) * i / (n + 1)
+            by_cycle[k + i] = filled
+    return [by_cycle[k] for k in sorted(by_cycle)]
+
+
 def cycles_csv(cycles: Sequence[Mapping[str, Any]]) -> str:
-    """The per-cycle table as CSV text (:data:`CYCLE_COLUMNS`; empty cells for missing values)."""
+    """The per-cycle table as CSV text (:data:`CYCLE_COLUMNS`, and ``extrapolated`` when the cycles
+    carry it; empty cells for missing values)."""
+    columns = CYCLE_COLUMNS + (("extrapolated",) if any("extrapolated" in c for c in cycles) else ())
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CYCLE_COLUMNS)
+    writer.writerow(columns)
     for c in cycles:
         writer.writerow(["" if c.get(k) is None else repr(c[k]) if isinstance(c[k], float) else c[k]
-                         for k in CYCLE_COLUMNS])
+                         for k in columns])
     return buf.getvalue()
 
 

@@ -48,6 +48,7 @@ from fem_electrode.fem.petsc_options import OptionValue
 from fem_electrode.fem.split_system import SplitLinearSystem
 from fem_electrode.physics import elasticity
 from fem_electrode.physics.cohesive import CohesiveLaw
+from fem_electrode.physics.fatigue import ParisFatigue
 from fem_electrode.problems.mechanics import (
     MechanicsError,
     MechanicsParams,
@@ -226,6 +227,16 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         #: 1 on facets in compression (closed), 0 open: the contact set of the last solve, a
         #: Function so that a checkpoint carries it with the damage
         self.closed_state = dolfinx.fem.Function(Q, name="closed")
+        #: fatigue: per facet, the largest effective jump of the cycle (its normal and sliding parts,
+        #: m) and the smallest effective jump (m; < 0: none yet), Functions so a checkpoint carries them
+        self.cycle_peak_n = dolfinx.fem.Function(Q, name="fatigue_peak_n")
+        self.cycle_peak_s = dolfinx.fem.Function(Q, name="fatigue_peak_s")
+        self.cycle_low = dolfinx.fem.Function(Q, name="fatigue_low")
+        self.cycle_low.x.array[:] = -1.0
+        #: the fatigue rate constant k (1/m² per cycle) of the previous simulated cycle (< 0: none,
+        #: or not the cycle just before), for the load trend of a cycle jump
+        self.cycle_rate_prev = dolfinx.fem.Function(Q, name="fatigue_rate_prev")
+        self.cycle_rate_prev.x.array[:] = -1.0
         self.k_n = dolfinx.fem.Function(Q)
         self.k_s = dolfinx.fem.Function(Q)
         self._emaps = [*domain.entity_maps, self._iface_map]
@@ -397,6 +408,67 @@ class CohesiveMechanicsProblem(MechanicsProblem):
         for p, (sub_cells, parent) in self._body_cells.items():
             self.u.interpolate(self.u_body[p], cells0=sub_cells, cells1=parent)
         self.u.x.scatter_forward()
+
+    # ---- fatigue (cycle-based, :mod:`fem_electrode.physics.fatigue`) ---------------------------
+    def track_cycle(self) -> None:
+        """Fatigue: fold the jumps of the last solve into the cycle's extremes of each facet."""
+        n = self._n_facets_local()
+        dn, ds = self.facet_jumps()
+        dm = self.law.effective_jump(dn, ds)
+        pn, ps = self.cycle_peak_n.x.array[:n], self.cycle_peak_s.x.array[:n]
+        higher = dm > self.law.effective_jump(pn, ps)
+        self._set_owned(self.cycle_peak_n, np.where(higher, dn, pn))
+        self._set_owned(self.cycle_peak_s, np.where(higher, ds, ps))
+        low = self.cycle_low.x.array[:n]
+        self._set_owned(self.cycle_low, np.where(low < 0.0, dm, np.minimum(low, dm)))
+
+    def reset_cycle(self) -> None:
+        """Fatigue: start the extremes of a new cycle."""
+        n = self._n_facets_local()
+        self._set_owned(self.cycle_peak_n, np.zeros(n))
+        self._set_owned(self.cycle_peak_s, np.zeros(n))
+        self._set_owned(self.cycle_low, np.full(n, -1.0))
+
+    def _cycle_load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = self._n_facets_local()
+        return (self.cycle_peak_n.x.array[:n], self.cycle_peak_s.x.array[:n],
+                np.maximum(self.cycle_low.x.array[:n], 0.0))
+
+    def cycle_rate(self, fatigue: ParisFatigue) -> np.ndarray:
+        """The fatigue rate constant k (1/m² per cycle) of the tracked cycle, per owned facet."""
+        return fatigue.rate_constant(self.law, *self._cycle_load())
+
+    def rate_slope(self, fatigue: ParisFatigue) -> np.ndarray:
+        """Growth of k per cycle from the previous simulated cycle to the tracked one (0 where unknown)."""
+        n = self._n_facets_local()
+        prev = self.cycle_rate_prev.x.array[:n]
+        return np.where(prev >= 0.0, self.cycle_rate(fatigue) - prev, 0.0)
+
+    def end_fatigue_cycle(self, consecutive: bool, fatigue: ParisFatigue) -> None:
+        """Keep the tracked cycle's k for the next trend (``consecutive``: the next simulated cycle
+        follows it directly) and start new extremes."""
+        n = self._n_facets_local()
+        self._set_owned(self.cycle_rate_prev, self.cycle_rate(fatigue) if consecutive else np.full(n, -1.0))
+        self.reset_cycle()
+
+    def apply_fatigue(self, fatigue: ParisFatigue, cycles: float, slope: np.ndarray | float = 0.0) -> float:
+        """Grow the committed damage by ``cycles`` cycles of the tracked cycle's load (the law's
+        closed form, ``slope`` its trend; no healing); returns the largest increment (all ranks)."""
+        n = self._n_facets_local()
+        old = self.damage.x.array[:n].copy()
+        new = fatigue.advance(self.law, old, *self._cycle_load(), cycles, slope)
+        self._set_owned(self.damage, new)
+        self._set_owned(self.trial_damage, new)
+        return self.domain.mesh.comm.allreduce(float(np.max(new - old, initial=0.0)), op=MPI.MAX)
+
+    def cycles_to_increment(self, fatigue: ParisFatigue, increment: float,
+                            slope: np.ndarray | float = 0.0) -> float:
+        """The fewest cycles of the tracked cycle's load (``slope`` its trend) after which some facet's
+        damage has grown by ``increment`` (inf: none grows that much; all ranks)."""
+        n = self._n_facets_local()
+        damage = self.damage.x.array[:n]
+        cycles = fatigue.cycles_to_increment(self.law, damage, *self._cycle_load(), increment, slope)
+        return self.domain.mesh.comm.allreduce(float(np.min(cycles, initial=np.inf)), op=MPI.MIN)
 
     # ---- what the damage means ------------------------------------------------------------------
     def interface_state(self) -> InterfaceState:

@@ -358,6 +358,10 @@ for _name, _meaning in (("secant_iterations_total", "secant iterations of all da
                         ("factorizations", "LU factorizations of the cohesive mechanics"),
                         ("cg_iterations", "CG iterations of the cohesive mechanics")):
     _add(f"{_D}.{_name}", _meaning, "-", group="run", meaning=_meaning)
+_add(f"{_D}.cycle_jumps", "cycle jumps", "-", group="run",
+     meaning="mechanics.fatigue: blocks of cycles extrapolated by cycle jumping (mechanics.cycle_jump)")
+_add(f"{_D}.cycles_extrapolated", "cycles extrapolated", "-", group="run",
+     meaning="mechanics.fatigue: cycles skipped by cycle jumping (interpolated, marked in cycles.csv)")
 
 #: Every declared metric, by flattened key.
 METRICS_SCHEMA: dict[str, MetricSpec] = {s.key: s for s in _SPECS}

@@ -28,13 +28,14 @@ from fem_electrode.fem.domain import Domain
 from fem_electrode.fem.fenicsx import MPI, dolfinx
 from fem_electrode.fem.newton import SolverStatistics
 from fem_electrode.outputs import checkpoint, snapshots
-from fem_electrode.outputs.cycles import half_of, summarize, write_cycles, write_metrics
+from fem_electrode.outputs.cycles import fill_skipped, half_of, summarize, write_cycles, write_metrics
 from fem_electrode.outputs.electrochemistry_fields import ElectrochemistryFieldWriter
 from fem_electrode.outputs.mechanics_fields import MechanicsFieldWriter
 from fem_electrode.outputs.stress import StressPost
 from fem_electrode.outputs.stress_samples import write_stress_samples
 from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_rows, truncate_after
 from fem_electrode.physics.constants import FARADAY, SECONDS_PER_HOUR, mah_per_g
+from fem_electrode.physics.fatigue import ParisFatigue, cohesive_zone_length
 from fem_electrode.physics.fracture import LayerThickness
 from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
 from fem_electrode.problems.coupling import TwoWayCoupling
@@ -139,6 +140,11 @@ class Simulation:
         self.damage: dict[str, Any] | None = None
         self.damage_updates = 0
         self._c_at_damage: np.ndarray | None = None
+        #: fatigue (``mechanics.fatigue``): the law (None: off), the cycle jumps made (after which
+        #: simulated cycle, how many skipped) and the full cycles simulated since the last jump
+        self.fatigue: ParisFatigue | None = None
+        self.jumps: list[dict[str, int]] = []
+        self.cycles_since_jump = 0
         self._n_c_owned = self.problem.V_c.dofmap.index_map.size_local
         self._mech_strain = -1.0
         self.last_output_time: float | None = None
@@ -232,6 +238,8 @@ class Simulation:
         assert isinstance(mech, CohesiveMechanicsProblem)
         mech.solve(self.problem.c)
         self.damage_updates += 1
+        if self.fatigue is not None:
+            mech.track_cycle()
         self._c_at_damage = self.problem.c.x.array[: self._n_c_owned].copy()
         mech.contact_per_cell(self.problem.contact)
         state = mech.interface_state()
@@ -278,9 +286,41 @@ class Simulation:
 
     def next_segment(self) -> None:
         """Go on with the next protocol segment; the current switches, so dt starts afresh."""
+        cycle = self.segments[self.state.segment].cycle
         self.state.advance_segment()
         self.controller.restart(self.case.protocol.dt_initial)
         self.depletion_cap = None
+        if self.fatigue is not None and (self.state.segment >= len(self.segments)
+                                         or self.segments[self.state.segment].cycle != cycle):
+            self.end_cycle(cycle)
+
+    def end_cycle(self, cycle: int) -> None:
+        """Fatigue: at the end of simulated cycle ``cycle``, grow each facet's damage by one cycle of
+        the load it saw; with ``mechanics.cycle_jump``, then extrapolate over the cycles that keep the
+        largest increment within ``cycle_jump_max_dD`` and skip them (the last cycle is always
+        simulated); then re-solve the mechanics with the new damage."""
+        mech, mc = self.mechanics, self.case.mechanics
+        assert isinstance(mech, CohesiveMechanicsProblem) and self.fatigue is not None
+        slope = mech.rate_slope(self.fatigue)  # before the increment: k of this cycle's damage
+        grown = mech.apply_fatigue(self.fatigue, 1.0)
+        self.cycles_since_jump += 1
+        left = self.segments[-1].cycle - cycle - 1  # cycles that may be skipped (keep the last one)
+        skip = 0
+        if mc.cycle_jump and self.cycles_since_jump >= mc.cycle_jump_min_cycles and left >= 1:
+            n = mech.cycles_to_increment(self.fatigue, mc.cycle_jump_max_dD, slope)
+            skip = int(min(np.floor(n), left)) if np.isfinite(n) else left
+            if skip >= 1:
+                jumped = mech.apply_fatigue(self.fatigue, float(skip), slope)
+                st = self.state
+                while st.segment < len(self.segments) and self.segments[st.segment].cycle <= cycle + skip:
+                    st.segment += 1
+                self.jumps.append({"after_cycle": cycle, "skipped": skip})
+                self.cycles_since_jump = 0
+                log.info("cycle jump: cycles %d-%d extrapolated (largest damage increment %.3g)", cycle + 1,
+                         cycle + skip, jumped)
+        log.debug("cycle %d: fatigue grew the damage by up to %.3g", cycle, grown)
+        mech.end_fatigue_cycle(consecutive=skip < 1, fatigue=self.fatigue)
+        self.update_damage()
 
     def save_checkpoint(self) -> None:
         state = {
@@ -293,6 +333,8 @@ class Simulation:
             "depletion_ends": self.depletion_ends, "rejected": self.rejected,
             "depletion_cap": self.depletion_cap,
         }
+        if self.fatigue is not None:
+            state["fatigue"] = {"jumps": self.jumps, "cycles_since_jump": self.cycles_since_jump}
         p = self.problem  # the φ_s deviation and φ_ref as they are: a resumed run is bit-identical
         history: list[dolfinx.fem.Function] = []
         if self.history is not None:  # the predictor's states too
@@ -306,11 +348,19 @@ class Simulation:
         self.space.check("checkpoint")
         if isinstance(self.mechanics, CohesiveMechanicsProblem):
             history += [self.mechanics.damage, self.mechanics.closed_state]
+            if self.fatigue is not None:
+                history += self.fatigue_functions()
         guard.collectively(self.comm, "checkpoint", lambda: checkpoint.write(
             self.checkpoint_path, [p.c, p.phi_e, p.phi_s, *history], state, self.comm))
         if self.rank0:
             self.space.wrote("checkpoint", self.space.size([self.checkpoint_path]))
         log.debug("checkpoint at t = %.6g s", self.state.time)
+
+    def fatigue_functions(self) -> list[dolfinx.fem.Function]:
+        """The per-facet extremes of the cycle under way (fatigue), for a checkpoint."""
+        mech = self.mechanics
+        assert isinstance(mech, CohesiveMechanicsProblem)
+        return [mech.cycle_peak_n, mech.cycle_peak_s, mech.cycle_low, mech.cycle_rate_prev]
 
     def history_functions(self) -> list[dolfinx.fem.Function]:
         """Functions that carry the predictor's two states through a checkpoint (per state, the
@@ -348,6 +398,9 @@ class Simulation:
         self.mechanics_metrics = state["mechanics_metrics"]
         self._mech_strain = state["mech_strain"]
         self.depletion_ends = list(state.get("depletion_ends", []))
+        fatigue = state.get("fatigue") or {}
+        self.jumps = [dict(j) for j in fatigue.get("jumps", [])]
+        self.cycles_since_jump = int(fatigue.get("cycles_since_jump", 0))
         log.info("resumed from %s at t = %.6g s (%s)", self.checkpoint_path, self.state.time,
                  self.segments[min(self.state.segment, len(self.segments) - 1)].label)
 
@@ -383,10 +436,17 @@ class Simulation:
             out["cell"]["nvp_residual_strain"] = self.mechanics.params.residual_strain
         if self.mechanics_metrics is not None:
             out["mechanics"] = self.mechanics_metrics
+        if self.fatigue is not None and self.case.mechanics.cycle_jump:
+            out["cycles"] = fill_skipped(out["cycles"], self.jumps)
         if self.damage is not None:
+            extra = ("extrapolated",) if self.fatigue is not None and self.case.mechanics.cycle_jump else ()
             out["interface_damage"] = {**self.damage, "per_cycle": [
                 {k: c.get(k) for k in ("cycle", "capacity_retention", "debonded_fraction",
-                                       "active_interface_fraction")} for c in out["cycles"]]}
+                                       "active_interface_fraction", *extra)} for c in out["cycles"]]}
+            if self.fatigue is not None:
+                out["interface_damage"].update(
+                    cycle_jumps=len(self.jumps), cycles_extrapolated=sum(j["skipped"] for j in self.jumps),
+                    jumps=self.jumps)
         return out
 
     # ---- loop ------------------------------------------------------------------------------------------
@@ -458,9 +518,12 @@ class Simulation:
             self.mech_writer = MechanicsFieldWriter(self.stress_post, folder.fields, append=resumed,
                                                     resume_time=resume_time)
         if isinstance(self.mechanics, CohesiveMechanicsProblem):
+            if case.mechanics.fatigue == "paris":
+                self.fatigue = fatigue_law(case, self.mechanics)
             if resumed:  # the damage history of the checkpoint (absent: written without damage)
+                extra = self.fatigue_functions() if self.fatigue is not None else []
                 checkpoint.read(self.checkpoint_path, [], self.comm,
-                                optional=[self.mechanics.damage, self.mechanics.closed_state])
+                                optional=[self.mechanics.damage, self.mechanics.closed_state, *extra])
             self.update_damage()  # and the contact it leaves
         if case.mechanics.coupling == "two_way":
             mc = case.mechanics
@@ -671,6 +734,14 @@ class Simulation:
         if self.mechanics is not None:
             self.mechanics.destroy()
         self.problem.close()
+
+
+def fatigue_law(case: Case, mechanics: CohesiveMechanicsProblem) -> ParisFatigue:
+    """The interface's Paris law of ``[materials]``; l_cz from the NVP plane-strain modulus and the
+    mode-I toughness and strength of the cohesive law."""
+    m, law = case.materials, mechanics.law
+    zone = cohesive_zone_length(m.E_nvp / (1.0 - m.nu_nvp**2), law.toughness_normal, law.strength_normal)
+    return ParisFatigue(m.fatigue_paris_C, m.fatigue_paris_m, m.fatigue_threshold_ratio, zone)
 
 
 def run(case: Case, out_dir: str | Path, *, mesh: str | Path | None = None, domain: Domain | None = None,

@@ -159,6 +159,40 @@ class MaterialsConfig:
         lo_open=True,
         source="numerical parameter (Turon et al. 2007 guideline), not a material property",
     )
+    fatigue_paris_C: float = key(
+        1e-6,
+        "m/cycle",
+        "mechanics.fatigue = 'paris': C of the interface's Paris law da/dN = C (Delta G / G_c)^m (crack "
+        "growth per cycle when Delta G reaches G_c)",
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        source="estimate: no fatigue data of an NVP|NZSP (or any NASICON) interface exist; normalized "
+        "Paris curves of structural ceramics reach 1e-7 ... 1e-5 m/cycle as K_max nears K_c (Ritchie, "
+        "Int. J. Fract. 100 (1999) 55)",
+    )
+    fatigue_paris_m: float = key(
+        10.0,
+        "-",
+        "mechanics.fatigue = 'paris': exponent m of the Paris law in Delta G / G_c",
+        lo=0.0,
+        hi=100.0,
+        lo_open=True,
+        source="estimate: ceramics and ceramic interfaces have Paris exponents 10-50 in Delta K (Ritchie, "
+        "Int. J. Fract. 100 (1999) 55; Dauskardt, Acta Metall. Mater. 41 (1993) 2765), i.e. 5-25 in Delta G "
+        "(G proportional to K^2); 10 in G = 20 in K",
+    )
+    fatigue_threshold_ratio: float = key(
+        0.1,
+        "-",
+        "mechanics.fatigue = 'paris': G_th / G_c, no fatigue growth on a facet whose cycle peak G_max is "
+        "below this fraction of its toughness",
+        lo=0.0,
+        hi=1.0,
+        hi_open=True,
+        source="estimate: fatigue thresholds of ceramics Delta K_th = 0.3-0.6 K_c (Ritchie 1999), i.e. "
+        "G_th / G_c = 0.1-0.36; the low end",
+    )
     cte_nzsp: float = key(
         6.5e-6,
         "1/K",

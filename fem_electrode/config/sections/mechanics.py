@@ -46,8 +46,15 @@ def check_cohesive(case: Mapping[str, Mapping[str, Any]]) -> list[str]:
     and a penalty stiff enough for the strengths."""
     mech, mat = case["mechanics"], case["materials"]
     if mech["interface"] != "cohesive":
+        if mech["fatigue"] != "off" or mech["cycle_jump"]:
+            return [f"mechanics.fatigue = {mech['fatigue']!r} and cycle_jump = {mech['cycle_jump']!r} need "
+                    "mechanics.interface = 'cohesive' (the fatigue law acts on the cohesive interface's "
+                    "damage)"]
         return []
     errors = []
+    if mech["cycle_jump"] and mech["fatigue"] == "off":
+        errors.append("mechanics.cycle_jump = true needs mechanics.fatigue = 'paris': without fatigue the "
+                      "damage does not evolve from cycle to cycle and there is nothing to extrapolate")
     if mech["coupling"] != "one_way" and mech["prescribed_y"] is None and mech["concentration_from"] is None:
         errors.append(f"mechanics.interface = 'cohesive' needs coupling = 'one_way' (got "
                       f"{mech['coupling']!r}): the damage is updated after each accepted step; two_way "
@@ -220,6 +227,39 @@ class MechanicsConfig:
         "-",
         "cohesive: secant iterations per mechanics update; when reached, the damage of the last iterate is "
         "kept and the next update goes on from it (counted as unconverged_updates in metrics.json)",
+        lo=1,
+        hi=10000,
+    )
+    fatigue: str = key(
+        "off",
+        "-",
+        "cohesive: cyclic fatigue of the interface: off (the damage grows only when the static law's "
+        "envelope is exceeded) or paris (a cycle-based Paris law in cohesive-zone form after Turon et al., "
+        "Mech. Mater. 39 (2007) 1079, applied per facet at the end of each cycle from the cycle's largest "
+        "jump; [materials] fatigue_paris_C, fatigue_paris_m, fatigue_threshold_ratio; docs/degradation.md)",
+        choices=("off", "paris"),
+    )
+    cycle_jump: bool = key(
+        False,
+        "-",
+        "fatigue: after full simulated cycles, extrapolate the per-facet damage over a block of cycles "
+        "with the last cycle's load (the Paris law's closed form) and skip them; the skipped cycles are "
+        "interpolated in cycles.csv and marked extrapolated (docs/degradation.md)",
+    )
+    cycle_jump_max_dD: float = key(
+        0.02,
+        "-",
+        "cycle_jump: the largest damage increment a jump may add to any facet (sets the block length)",
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        source="numerical parameter: docs/degradation.md shows the retention error against a full run",
+    )
+    cycle_jump_min_cycles: int = key(
+        2,
+        "-",
+        "cycle_jump: full cycles simulated before the first jump and between jumps (the first cycle "
+        "carries the static damage and is never extrapolated from)",
         lo=1,
         hi=10000,
     )
