@@ -8,7 +8,7 @@ the values they change.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fem_electrode.config import Case, validate
@@ -19,7 +19,7 @@ from fem_electrode.outputs.stress import StressPost
 from fem_electrode.physics.fracture import LayerThickness
 from fem_electrode.problems.electrochemistry import ElectroParams
 from fem_electrode.problems.mechanics import MechanicsProblem
-from fem_electrode.run import setup
+from fem_electrode.run import setup, simulation
 
 
 def case_from(base: Mapping[str, Mapping[str, Any]], **overrides: Mapping[str, Any]) -> Case:
@@ -64,3 +64,23 @@ class Mechanics(MechanicsProblem):
 
     def field_writer(self, folder: Any) -> MechanicsFieldWriter:
         return MechanicsFieldWriter(self.post, folder)
+
+
+def run_until(monkeypatch: Any, case: Case, out: Any, domain: Domain,
+              stop_at: Callable[[simulation.Simulation, Any], bool]) -> simulation.RunResult:
+    """Run ``case`` into ``out`` and request a stop (as SIGTERM does) after the first accepted step
+    where ``stop_at(sim, segment)`` holds; ``Simulation.accept`` is restored before returning."""
+    real_accept = simulation.Simulation.accept
+    stopped: list[bool] = []
+
+    def accept_then_stop(self: simulation.Simulation, seg: Any, *args: Any, **kwargs: Any) -> None:
+        real_accept(self, seg, *args, **kwargs)
+        if not stopped and stop_at(self, seg):
+            stopped.append(True)
+            simulation.request_stop()
+
+    monkeypatch.setattr(simulation.Simulation, "accept", accept_then_stop)
+    try:
+        return simulation.run(case, out, domain=domain)
+    finally:
+        monkeypatch.setattr(simulation.Simulation, "accept", real_accept)

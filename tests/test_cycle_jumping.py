@@ -11,7 +11,7 @@ import csv
 import time
 
 import pytest
-from builders import case_from
+from builders import case_from, run_until
 from layered import column
 
 from fem_electrode.config import ConfigError
@@ -77,19 +77,10 @@ def test_a_resumed_run_keeps_its_jumps(comm, mpi_tmp_path, monkeypatch):
     assert ref.status == "completed", ref.reason
     first_jump = ref.metrics["interface_damage"]["jumps"][0]
     stop_cycle = first_jump["after_cycle"] + first_jump["skipped"] + 1
-    real_accept = simulation.Simulation.accept
-    stopped = []
-
-    def stop_after_jump(self, seg, *args, **kwargs):
-        real_accept(self, seg, *args, **kwargs)
-        if seg.cycle == stop_cycle and seg.label.startswith("discharge") and not stopped:
-            stopped.append(True)
-            simulation.request_stop()
-
-    monkeypatch.setattr(simulation.Simulation, "accept", stop_after_jump)
     out = mpi_tmp_path / "run"
-    assert simulation.run(case, out, domain=column(comm)).status == "interrupted"
-    monkeypatch.setattr(simulation.Simulation, "accept", real_accept)
+    first = run_until(monkeypatch, case, out, column(comm),
+                      lambda sim, seg: seg.cycle == stop_cycle and seg.label.startswith("discharge"))
+    assert first.status == "interrupted"
     second = simulation.run(case, out, domain=column(comm), resume=True)
     assert second.status == "completed", second.reason
     assert second.metrics["interface_damage"]["jumps"] == ref.metrics["interface_damage"]["jumps"]

@@ -8,7 +8,7 @@ as NVP shrinks on charge. Serial and 2 ranks.
 from __future__ import annotations
 
 import pytest
-from builders import case_from
+from builders import case_from, run_until
 from layered import column
 
 from fem_electrode.config import ConfigError
@@ -87,19 +87,10 @@ def test_a_resumed_run_goes_on_with_its_damage(comm, mpi_tmp_path, monkeypatch):
     case = make_case(mechanics={"damage_update_dy": 0.0, "damage_tolerance": 1e-9,
                                 "damage_max_iterations": 500}, output={"checkpoint_interval": 300.0})
     ref = simulation.run(case, mpi_tmp_path / "ref", domain=column(comm))
-    real_accept = simulation.Simulation.accept
-    stopped = []
-
-    def stop_in_discharge(self, seg, *args, **kwargs):
-        real_accept(self, seg, *args, **kwargs)
-        if seg.label.startswith("discharge") and not stopped and self.state.time > 0.0:
-            stopped.append(self.damage["active_interface_fraction"])
-            simulation.request_stop()
-
-    monkeypatch.setattr(simulation.Simulation, "accept", stop_in_discharge)
     out = mpi_tmp_path / "run"
-    assert simulation.run(case, out, domain=column(comm)).status == "interrupted"
-    monkeypatch.setattr(simulation.Simulation, "accept", real_accept)
+    first = run_until(monkeypatch, case, out, column(comm),
+                      lambda sim, seg: seg.label.startswith("discharge") and sim.state.time > 0.0)
+    assert first.status == "interrupted"
     second = simulation.run(case, out, domain=column(comm), resume=True)
     assert second.status == "completed", second.reason
     got, want = second.metrics["interface_damage"], ref.metrics["interface_damage"]

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from builders import case_from
+from builders import case_from, run_until
 from layered import column
 from test_coupling_two_way import film_stress_work
 
@@ -182,20 +182,11 @@ def test_checkpoint_and_resume_give_the_same_result(comm, mpi_tmp_path, monkeypa
                      protocol={"hold_minutes": 0.0, "rest_minutes": 0.0})
     ref = simulation.run(case, mpi_tmp_path / "ref", domain=column(comm))
     assert ref.status == "completed"
-    real_accept = simulation.Simulation.accept
-
-    def stop_at_20(self, *args, **kwargs):
-        real_accept(self, *args, **kwargs)
-        if self.state.steps == 20:
-            simulation.request_stop()
-
-    monkeypatch.setattr(simulation.Simulation, "accept", stop_at_20)
     out = mpi_tmp_path / "run"
-    first = simulation.run(case, out, domain=column(comm))
+    first = run_until(monkeypatch, case, out, column(comm), lambda sim, seg: sim.state.steps == 20)
     assert first.status == "interrupted"
     if comm.rank == 0:
         assert (out / "checkpoint.npz").is_file() and not (out / "metrics.json").exists()
-    monkeypatch.setattr(simulation.Simulation, "accept", real_accept)
     second = simulation.run(case, out, domain=column(comm), resume=True)
     assert second.status == "completed", second.reason
     for key in ("capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g", "polarization_V"):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import tomllib
 from pathlib import Path
-from typing import Any
 
 from fem_electrode.campaign import compare
+from fem_electrode.commands import _jobargs
 from fem_electrode.commands._case import add_case_argument, load
 from fem_electrode.config import Case, ConfigError
 from fem_electrode.util.log import get_logger
@@ -55,14 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_executor_arguments(parser)
 
 
-#: The ``[slurm]`` keys that have a flag of their own (as on `sweep` and `submit`).
-SLURM_FLAGS = (("account", "--account to charge"), ("partition", "--partition"), ("qos", "--qos"),
-               ("time", "--time limit per variant, e.g. 04:00:00"), ("mem", "--mem per node, e.g. 8G"),
-               ("venv", "venv to activate in the job"),
-               ("template", "job-script template (default slurm/job.sh.tmpl)"))
-SLURM_KEYS = (*(k for k, _ in SLURM_FLAGS), "nodes", "modules")
-
-
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     """``--executor``, ``--options``, ``--dry-run`` and the Slurm flags of `sweep` and `submit`."""
     parser.add_argument("--executor", default="local", metavar="|".join(compare.EXECUTORS),
@@ -73,11 +64,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     job.add_argument("--options", metavar="FILE.toml",
                      help="[run] and [slurm] tables to use (a site file, as for `submit`); a [run] command "
                           "there replaces compare's own run command")
-    for flag, helptext in SLURM_FLAGS:
-        job.add_argument(f"--{flag}", help=helptext)
-    job.add_argument("--nodes", type=int, help="--nodes per variant")
-    job.add_argument("--module", action="append", dest="modules", metavar="MODULE",
-                     help="module to load in the job (repeatable)")
+    _jobargs.add_slurm_arguments(job, "variant")
     job.add_argument("--dry-run", action="store_true",
                      help="print each task's run folder and command and the job script; submit nothing")
 
@@ -91,21 +78,10 @@ def executor_problems(args: argparse.Namespace) -> list[str]:
                  "allowed: --executor slurm to submit, then `compare --report-only` (executor local)"]
                 if args.report_only else [])
     flags = {"modules": "--module", "dry_run": "--dry-run"}
-    given = [flags.get(k, f"--{k}") for k in ("options", *SLURM_KEYS, "dry_run")
+    given = [flags.get(k, f"--{k}") for k in ("options", *_jobargs.SLURM_KEYS, "dry_run")
              if getattr(args, k) not in (None, False)]
     return [f"{flag} with --executor local: a Slurm option; allowed only with --executor slurm"
             for flag in given]
-
-
-def read_options(path: str | None) -> dict[str, Any]:
-    """The tables of ``--options FILE.toml`` (``{}`` without one); ConfigError when unreadable."""
-    if path is None:
-        return {}
-    try:
-        return tomllib.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError([f"--options {path!r}: cannot read it ({exc}); allowed: a TOML file with "
-                           "[run] and [slurm] tables"], path) from None
 
 
 def report_command(args: argparse.Namespace) -> str:
@@ -126,8 +102,8 @@ def report_command(args: argparse.Namespace) -> str:
 def submit(args: argparse.Namespace, case: Case, out: Path) -> int:
     """``--executor slurm``: every variant as one task of one job array (or the dry run)."""
     run_over = {k: getattr(args, k) for k in ("ntasks", "launcher") if getattr(args, k) is not None}
-    slurm_over = {k: getattr(args, k) for k in SLURM_KEYS if getattr(args, k) is not None}
-    run_spec, opts = compare.array_options(read_options(args.options), run_over, slurm_over,
+    run_spec, opts = compare.array_options(_jobargs.read_options(args.options), run_over,
+                                           _jobargs.slurm_overrides(args),
                                            args.mechanics_only is not None, args.options or "command line")
     done = compare.submit(case, out, run_spec, opts, preset=args.preset, mechanics_y=args.mechanics_only,
                           seeds=args.seeds, refine=args.refine, against=args.against, force=args.force,

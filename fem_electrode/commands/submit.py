@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
 from fem_electrode.campaign import executors
@@ -29,14 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(path: str | None, run_over: dict, slurm_over: dict) -> tuple[RunSpec, SlurmOptions]:
-    raw: dict = {}
-    if path:
-        try:
-            raw = tomllib.loads(Path(path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError([f"cannot read options: {exc}"], path) from None
     problems: list[str] = []
-    run, slurm = job_options(raw, run_over, slurm_over, problems)
+    run, slurm = job_options(_jobargs.read_options(path), run_over, slurm_over, problems)
     if problems:
         raise ConfigError(problems, path or "command line")
     return run, slurm

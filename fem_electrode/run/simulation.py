@@ -36,7 +36,7 @@ from fem_electrode.outputs.stress_samples import write_stress_samples
 from fem_electrode.outputs.timeseries import COLUMNS, TimeseriesWriter, read_rows, truncate_after
 from fem_electrode.physics.constants import FARADAY, SECONDS_PER_HOUR, mah_per_g
 from fem_electrode.physics.fatigue import ParisFatigue, cohesive_zone_length
-from fem_electrode.physics.fracture import LayerThickness
+from fem_electrode.physics.fracture import LayerThickness, plane_strain_modulus
 from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
 from fem_electrode.problems.coupling import TwoWayCoupling
 from fem_electrode.problems.electrochemistry import FIELDS, ElectrochemistryProblem, StepState
@@ -436,10 +436,11 @@ class Simulation:
             out["cell"]["nvp_residual_strain"] = self.mechanics.params.residual_strain
         if self.mechanics_metrics is not None:
             out["mechanics"] = self.mechanics_metrics
-        if self.fatigue is not None and self.case.mechanics.cycle_jump:
+        jumping = self.fatigue is not None and self.case.mechanics.cycle_jump
+        if jumping:
             out["cycles"] = fill_skipped(out["cycles"], self.jumps)
         if self.damage is not None:
-            extra = ("extrapolated",) if self.fatigue is not None and self.case.mechanics.cycle_jump else ()
+            extra = ("extrapolated",) if jumping else ()
             out["interface_damage"] = {**self.damage, "per_cycle": [
                 {k: c.get(k) for k in ("cycle", "capacity_retention", "debonded_fraction",
                                        "active_interface_fraction", *extra)} for c in out["cycles"]]}
@@ -740,7 +741,8 @@ def fatigue_law(case: Case, mechanics: CohesiveMechanicsProblem) -> ParisFatigue
     """The interface's Paris law of ``[materials]``; l_cz from the NVP plane-strain modulus and the
     mode-I toughness and strength of the cohesive law."""
     m, law = case.materials, mechanics.law
-    zone = cohesive_zone_length(m.E_nvp / (1.0 - m.nu_nvp**2), law.toughness_normal, law.strength_normal)
+    zone = cohesive_zone_length(plane_strain_modulus(m.E_nvp, m.nu_nvp), law.toughness_normal,
+                                law.strength_normal)
     return ParisFatigue(m.fatigue_paris_C, m.fatigue_paris_m, m.fatigue_threshold_ratio, zone)
 
 
