@@ -93,14 +93,17 @@ def params() -> MechanicsParams:
 class Film:
     """A film of thickness h on the clamped substrate with the starter debond, loaded to σ."""
 
-    def __init__(self, h: float, max_iterations: int = 1500):
-        layers = round(h / CELL)
-        assert layers * CELL == pytest.approx(h, rel=1e-9)
-        n_sub = round(H_SUB / CELL)
-        domain = free_edge_film(MPI.COMM_WORLD, (LX, CELL, H_SUB + h), (round(LX / CELL), 1, n_sub + layers),
-                                H_SUB)
+    def __init__(self, h: float, max_iterations: int = 1500, dx: float = CELL, dz: float = CELL,
+                 strength: float = N):
+        """``dx``, ``dz``: the cell size along the interface and across the layers (the slab stays
+        CELL wide in y); both must divide the lengths (LX, A0; h, H_SUB). ``strength``: N = S."""
+        counts = [round(length / size) for length, size in ((LX, dx), (A0, dx), (h, dz), (H_SUB, dz))]
+        assert [n * size for n, size in zip(counts, (dx, dx, dz, dz), strict=True)] == pytest.approx(
+            [LX, A0, h, H_SUB], rel=1e-9)
+        nx, _, layers, n_sub = counts
+        domain = free_edge_film(MPI.COMM_WORLD, (LX, CELL, H_SUB + h), (nx, 1, n_sub + layers), H_SUB)
         self.domain = domain
-        law = CohesiveLaw(N, S, G_C, G_C, K, ETA)
+        law = CohesiveLaw(strength, strength, G_C, G_C, K, ETA)
         self.p = CohesiveMechanicsProblem(domain, params(), law, tolerance=1e-6,
                                           max_iterations=max_iterations)
         iface = self.p.iface
@@ -123,10 +126,14 @@ class Film:
         for y in 1 + (Y_END - 1) * np.linspace(0, 1, STEPS + 1)[1:]:
             self.p.solve_y(y)
 
+    def facets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x of the midpoint (m), committed D) of each owned interface facet."""
+        return self._x[: self._owned], self.p.damage.x.array[self._dofs[: self._owned]]
+
     def damaged_to(self) -> float:
         """The largest x (m) of an interface facet with D > 0."""
-        d = self.p.damage.x.array[self._dofs[: self._owned]]
-        x = self._x[: self._owned][d > 0.0]
+        x, d = self.facets()
+        x = x[d > 0.0]
         return self.domain.mesh.comm.allreduce(float(np.max(x, initial=0.0)), op=MPI.MAX)
 
     def far_film_stress(self) -> float:
