@@ -25,7 +25,13 @@ fixed residual tolerance fits every step): converged when the residual norm is b
 ``snes_atol`` or ``snes_rtol`` times the first one, or when the full Newton correction
 J⁻¹F (before line search and bounds shorten it) is below ``[solver] step_tol`` in scaled
 units, max over fields of ‖δu‖∞ / scale (scale RT/F for potentials, c_max for c): the state
-is within that distance of the solution at its natural scale.
+is within that distance of the solution at its natural scale; or when Newton's own error
+estimate is below ``[solver] newton_error_tol``: with the contraction θ = ‖δ_k‖/‖δ_{k−1}‖ of the
+last two full corrections, the iterate x_{k+1} = x_k − δ_k is within θ/(1 − θ) ‖δ_k‖ of the
+solution (Hairer & Wanner, Solving ODEs II, §IV.8). That estimate is trusted only in the fast
+(quadratic) regime, θ ≤ ``CONTRACTION_MAX``, and when no bound shortened the last correction.
+A time step's Newton solve then stops one iteration earlier than the residual test would, at an
+error far below the time step's own tolerance (see the key's description).
 (``snes_stol`` stays 0: the line search also applies it, to the unscaled norms.) A line
 search that fails once the residual is below ``STAGNATION_RTOL`` times max(first residual, 1)
 has hit the round-off floor of the assembled residual: the iterate is accepted (residuals
@@ -86,6 +92,9 @@ FRACTION_TO_BOUNDARY = 0.9
 SLOW_START, SLOW_WINDOW, SLOW_FACTOR = 6, 3, 0.5
 #: A line-search failure below this fraction of max(first residual, 1) is round-off stagnation.
 STAGNATION_RTOL = 1e-8
+#: Newton's error estimate θ/(1 − θ)‖δ‖ is used only where the contraction θ of two successive
+#: corrections is at most this (the quadratic regime; a damped or slow Newton never stops on it).
+CONTRACTION_MAX = 0.1
 #: Options prefix of the electrochemistry SNES; ``[solver] petsc`` keys may carry it.
 ECHEM_PREFIX = "echem_"
 #: ``[solver] petsc`` keys with these prefixes belong to other solvers (the mechanics).
@@ -107,6 +116,7 @@ class SolverSettings:
     quadrature_degree: int  #: quadrature degree of the nonlinear interface terms
     petsc: Mapping[str, Any]  #: user option overrides
     step_tol: float  #: Newton update, in units of each field's scale, that means converged
+    newton_error_tol: float = 0.0  #: Newton's error estimate (scaled units) that means converged; 0 = off
 
 
 def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dict[str, Any]:
@@ -237,6 +247,7 @@ class BlockedNewton:
         self.names = list(names)
         self.scales = list(scales) if scales is not None else [1.0] * len(self.names)
         self.step_tol = settings.step_tol
+        self.newton_error_tol = settings.newton_error_tol
         self.prefix = prefix
         self.bcs = list(bcs)
         self.options = petsc_options.OptionsScope(prefix, default_options(settings, self.names))
@@ -270,6 +281,8 @@ class BlockedNewton:
         self.bounds = list(bounds) if bounds is not None else [None] * len(self.names)
         self.damped = 0  # Newton directions shortened to respect the bounds
         self._correction = np.inf  # scaled size of the last full Newton correction
+        self._corrections: list[float] = []  # the full corrections of the current solve
+        self._last_clipped = False  # a bound shortened the last correction
         self._history: list[float] = []  # residual norms of the current solve
         self._slow = False
         snes.getKSP().setPostSolve(self._on_direction)
@@ -320,10 +333,12 @@ class BlockedNewton:
     def _on_direction(self, ksp: PETSc.KSP, rhs: PETSc.Vec, y: PETSc.Vec) -> None:
         """After each linear solve: record the full Newton correction, then apply the bounds."""
         self._correction = self.scaled_norm(y)
+        self._corrections.append(self._correction)
+        self._last_clipped = False
         if any(b is not None for b in self.bounds):
-            self._fraction_to_boundary(y)
+            self._last_clipped = self._fraction_to_boundary(y)
 
-    def _fraction_to_boundary(self, y: PETSc.Vec) -> None:
+    def _fraction_to_boundary(self, y: PETSc.Vec) -> bool:
         """Clip the Newton direction y (the iterate becomes x − λy) dof by dof so that bounded
         fields move at most FRACTION_TO_BOUNDARY of the way to their bounds. Clipping, not
         scaling the whole direction: one dof pressed against a bound must not stall the rest."""
@@ -345,6 +360,8 @@ class BlockedNewton:
             y.restoreSubVector(iset, ys)
         if y.getComm().tompi4py().allreduce(clipped, op=MPI.SUM):
             self.damped += 1
+            return True
+        return False
 
     def _converged(self, snes: PETSc.SNES, it: int, norms: tuple[float, float, float]) -> int:
         _, _, fnorm = norms
@@ -355,20 +372,40 @@ class BlockedNewton:
         if it == 0:
             self._f0 = fnorm
             self._correction = np.inf
+            self._corrections = []
             self._history = []
             self._slow = False
         self._history.append(fnorm)
+        estimate = self._error_estimate()
+        log.debug("    Newton iteration %d: residual %.3e, last correction %.3e, error estimate %.3e",
+                  it, fnorm, self._correction, estimate)
         if fnorm <= atol:
             return reason.CONVERGED_FNORM_ABS
         if it > 0 and fnorm <= rtol * self._f0:
             return reason.CONVERGED_FNORM_RELATIVE
         if it > 0 and self._correction <= self.step_tol:
             return reason.CONVERGED_SNORM_RELATIVE
+        if estimate <= self.newton_error_tol:
+            return reason.CONVERGED_SNORM_RELATIVE
         if (it >= SLOW_START and fnorm > SLOW_FACTOR * self._history[-1 - SLOW_WINDOW]
                 and fnorm > STAGNATION_RTOL * max(self._f0, 1.0)):
             self._slow = True
             return reason.DIVERGED_DTOL
         return reason.CONVERGED_ITERATING
+
+    def _error_estimate(self) -> float:
+        """θ/(1 − θ) ‖δ_k‖ (scaled units): the distance of the current iterate from the solution,
+        from the last two full corrections; inf where it is not trusted (fewer than two
+        corrections, θ > CONTRACTION_MAX, or a bound shortened the last correction)."""
+        if len(self._corrections) < 2 or self._last_clipped:
+            return np.inf
+        previous, last = self._corrections[-2], self._corrections[-1]
+        if not (previous > 0.0 and np.isfinite(previous) and np.isfinite(last)):
+            return np.inf
+        theta = last / previous
+        if theta > CONTRACTION_MAX:
+            return np.inf
+        return theta / (1.0 - theta) * last
 
     def solve(self) -> NewtonResult:
         """One Newton solve from the current state of the unknowns; never raises on divergence."""

@@ -62,7 +62,7 @@ def solver_settings(case: Case) -> SolverSettings:
     s = case.solver
     return SolverSettings(linear=s.linear, rtol=s.rtol, atol=s.atol, max_it=s.max_it,
                           quadrature_degree=s.quadrature_degree, petsc=petsc_user_options(case),
-                          step_tol=s.step_tol)
+                          step_tol=s.step_tol, newton_error_tol=s.newton_error_tol)
 
 
 def mechanics_params(case: Case) -> MechanicsParams:

@@ -38,6 +38,16 @@ class SolverConfig:
         lo=0.0,
         hi=0.001,
     )
+    newton_error_tol: float = key(
+        1e-6,
+        "-",
+        "Newton also stops when its error estimate theta/(1 - theta) |update| (theta: contraction of the "
+        "last two updates, trusted where theta <= 0.1; Hairer & Wanner, Solving ODEs II, IV.8) is below "
+        "this, in the units of step_tol; 1e-6 is 5000x below the time step's tolerances (tol_concentration "
+        "5e-3 c_max, tol_voltage 0.5 mV = 0.019 RT/F); 0 = off",
+        lo=0.0,
+        hi=0.001,
+    )
     quadrature_degree: int = key(
         2, "-", "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8
     )
