@@ -38,5 +38,5 @@ if [ ! -x "$venv/bin/python" ] || ! ok "$venv/bin/python"; then
     "$py" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[test,wheel]"
+"$venv/bin/python" -m pip install -q -e ".[test,wheel,tetgen]"
 echo "environment ready: $venv"

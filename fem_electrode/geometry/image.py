@@ -5,7 +5,8 @@ remove or keep the regions without a transport path (:func:`connectivity`), extr
 conformal surface of every phase boundary with multi-label surface nets and smooth it
 (:mod:`~fem_electrode.geometry.surfacenets`), hand it to gmsh as discrete surfaces (one per
 facet group and phase) bounding one volume per phase, and fill the volumes with HXT (element
-size about the voxel size, see :func:`_sizes`), with nodes embedded inside thin NVP layers
+size about the voxel size, see :func:`_sizes`; ``mesh.image_mesher = "tetgen"``: TetGen, graded,
+:mod:`~fem_electrode.geometry.image_tetgen`), with nodes embedded inside thin NVP layers
 (:func:`layer_points`) so that a layer the image resolves has 2 or more elements across
 (measured per interface node: :func:`layer_resolution`). Physical names and ids are those of
 every other kind. :func:`rasterize` turns a generated design into such an image (round trips).
@@ -28,7 +29,15 @@ from scipy import ndimage
 from scipy.sparse import csgraph, csr_matrix
 
 from fem_electrode import tags
-from fem_electrode.geometry import cosintered, image_io, infiltrated, measure, provenance, surfacenets
+from fem_electrode.geometry import (
+    cosintered,
+    image_io,
+    image_tetgen,
+    infiltrated,
+    measure,
+    provenance,
+    surfacenets,
+)
 from fem_electrode.geometry.base import Layer, MeshCheckError
 from fem_electrode.geometry.image_io import NVP, NZSP, PORE
 from fem_electrode.geometry.voxels import Box, VoxelGrid
@@ -186,6 +195,8 @@ def plan(case, seed: np.random.SeedSequence) -> ImagePlan:
     """Read, check and prepare the image; raises ``ValueError`` naming the key, before gmsh."""
     del seed  # nothing random
     g = case.geometry
+    if case.mesh.image_mesher == "tetgen":
+        image_tetgen.require()
     if g.image_voxel_size is None:
         raise ValueError("geometry.image_voxel_size: required with kind = 'image' (µm, [h0, h1, h2])")
     timings: dict[str, float] = {}
@@ -303,6 +314,15 @@ def _add_surfaces(surface: surfacenets.Surface) -> tuple[dict[str, list[int]], d
     return by_facet, by_region
 
 
+def facet_names(surface: surfacenets.Surface) -> np.ndarray:
+    """The facet group of every triangle of ``surface`` (SIDE_FACETS on the box, else PAIR_FACETS)."""
+    names = np.empty(len(surface.triangles), dtype=object)
+    box = surface.box_side >= 0
+    names[box] = [SIDE_FACETS[int(s)] for s in surface.box_side[box]]
+    names[~box] = [PAIR_FACETS[(int(a), int(b))] for a, b in surface.labels[~box]]
+    return names
+
+
 def _sizes(surface_size: float, case) -> None:
     """Element sizes: the surface keeps its voxel-scale triangles; inside, HXT interpolates the
     boundary sizes (``Mesh.MeshSizeExtendFromBoundary``), capped at ``mesh.size_max`` /
@@ -346,8 +366,9 @@ def _embed(points: np.ndarray, where: np.ndarray) -> None:
 
 def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
         measure.MeshData, dict[str, float], dict[str, Any]]:
-    """Surfaces (smoothed as ``SMOOTHING_LEVELS[level]``), volume mesh and physical groups in
-    the open gmsh session; the mesh data, stage timings (s) and surface statistics."""
+    """Surfaces (smoothed as ``SMOOTHING_LEVELS[level]``), volume mesh (gmsh HXT, or TetGen with
+    ``mesh.image_mesher = "tetgen"``: :mod:`~fem_electrode.geometry.image_tetgen`) and physical
+    groups in the open gmsh session; the mesh data, stage timings (s) and surface statistics."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     region, phase_of = regions(p.codes)
@@ -356,16 +377,23 @@ def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
     surfacenets.smooth(surface, p.spacing, pairs=pairs, clamp=clamp)
     timings["surfaces"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    by_facet, by_region = _add_surfaces(surface)
-    volumes: dict[str, list[int]] = {name: [] for name in PHASE_NAMES.values()}
-    for r, faces in sorted(by_region.items()):
-        loop = gmsh.model.geo.addSurfaceLoop(faces, r)
-        volumes[phase_of[r]].append(gmsh.model.geo.addVolume([loop], r))
-    gmsh.model.geo.synchronize()
-    points, where = layer_points(p.codes, p.spacing, region)
-    _embed(points, where)
-    _sizes(float(np.mean(p.spacing)), case)
-    gmsh.model.mesh.generate(3)  # a failure is retried by build_mesh with the next smoothing level
+    mesher: dict[str, Any] = {"name": case.mesh.image_mesher}
+    if case.mesh.image_mesher == "tetgen":
+        volumes, by_facet, used = image_tetgen.fill(surface, facet_names(surface), region, phase_of,
+                                                    p.spacing, case)
+        mesher.update(used)
+        points = np.zeros((0, 3))
+    else:
+        by_facet, by_region = _add_surfaces(surface)
+        volumes = {name: [] for name in PHASE_NAMES.values()}
+        for r, faces in sorted(by_region.items()):
+            loop = gmsh.model.geo.addSurfaceLoop(faces, r)
+            volumes[phase_of[r]].append(gmsh.model.geo.addVolume([loop], r))
+        gmsh.model.geo.synchronize()
+        points, where = layer_points(p.codes, p.spacing, region)
+        _embed(points, where)
+        _sizes(float(np.mean(p.spacing)), case)
+        gmsh.model.mesh.generate(3)  # a failure is retried by build_mesh with the next smoothing level
     timings["volume_mesh"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     repair = _check_degenerate()
@@ -380,8 +408,8 @@ def mesh_image(p: ImagePlan, case, level: int = 0) -> tuple[
         if not len({**data.cells, **data.facets}.get(name, ())):
             raise MeshCheckError(f"the image mesh has no {name!r} elements")
     timings["tag"] = time.perf_counter() - t0
-    stats = {"triangles": int(len(surface.triangles)), "vertices": int(len(surface.points)),
-             "regions": {name: len(v) for name, v in volumes.items()},
+    stats = {"mesher": mesher, "triangles": int(len(surface.triangles)), "vertices": int(len(surface.points)),
+             "regions": {name: sum(v == name for v in phase_of.values()) for name in PHASE_NAMES.values()},
              "smoothing_pairs": pairs, "cell_clamp": clamp, "smoothing_level": level,
              "crossings_undone": surface.crossings,
              "layer_points": int(len(points)),

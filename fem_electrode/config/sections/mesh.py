@@ -30,6 +30,15 @@ class MeshConfig:
         hi=200.0,
     )
     algorithm: str = key("hxt", "-", "gmsh 3D algorithm", choices=("hxt", "delaunay"))
+    image_mesher: str = key(
+        "hxt",
+        "-",
+        "volume mesher of geometry.kind = 'image': 'hxt' (gmsh HXT, element size about the voxel size"
+        " throughout) or 'tetgen' (TetGen via the optional package tetgen, AGPL-3.0, `pip install tetgen`:"
+        " elements graded away from the surfaces by its quality refinement, up to size_max / refinement;"
+        " fewer tetrahedra, lower minimum quality; docs/images.md)",
+        choices=("hxt", "tetgen"),
+    )
     threads: int = key(
         1,
         "-",
