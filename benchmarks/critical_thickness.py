@@ -11,8 +11,21 @@ parameters, g from the DOLFINx cross-section (problems/channel_crack.py) and fro
     h_c,ch = 2 G_c Ē_f/(π g σ_f²)    (channel crack, G_c = K_IC,NVP²/Ē_f),
     h_c,d  = 2 Ē_f G_c,i/σ_f²        (steady plane-strain delamination, G_c,i = K_IC,int²/Ē_f),
 
-against the layer thickness and grain size, and a sensitivity table. Run serially or under
-``mpiexec``::
+against the layer thickness and grain size, and a sensitivity table.
+
+Then the third crack type, a **radial crack in NZSP around an NVP grain** (co-sintered): a
+spherical grain of radius a whose free linear strain exceeds the matrix's by e presses on the
+matrix with (Lamé; equal for any grain size)
+
+    p = e / [(1 + ν_m)/(2 E_m) + (1 − 2 ν_i)/E_i],
+
+and the matrix carries σ_rr = −p (a/r)³, σ_θθ = +p/2 (a/r)³: hoop tension, the stress that
+opens a radial crack, only where p > 0, i.e. where the grain grows relative to the matrix. An
+edge crack of length c from the interface has K ≤ 1.12 σ_θθ(a) √(π c) (uniform stress, an upper
+bound: the hoop stress decays as (a/r)³), so no flaw shorter than
+c* = (K_IC,NZSP/(1.12 σ_θθ(a)))²/π can run. Printed for the cooling misfit from the heat
+treatment (default CTEs, and the ends of their estimated ranges) and for desodiation. Run
+serially or under ``mpiexec``::
 
     .venv/bin/python benchmarks/critical_thickness.py
 """
@@ -37,11 +50,36 @@ FILLINGS = (0.5, 0.0)
 TOUGHNESS_FACTORS = (0.5, 1.0, 2.0)
 #: The NVP modulus is an unsourced estimate in the NASICON range 60-100 GPa (materials schema).
 E_NVP_RANGE = (60e9, 100e9)
+#: The estimated CTE ranges of the materials schema (1/K): NVP 5-10e-6 (unsourced), NZSP 5-8e-6.
+CTE_NVP_RANGE = (5e-6, 10e-6)
+CTE_NZSP_RANGE = (5e-6, 8e-6)
+#: Edge-crack factor of K = 1.12 σ √(π c) (Tada, Paris & Irwin, The Stress Analysis of Cracks Handbook).
+EDGE_CRACK_FACTOR = 1.12
 
 
 def film_stress(E_f: float, nu_f: float, omega: float, c_max: float, y_ref: float, y: float) -> float:
     """σ_f (Pa) of an equi-biaxial bonded film with the Vegard misfit (Ω/3) c_max (y_ref − y)."""
     return E_f * (omega / 3.0) * c_max * (y_ref - y) / (1.0 - nu_f)
+
+
+def sphere_misfit_pressure(e: float, E_i: float, nu_i: float, E_m: float, nu_m: float) -> float:
+    """p (Pa) on a spherical grain whose free linear strain exceeds the matrix's by ``e`` (Lamé)."""
+    return e / ((1.0 + nu_m) / (2.0 * E_m) + (1.0 - 2.0 * nu_i) / E_i)
+
+
+def radial_crack_rows(m, grain_radius: float, cooling: float, misfit_desodiated: float) -> list[dict]:
+    """Hoop stress at the grain and the shortest flaw that could run, for each misfit source."""
+    cases = [("cooling, default CTEs", (m.cte_nvp - m.cte_nzsp) * cooling),
+             ("cooling, CTE_NVP low / CTE_NZSP high", (CTE_NVP_RANGE[0] - CTE_NZSP_RANGE[1]) * cooling),
+             ("cooling, CTE_NVP high / CTE_NZSP low", (CTE_NVP_RANGE[1] - CTE_NZSP_RANGE[0]) * cooling),
+             ("full desodiation (Vegard)", -misfit_desodiated)]
+    out = []
+    for name, e in cases:
+        p = sphere_misfit_pressure(e, m.E_nvp, m.nu_nvp, m.E_nzsp, m.nu_nzsp)
+        hoop = p / 2.0
+        flaw = (m.toughness_nzsp / (EDGE_CRACK_FACTOR * hoop)) ** 2 / math.pi if hoop > 0 else math.inf
+        out.append({"name": name, "e": e, "p": p, "hoop": hoop, "flaw": flaw, "ratio": flaw / grain_radius})
+    return out
 
 
 def main() -> None:
@@ -115,6 +153,15 @@ def main() -> None:
         print(f"E_NVP {r['E_f'] / 1e9:g} GPa: alpha {a_e:+.4f}, beta {b_e:+.4f}, g FE {g:.4f}, "
               f"table {fracture.channel_g(a_e, b_e):.4f}")
     assert all(math.isfinite(r["h_ch"]) for _, r in rows)
+    cooling = case.electrochemistry.temperature - case.mechanics.heat_treatment_temperature
+    print(f"\nradial crack in NZSP around an NVP grain (radius a = {grain / 2 / MICRON:.3g} um; cooling "
+          f"{cooling:+.0f} K from the heat treatment; K_IC NZSP {m.toughness_nzsp / 1e6:g} MPa m^0.5):")
+    print(f"{'misfit source':40s} {'e':>10} {'p':>9} {'hoop':>9} {'c*':>10} {'c*/a':>8}")
+    print(f"{'':40s} {'':>10} {'MPa':>9} {'MPa':>9} {'um':>10}")
+    for r in radial_crack_rows(m, grain / 2, cooling, eps):
+        flaw = "no tension" if not math.isfinite(r["flaw"]) else f"{r['flaw'] / MICRON:10.1f}"
+        ratio = "-" if not math.isfinite(r["ratio"]) else f"{r['ratio']:8.0f}"
+        print(f"{r['name']:40s} {r['e']:+10.2e} {r['p'] / 1e6:9.1f} {r['hoop'] / 1e6:9.1f} {flaw:>10} {ratio:>8}")
     print(f"\nrun time {time.perf_counter() - t0:.1f} s on {comm.size} rank(s)")
 
 
