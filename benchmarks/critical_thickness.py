@@ -161,7 +161,8 @@ def main() -> None:
     for r in radial_crack_rows(m, grain / 2, cooling, eps):
         flaw = "no tension" if not math.isfinite(r["flaw"]) else f"{r['flaw'] / MICRON:10.1f}"
         ratio = "-" if not math.isfinite(r["ratio"]) else f"{r['ratio']:8.0f}"
-        print(f"{r['name']:40s} {r['e']:+10.2e} {r['p'] / 1e6:9.1f} {r['hoop'] / 1e6:9.1f} {flaw:>10} {ratio:>8}")
+        stresses = f"{r['p'] / 1e6:9.1f} {r['hoop'] / 1e6:9.1f}"
+        print(f"{r['name']:40s} {r['e']:+10.2e} {stresses} {flaw:>10} {ratio:>8}")
     print(f"\nrun time {time.perf_counter() - t0:.1f} s on {comm.size} rank(s)")
 
 
