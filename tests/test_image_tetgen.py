@@ -99,7 +99,7 @@ def test_missing_tetgen_names_the_key_and_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(ValueError) as info:
         _mesh(tmp_path, synthetic(12), "tetgen")
     msg = str(info.value)
-    assert "mesh.image_mesher = 'tetgen'" in msg and "pip install tetgen" in msg and "'hxt'" in msg
+    assert "mesh.image_mesher = 'tetgen'" in msg and "pip install 'tetgen==0.8.4'" in msg and "'hxt'" in msg
 
 
 def test_tetgen_mesh_loads_in_dolfinx(comm, mpi_tmp_path):

@@ -29,7 +29,8 @@ is within that distance of the solution at its natural scale; or when Newton's o
 estimate is below ``[solver] newton_error_tol``: with the contraction θ = ‖δ_k‖/‖δ_{k−1}‖ of the
 last two full corrections, the iterate x_{k+1} = x_k − δ_k is within θ/(1 − θ) ‖δ_k‖ of the
 solution (Hairer & Wanner, Solving ODEs II, §IV.8). That estimate is trusted only in the fast
-(quadratic) regime, θ ≤ ``CONTRACTION_MAX``, and when no bound shortened the last correction.
+(quadratic) regime, θ ≤ ``CONTRACTION_MAX``, and when the last correction was taken whole
+(neither the line search nor a bound shortened it).
 A time step's Newton solve then stops one iteration earlier than the residual test would, at an
 error far below the time step's own tolerance (see the key's description).
 (``snes_stol`` stays 0: the line search also applies it, to the unscaled norms.) A line
@@ -95,6 +96,9 @@ STAGNATION_RTOL = 1e-8
 #: Newton's error estimate θ/(1 − θ)‖δ‖ is used only where the contraction θ of two successive
 #: corrections is at most this (the quadratic regime; a damped or slow Newton never stops on it).
 CONTRACTION_MAX = 0.1
+#: The last correction counts as taken whole when the step made equals it to this (relative, in
+#: the scaled max norm); a line search (λ ≤ 1/2 when it cuts) or a clipped bound differs by far more.
+FULL_STEP_RTOL = 1e-6
 #: Options prefix of the electrochemistry SNES; ``[solver] petsc`` keys may carry it.
 ECHEM_PREFIX = "echem_"
 #: ``[solver] petsc`` keys with these prefixes belong to other solvers (the mechanics).
@@ -116,7 +120,8 @@ class SolverSettings:
     quadrature_degree: int  #: quadrature degree of the nonlinear interface terms
     petsc: Mapping[str, Any]  #: user option overrides
     step_tol: float  #: Newton update, in units of each field's scale, that means converged
-    newton_error_tol: float = 0.0  #: Newton's error estimate (scaled units) that means converged; 0 = off
+    #: Newton's error estimate (scaled units) that means converged; 0 = off (a case's [solver] default: 1e-6)
+    newton_error_tol: float = 0.0
 
 
 def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dict[str, Any]:
@@ -282,7 +287,8 @@ class BlockedNewton:
         self.damped = 0  # Newton directions shortened to respect the bounds
         self._correction = np.inf  # scaled size of the last full Newton correction
         self._corrections: list[float] = []  # the full corrections of the current solve
-        self._last_clipped = False  # a bound shortened the last correction
+        self._x_before: PETSc.Vec | None = None  # the iterate the last correction started from
+        self._on_estimate = False  # the last solve stopped on the error estimate
         self._history: list[float] = []  # residual norms of the current solve
         self._slow = False
         snes.getKSP().setPostSolve(self._on_direction)
@@ -334,11 +340,14 @@ class BlockedNewton:
         """After each linear solve: record the full Newton correction, then apply the bounds."""
         self._correction = self.scaled_norm(y)
         self._corrections.append(self._correction)
-        self._last_clipped = False
+        x = self.snes.getSolution()
+        if self._x_before is None:
+            self._x_before = x.duplicate()
+        x.copy(self._x_before)  # the iterate this correction starts from
         if any(b is not None for b in self.bounds):
-            self._last_clipped = self._fraction_to_boundary(y)
+            self._fraction_to_boundary(y)
 
-    def _fraction_to_boundary(self, y: PETSc.Vec) -> bool:
+    def _fraction_to_boundary(self, y: PETSc.Vec) -> None:
         """Clip the Newton direction y (the iterate becomes x − λy) dof by dof so that bounded
         fields move at most FRACTION_TO_BOUNDARY of the way to their bounds. Clipping, not
         scaling the whole direction: one dof pressed against a bound must not stall the rest."""
@@ -360,8 +369,6 @@ class BlockedNewton:
             y.restoreSubVector(iset, ys)
         if y.getComm().tompi4py().allreduce(clipped, op=MPI.SUM):
             self.damped += 1
-            return True
-        return False
 
     def _converged(self, snes: PETSc.SNES, it: int, norms: tuple[float, float, float]) -> int:
         _, _, fnorm = norms
@@ -373,6 +380,7 @@ class BlockedNewton:
             self._f0 = fnorm
             self._correction = np.inf
             self._corrections = []
+            self._on_estimate = False
             self._history = []
             self._slow = False
         self._history.append(fnorm)
@@ -386,6 +394,7 @@ class BlockedNewton:
         if it > 0 and self._correction <= self.step_tol:
             return reason.CONVERGED_SNORM_RELATIVE
         if estimate <= self.newton_error_tol:
+            self._on_estimate = True
             return reason.CONVERGED_SNORM_RELATIVE
         if (it >= SLOW_START and fnorm > SLOW_FACTOR * self._history[-1 - SLOW_WINDOW]
                 and fnorm > STAGNATION_RTOL * max(self._f0, 1.0)):
@@ -395,15 +404,23 @@ class BlockedNewton:
 
     def _error_estimate(self) -> float:
         """θ/(1 − θ) ‖δ_k‖ (scaled units): the distance of the current iterate from the solution,
-        from the last two full corrections; inf where it is not trusted (fewer than two
-        corrections, θ > CONTRACTION_MAX, or a bound shortened the last correction)."""
-        if len(self._corrections) < 2 or self._last_clipped:
+        from the last two full corrections; inf where it is not trusted: fewer than two
+        corrections, θ > CONTRACTION_MAX, or the last correction was not taken whole (the line
+        search shortened it or a bound clipped it: the step actually made differs from δ_k).
+        Collective (the norms are global)."""
+        if len(self._corrections) < 2 or self._x_before is None:
             return np.inf
         previous, last = self._corrections[-2], self._corrections[-1]
         if not (previous > 0.0 and np.isfinite(previous) and np.isfinite(last)):
             return np.inf
         theta = last / previous
         if theta > CONTRACTION_MAX:
+            return np.inf
+        step = self._x_before.copy()
+        step.axpy(-1.0, self.snes.getSolution())  # the step made: x_before − x = λ (clipped δ_k)
+        made = self.scaled_norm(step)
+        step.destroy()
+        if abs(made - last) > FULL_STEP_RTOL * last:
             return np.inf
         return theta / (1.0 - theta) * last
 
@@ -435,6 +452,8 @@ class BlockedNewton:
                   else "non-finite solution")
         if self._slow:
             reason = "DIVERGED_SLOW_PROGRESS"
+        if converged and self._on_estimate:
+            reason = "CONVERGED_ERROR_ESTIMATE"
         if (code == PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH and finite
                 and norm <= STAGNATION_RTOL * max(self._f0, 1.0)):
             converged, reason = True, "CONVERGED_ROUNDOFF_STAGNATION"
@@ -471,7 +490,7 @@ class BlockedNewton:
         snes = self.problem.solver
         snes.setConvergenceTest("default")
         snes.getKSP().setPostSolve(None)
-        for obj in (getattr(self, "_shell", None), snes, self.problem.A, self.problem.b, self.problem.x,
-                    *self.index_sets):
+        for obj in (getattr(self, "_shell", None), self._x_before, snes, self.problem.A, self.problem.b,
+                    self.problem.x, *self.index_sets):
             if obj is not None:
                 obj.destroy()

@@ -33,7 +33,8 @@ from fem_electrode.geometry.base import MeshCheckError
 SWITCHES = "pAYfQq1.414/10"
 #: What to tell a user without the package.
 INSTALL = ("mesh.image_mesher = 'tetgen' needs the optional package tetgen (pyvista's wrapper of "
-           "TetGen, AGPL-3.0): .venv/bin/pip install tetgen, or mesh.image_mesher = 'hxt'")
+           "TetGen, AGPL-3.0): pip install 'tetgen==0.8.4' (the extra [tetgen]), "
+           "or mesh.image_mesher = 'hxt'")
 
 
 def require() -> None:
@@ -85,6 +86,10 @@ def fill(surface: surfacenets.Surface, facet_names: np.ndarray, region: np.ndarr
         raise MeshCheckError(f"TetGen left {np.count_nonzero(phase == '')} tetrahedra outside every "
                              "NZSP / NVP region")
     on_surface = markers > 0
+    kept = np.unique(markers[on_surface])
+    if np.count_nonzero(on_surface) != len(surface.triangles) or len(kept) != len(surface.triangles):
+        raise MeshCheckError(f"TetGen did not keep the surface: {len(kept)} of {len(surface.triangles)} "
+                             f"triangles found once among {np.count_nonzero(on_surface)} marked faces")
     names = facet_names[markers[on_surface] - 1]
     faces = faces[on_surface]
     gmsh.model.addDiscreteEntity(3, 1)

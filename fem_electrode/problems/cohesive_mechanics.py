@@ -104,9 +104,11 @@ ANDERSON_PROGRESS = 1e-3
 #: iteration (a forward and backward substitution) costs about 1/10 of a MUMPS factorization on the
 #: demo RVE (10⁴ dofs): beyond about 10 iterations a fresh LU is cheaper over the following solves.
 REFACTOR_ITERATIONS = 10
+#: The threshold before (``LEGACY``).
+LEGACY_REFACTOR_ITERATIONS = 25
 
-#: A facet that has switched between open and closed CHATTER_SWITCHES times in one solve (after
-#: CONTACT_FREEZE iterations) is held open for the rest of it. Such facets cycle (period 2 or 3;
+#: A facet that has switched between open and closed CHATTER_SWITCHES times in one solve (counted
+#: from its first iteration) is held open for the rest of it, from iteration CONTACT_FREEZE + 1 on. Such facets cycle (period 2 or 3;
 #: about 10 of the 1668 facets of the demo RVE in every update after the first charge, all with
 #: D > 0.997): closed, the full K gives them a tension of 2 to 30 N (N the strength); open, the
 #: secant (1 − D) K a compression below 0.05 N with δ_n down to −0.5 nm: the solution sits at
@@ -357,14 +359,15 @@ class CohesiveMechanicsProblem(MechanicsProblem):
             self.assemblies += 1
         reuse = self._reuse_factorization
         its, reason = self.system.solve(reuse_preconditioner=reuse)
+        last = its  # CG iterations with the factorization the next solve would keep
         if reason < 0 and reuse:  # the kept LU no longer serves: factorize now
             reuse = False
-            more, reason = self.system.solve(reuse_preconditioner=False)
-            its += more
+            last, reason = self.system.solve(reuse_preconditioner=False)
+            its += last
         self.factorizations += not reuse
         if reason < 0:
             raise MechanicsError(f"cohesive mechanics: linear solve failed (KSP reason {reason})")
-        self._reuse_factorization = its <= (25 if LEGACY else REFACTOR_ITERATIONS)
+        self._reuse_factorization = last <= (LEGACY_REFACTOR_ITERATIONS if LEGACY else REFACTOR_ITERATIONS)
         self.linear_solves += 1
         self.linear_iterations += its
         return its

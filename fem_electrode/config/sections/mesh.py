@@ -33,8 +33,9 @@ class MeshConfig:
     image_mesher: str = key(
         "hxt",
         "-",
-        "volume mesher of geometry.kind = 'image': 'hxt' (gmsh HXT, element size about the voxel size"
-        " throughout) or 'tetgen' (TetGen via the optional package tetgen, AGPL-3.0, `pip install tetgen`:"
+        "volume mesher of geometry.kind = 'image': 'hxt' (gmsh, with mesh.algorithm's 3D mesher, HXT by "
+        "default; element size about the voxel size throughout) or 'tetgen' (TetGen via the optional "
+        "package tetgen, AGPL-3.0, extra [tetgen], installed by make setup:"
         " elements graded away from the surfaces by its quality refinement, up to size_max / refinement;"
         " fewer tetrahedra, lower minimum quality; docs/images.md)",
         choices=("hxt", "tetgen"),

@@ -44,7 +44,8 @@ class SolverConfig:
         "Newton also stops when its error estimate theta/(1 - theta) |update| (theta: contraction of the "
         "last two updates, trusted where theta <= 0.1; Hairer & Wanner, Solving ODEs II, IV.8) is below "
         "this, in the units of step_tol; 1e-6 is 5000x below the time step's tolerances (tol_concentration "
-        "5e-3 c_max, tol_voltage 0.5 mV = 0.019 RT/F); 0 = off",
+        "5e-3 c_max, tol_voltage 0.5 mV = 0.019 RT/F) and, where it fires, it sets Newton's accuracy "
+        "instead of step_tol (1000x looser); 0 = off",
         lo=0.0,
         hi=0.001,
     )
