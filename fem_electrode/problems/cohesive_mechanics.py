@@ -108,12 +108,13 @@ REFACTOR_ITERATIONS = 10
 LEGACY_REFACTOR_ITERATIONS = 25
 
 #: A facet that has switched between open and closed CHATTER_SWITCHES times in one solve (counted
-#: from its first iteration) is held open for the rest of it, from iteration CONTACT_FREEZE + 1 on. Such facets cycle (period 2 or 3;
-#: about 10 of the 1668 facets of the demo RVE in every update after the first charge, all with
-#: D > 0.997): closed, the full K gives them a tension of 2 to 30 N (N the strength); open, the
-#: secant (1 − D) K a compression below 0.05 N with δ_n down to −0.5 nm: the solution sits at
-#: δ_n ≈ 0, which neither state represents, so the solve never sees a contact set without switches.
-#: Open is the state with the smaller traction error (and it does not pin a running front).
+#: from its first iteration) is held open for the rest of it, from iteration CONTACT_FREEZE + 1
+#: on. Such facets cycle (period 2 or 3; about 10 of the 1668 facets of the demo RVE in every
+#: update after the first charge, all with D > 0.997): closed, the full K gives them a tension of
+#: 2 to 30 N (N the strength); open, the secant (1 − D) K a compression below 0.05 N with δ_n
+#: down to −0.5 nm: the solution sits at δ_n ≈ 0, which neither state represents, so the solve
+#: never sees a contact set without switches. Open is the state with the smaller traction error
+#: (and it does not pin a running front).
 CHATTER_SWITCHES = 2
 
 #: A facet held open at the end of a solve starts the next ones held open (its cycle would otherwise
