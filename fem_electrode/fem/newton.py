@@ -120,7 +120,7 @@ class SolverSettings:
     quadrature_degree: int  #: quadrature degree of the nonlinear interface terms
     petsc: Mapping[str, Any]  #: user option overrides
     step_tol: float  #: Newton update, in units of each field's scale, that means converged
-    #: Newton's error estimate (scaled units) that means converged; 0 = off (a case's [solver] default: 1e-6)
+    #: Newton's error estimate (scaled units) that means converged; 0 = off (as in a case's [solver] default)
     newton_error_tol: float = 0.0
 
 
