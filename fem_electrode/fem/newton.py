@@ -285,8 +285,7 @@ class BlockedNewton:
             self._install_rank_one(rank_one)
         self.bounds = list(bounds) if bounds is not None else [None] * len(self.names)
         self.damped = 0  # Newton directions shortened to respect the bounds
-        self._correction = np.inf  # scaled size of the last full Newton correction
-        self._corrections: list[float] = []  # the full corrections of the current solve
+        self._corrections: list[float] = []  # scaled sizes of the full corrections of the current solve
         self._x_before: PETSc.Vec | None = None  # the iterate the last correction started from
         self._on_estimate = False  # the last solve stopped on the error estimate
         self._history: list[float] = []  # residual norms of the current solve
@@ -338,12 +337,12 @@ class BlockedNewton:
 
     def _on_direction(self, ksp: PETSc.KSP, rhs: PETSc.Vec, y: PETSc.Vec) -> None:
         """After each linear solve: record the full Newton correction, then apply the bounds."""
-        self._correction = self.scaled_norm(y)
-        self._corrections.append(self._correction)
-        x = self.snes.getSolution()
-        if self._x_before is None:
-            self._x_before = x.duplicate()
-        x.copy(self._x_before)  # the iterate this correction starts from
+        self._corrections.append(self.scaled_norm(y))
+        if self.newton_error_tol > 0.0:  # the error estimate needs the iterate this correction starts from
+            x = self.snes.getSolution()
+            if self._x_before is None:
+                self._x_before = x.duplicate()
+            x.copy(self._x_before)
         if any(b is not None for b in self.bounds):
             self._fraction_to_boundary(y)
 
@@ -378,20 +377,20 @@ class BlockedNewton:
             return reason.DIVERGED_FNORM_NAN
         if it == 0:
             self._f0 = fnorm
-            self._correction = np.inf
             self._corrections = []
             self._on_estimate = False
             self._history = []
             self._slow = False
         self._history.append(fnorm)
-        estimate = self._error_estimate()
+        correction = self._corrections[-1] if self._corrections else np.inf  # the last full correction
+        estimate = self._error_estimate() if self.newton_error_tol > 0.0 else np.inf
         log.debug("    Newton iteration %d: residual %.3e, last correction %.3e, error estimate %.3e",
-                  it, fnorm, self._correction, estimate)
+                  it, fnorm, correction, estimate)
         if fnorm <= atol:
             return reason.CONVERGED_FNORM_ABS
         if it > 0 and fnorm <= rtol * self._f0:
             return reason.CONVERGED_FNORM_RELATIVE
-        if it > 0 and self._correction <= self.step_tol:
+        if it > 0 and correction <= self.step_tol:
             return reason.CONVERGED_SNORM_RELATIVE
         if estimate <= self.newton_error_tol:
             self._on_estimate = True

@@ -293,6 +293,7 @@ def _add_surfaces(surface: surfacenets.Surface) -> tuple[dict[str, list[int]], d
     by_facet: dict[str, list[int]] = {}
     by_region: dict[int, list[int]] = {}
     placed = np.zeros(len(surface.points), dtype=bool)
+    names = facet_names(surface)
     next_element = 1
     for tag, (k, a, b) in enumerate(zip(keys, starts, ends, strict=True), start=1):
         gmsh.model.addDiscreteEntity(2, tag)
@@ -305,9 +306,8 @@ def _add_surfaces(surface: surfacenets.Surface) -> tuple[dict[str, list[int]], d
         gmsh.model.mesh.addElementsByType(tag, measure.TRI3, np.arange(next_element, next_element + len(tri)),
                                           tri.ravel())
         next_element += len(tri)
-        l0, l1, s, r0, r1 = (int(x) for x in k)
-        name = SIDE_FACETS[s] if s != 7 else PAIR_FACETS[(l0, l1)]
-        by_facet.setdefault(name, []).append(tag)
+        l0, l1, _, r0, r1 = (int(x) for x in k)
+        by_facet.setdefault(names[order[a]], []).append(tag)  # one (labels, box side) per group
         for code, region in ((l0, r0), (l1, r1)):
             if code in PHASE_NAMES:
                 by_region.setdefault(region, []).append(tag)

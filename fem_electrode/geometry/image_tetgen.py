@@ -1,7 +1,7 @@
 """``mesh.image_mesher = "tetgen"``: the image route's smoothed surfaces filled by TetGen, graded.
 
 The optional PyPI package ``tetgen`` (pyvista's MIT wrapper of TetGen 1.6, which is AGPL-3.0 or
-a commercial licence from WIAS; not a dependency of this project) tetrahedralises the
+a commercial licence from WIAS; the project's optional extra ``[tetgen]``) tetrahedralises the
 surface-nets surface of :mod:`~fem_electrode.geometry.image` as one piecewise-linear complex
 (switch ``p``): one region point per face-connected NZSP or NVP region (``A``: every
 tetrahedron carries its region), one hole point per pore region, the surface kept as it is
@@ -94,23 +94,25 @@ def fill(surface: surfacenets.Surface, facet_names: np.ndarray, region: np.ndarr
     faces = faces[on_surface]
     gmsh.model.addDiscreteEntity(3, 1)
     gmsh.model.mesh.addNodes(3, 1, np.arange(1, len(nodes) + 1), nodes.ravel())
-    volumes: dict[str, list[int]] = {}
-    by_facet: dict[str, list[int]] = {}
-    next_element = 1
-    for tag, name in enumerate(sorted(set(phase)), start=1):
-        if tag > 1:
-            gmsh.model.addDiscreteEntity(3, tag)
-        sel = tets[phase == name] + 1
-        gmsh.model.mesh.addElementsByType(tag, measure.TET4, np.arange(next_element, next_element + len(sel)),
-                                          sel.ravel())
-        next_element += len(sel)
-        volumes[name] = [tag]
-    for tag, name in enumerate(sorted(set(names)), start=1):
-        gmsh.model.addDiscreteEntity(2, tag)
-        sel = faces[names == name] + 1
-        gmsh.model.mesh.addElementsByType(tag, measure.TRI3, np.arange(next_element, next_element + len(sel)),
-                                          sel.ravel())
-        next_element += len(sel)
-        by_facet[name] = [tag]
+    volumes, next_element = _add_groups(3, measure.TET4, tets, phase, 1)
+    by_facet, _ = _add_groups(2, measure.TRI3, faces, names, next_element)
     used = {"switches": switches, "size_max": size_max}
     return volumes, by_facet, used
+
+
+def _add_groups(dim: int, element_type: int, cells: np.ndarray, names: np.ndarray,
+                next_element: int) -> tuple[dict[str, list[int]], int]:
+    """One discrete gmsh entity of dimension ``dim`` per distinct name (tags 1, 2, ... in name
+    order; volume 1 exists already, it holds the nodes) with the ``cells`` (0-based node indices)
+    of that name, numbered from ``next_element``. Returns the entity tag per name and the next
+    free element number."""
+    tags: dict[str, list[int]] = {}
+    for tag, name in enumerate(sorted(set(names)), start=1):
+        if (dim, tag) not in gmsh.model.getEntities(dim):
+            gmsh.model.addDiscreteEntity(dim, tag)
+        sel = cells[names == name] + 1
+        gmsh.model.mesh.addElementsByType(tag, element_type, np.arange(next_element, next_element + len(sel)),
+                                          sel.ravel())
+        next_element += len(sel)
+        tags[name] = [tag]
+    return tags, next_element
