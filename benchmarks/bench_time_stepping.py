@@ -4,24 +4,28 @@ machine in one run, with a reference of 8× smaller steps for the accuracy.
 Three runs of ``fem-electrode run`` (serial unless ``--ranks``; one after the other):
 
 - ``newton``: the Newton-count rule (``time_stepping = "newton"``, ``dt_max`` 600 s,
-  ``dt_growth`` 1.5: dt grows after <= 4 Newton iterations, shrinks after > 10; no error estimate);
-- ``error``: the error-controlled steps with the case's tolerances (the defaults);
+  ``dt_growth`` 1.5: dt grows after <= 4 Newton iterations, shrinks after > 10; no error estimate)
+  with plain Newton (``jacobian_reuse = 0``: its step rule counts Newton iterations);
+- ``error``: the error-controlled backward-Euler steps with the case's tolerances (the defaults);
+- ``bdf2``: the same error control with second-order BDF2 steps (``time_stepping = "bdf2"``);
 - ``reference``: the error control with every tolerance divided by 64 (a first-order method:
   local error ∝ dt², so the steps are about 8× smaller).
 
 Printed per run: steps per cycle, retried steps (Newton failures, local-error and cut-off
-rejections, and those inside the plateau), Newton iterations per step, Krylov iterations per
+rejections, and those inside the plateau), Newton iterations and Jacobians (assembled and
+factorized: fewer with chord steps, ``[solver] jacobian_reuse``) per step, Krylov iterations per
 Newton iteration, wall time per cycle, peak memory (resident set of the run's process); then
-the ratios newton / error, and the accuracy of both against the reference: discharge capacity
-(relative) and the voltage curves V(q) of every galvanostatic half-cycle (max |ΔV| at the same
-capacity over 2 ... 98 % of the reference half-cycle: at the steep ends a curve that is right
-to a fraction of a per cent in capacity can be off by many mV). JSON into ``OUT/bench.json``.
+the ratios newton / error and newton / bdf2, and the accuracy of each against the reference:
+discharge capacity (relative) and the voltage curves V(q) of every galvanostatic half-cycle
+(max |ΔV| at the same capacity over 2 ... 98 % of the reference half-cycle: at the steep ends a
+curve that is right to a fraction of a per cent in capacity can be off by many mV).
+JSON into ``OUT/bench.json``.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_time_stepping.py [--case examples/default.toml]
         [--kind infiltrated] [--rate 0.1] [--cycles 1] [-o runs/bench-stepping] [--reuse]
-        [--runs newton error reference] [--ranks 1]
+        [--runs newton error bdf2 reference] [--ranks 1]
 """
 
 from __future__ import annotations
@@ -58,8 +62,10 @@ def variants(case, runs: list[str]) -> dict[str, dict]:
     """Overrides of each run."""
     pr = case.protocol
     out = {
-        "newton": {"protocol": {"time_stepping": "newton", "dt_max": 600.0, "dt_growth": 1.5}},
+        "newton": {"protocol": {"time_stepping": "newton", "dt_max": 600.0, "dt_growth": 1.5},
+                   "solver": {"jacobian_reuse": 0.0}},  # the solver as it was with this rule: Newton
         "error": {"protocol": {"time_stepping": "error"}},
+        "bdf2": {"protocol": {"time_stepping": "bdf2"}},
         "reference": {"protocol": {"time_stepping": "error",
                                    "tol_voltage": pr.tol_voltage / REFERENCE_DIVISOR,
                                    "tol_concentration": pr.tol_concentration / REFERENCE_DIVISOR,
@@ -124,6 +130,8 @@ def summary(folder: Path, measured: dict, cycles: int) -> dict:
         "rejected_local_error": rejected.get("local_error", 0), "rejected_cutoff": rejected.get("cutoff", 0),
         "retried_in_plateau": rejected.get("in_plateau"),
         "newton_per_step": s["newton_iterations"] / max(m["steps"], 1),
+        # Jacobians assembled and factorized per step (fewer than Newton iterations with chord steps)
+        "jacobians_per_step": s.get("jacobians", s["newton_iterations"]) / max(m["steps"], 1),
         "krylov_per_newton": s["mean_linear_iterations_per_newton"],
         "wall_per_cycle_s": s["wall_time_s"] / cycles,
         "peak_rss_mib": measured.get("peak_rss_mib"),
@@ -140,8 +148,8 @@ def main() -> None:
     p.add_argument("--kind", default="infiltrated", help="geometry.kind of the run")
     p.add_argument("--rate", type=float, default=0.1, help="C-rate")
     p.add_argument("--cycles", type=int, default=1)
-    p.add_argument("--runs", nargs="+", default=["newton", "error", "reference"],
-                   choices=["newton", "error", "reference"])
+    p.add_argument("--runs", nargs="+", default=["newton", "error", "bdf2", "reference"],
+                   choices=["newton", "error", "bdf2", "reference"])
     p.add_argument("--ranks", type=int, default=1)
     p.add_argument("-o", "--out", type=Path, default=Path("runs/bench-stepping"))
     p.add_argument("--reuse", action="store_true", help="keep finished runs (metrics.json present)")
@@ -175,7 +183,8 @@ def main() -> None:
 
     keys = [("status", "{}"), ("steps_per_cycle", "{:.0f}"), ("retried", "{}"), ("newton_failed", "{}"),
             ("rejected_local_error", "{}"), ("rejected_cutoff", "{}"), ("retried_in_plateau", "{}"),
-            ("newton_per_step", "{:.2f}"), ("krylov_per_newton", "{:.1f}"), ("wall_per_cycle_s", "{:.0f}"),
+            ("newton_per_step", "{:.2f}"), ("jacobians_per_step", "{:.2f}"), ("krylov_per_newton", "{:.1f}"),
+            ("wall_per_cycle_s", "{:.0f}"),
             ("peak_rss_mib", "{:.0f}"), ("capacity_discharge_mAh_per_g", "{:.3f}"),
             ("capacity_error_rel", "{:.2e}"), ("voltage_curve_error_V", "{:.2e}"), ("dofs", "{}")]
     names = list(results)
@@ -187,14 +196,19 @@ def main() -> None:
             v = results[n].get(k)
             cells.append("-" if v is None else spec.format(v))
         print(f"{k:<30}" + "".join(f"{c:>14}" for c in cells))
-    if "newton" in results and "error" in results:
-        a, b = results["newton"], results["error"]
-        ratios = {"wall newton / error": a["wall_per_cycle_s"] / b["wall_per_cycle_s"],
-                  "steps newton / error": a["steps"] / b["steps"],
-                  "Newton iterations newton / error": (a["newton_per_step"] * a["steps"])
-                  / (b["newton_per_step"] * b["steps"])}
-        for k, v in ratios.items():
-            print(f"{k:<34} {v:6.2f}")
+    ratios = {}
+    for other in ("error", "bdf2"):
+        if "newton" in results and other in results:
+            a, b = results["newton"], results[other]
+            ratios.update({f"wall newton / {other}": a["wall_per_cycle_s"] / b["wall_per_cycle_s"],
+                           f"steps newton / {other}": a["steps"] / b["steps"],
+                           f"Newton iterations newton / {other}": (a["newton_per_step"] * a["steps"])
+                           / (b["newton_per_step"] * b["steps"]),
+                           f"Jacobians newton / {other}": (a["jacobians_per_step"] * a["steps"])
+                           / (b["jacobians_per_step"] * b["steps"])})
+    for k, v in ratios.items():
+        print(f"{k:<34} {v:6.2f}")
+    if ratios:
         results["ratios"] = ratios
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))
     figure(args.out, list(results.keys() - {"ratios"}), f"{args.case} ({args.kind}), {args.rate:g} C")
@@ -209,9 +223,10 @@ def figure(out: Path, names: list[str], title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_v, ax_dt) = plt.subplots(2, 1, figsize=(7.5, 6.0), sharex=True)
-    styles = {"newton": ("C1", "Newton-count rule (dt_max 600 s)"), "error": ("C0", "error-controlled"),
+    styles = {"newton": ("C1", "Newton-count rule (dt_max 600 s)"),
+              "error": ("C0", "error-controlled, backward Euler"), "bdf2": ("C2", "error-controlled, BDF2"),
               "reference": ("0.4", "reference (tolerances / 64)")}
-    for name in ("reference", "newton", "error"):
+    for name in ("reference", "newton", "error", "bdf2"):
         if name not in names:
             continue
         rows = [r for r in read_rows(out / name / "timeseries.csv") if r["segment"] != "initial"]

@@ -99,6 +99,62 @@ def test_predictor_is_linear_and_keeps_c_inside_its_range():
     assert h.can_start_newton
 
 
+def cubic(t):
+    """A cubic in t (the quadratic extrapolation misses it by exactly its x‴ term)."""
+    return 1.0 + 2.0 * t - 0.7 * t * t + 0.05 * t**3
+
+
+def test_newton_start_is_the_quadratic_extrapolation_through_three_states():
+    """Three in-segment states at unequal steps (t = 1, 1.4, 2.2): the quadratic through them
+    at t = 3.1 is written here as a Newton divided difference; the cubic's x‴ term then
+    misses by exactly 0.05 (t − 1)(t − 1.4)(t − 2.2) at t = 3.1 (a linear or a wrongly
+    weighted predictor is far off)."""
+    times, dt = (1.0, 1.4, 2.2), 0.9
+    h = StateHistory(MPI.COMM_SELF, 1, 1, 100.0)
+    h.push([np.array([0.0]), np.array([cubic(0.5)]), np.zeros(1)], 0.0, 3.3, None)  # segment start
+    prev = 0.5
+    for t in times:
+        h.push([np.array([cubic(t)]), np.array([cubic(t)]), np.zeros(1)], cubic(t), 3.3, t - prev)
+        prev = t
+    assert h.quadratic and h.can_start_newton
+    t0, t1, t2 = times
+    f01 = (cubic(t1) - cubic(t0)) / (t1 - t0)
+    f12 = (cubic(t2) - cubic(t1)) / (t2 - t1)
+    f012 = (f12 - f01) / (t2 - t0)
+    t = t2 + dt
+    expected = cubic(t0) + f01 * (t - t0) + f012 * (t - t0) * (t - t1)
+    assert expected == pytest.approx(cubic(t) - 0.05 * (t - t0) * (t - t1) * (t - t2), rel=1e-12)
+    arrays, phi_ref = h.predicted(dt)
+    assert arrays[0][0] == pytest.approx(expected, rel=1e-12)
+    assert arrays[1][0] == pytest.approx(expected, rel=1e-12)
+    assert phi_ref == pytest.approx(expected, rel=1e-12)
+    # the local error still comes from the linear predictor through the last two states
+    x_new = 3.0
+    lin = cubic(t2) + dt / (t2 - t1) * (cubic(t2) - cubic(t1))
+    w = dt / (2 * dt + (t2 - t1))
+    err = h.local_error(dt, np.array([x_new]), 3.3, 1e-3, 1.0)
+    assert err.concentration == pytest.approx(w * abs(x_new - lin) / (1e-3 * 100.0), rel=1e-12)
+
+
+def test_quadratic_start_needs_three_states_after_the_segment_start_and_keeps_c_in_range():
+    h = StateHistory(MPI.COMM_SELF, 1, 3, 1.0)
+    h.push([np.zeros(2), np.array([0.50, 0.10, 0.88]), np.zeros(1)], 0.0, None, None)  # segment start
+    h.push([np.zeros(2), np.array([0.52, 0.06, 0.90]), np.zeros(1)], 0.0, 3.40, 1.0)
+    h.push([np.zeros(2), np.array([0.56, 0.03, 0.91]), np.zeros(1)], 0.0, 3.41, 1.0)
+    assert not h.quadratic and h.can_start_newton  # the oldest is the start state: linear
+    arrays, _ = h.predicted(1.0)
+    # linear: 0.60 inside; 0.03 − 0.03 = 0 is not inside (0, 1): the last value; 0.92
+    assert arrays[1] == pytest.approx([0.60, 0.03, 0.92])
+    h.push([np.zeros(2), np.array([0.62, 0.01, 0.95]), np.zeros(1)], 0.0, 3.42, 1.0)
+    assert h.quadratic
+    arrays, _ = h.predicted(1.0)
+    # equal steps: quadratic 3 x_n − 3 x_{n−1} + x_{n−2}, linear 2 x_n − x_{n−1}
+    # node 0: quadratic 1.86 − 1.68 + 0.52 = 0.70;
+    # node 1: quadratic 0.03 − 0.09 + 0.06 = 0 and linear 0.02 − 0.03 < 0: the last value 0.01;
+    # node 2: quadratic 2.85 − 2.73 + 0.90 = 1.02 > 1: the linear 1.90 − 0.91 = 0.99
+    assert arrays[1] == pytest.approx([0.70, 0.01, 0.99])
+
+
 def test_controller_accepts_rejects_and_scales_as_first_order():
     ctl = ErrorController(dt=10.0, dt_min=0.1, dt_max=1000.0, growth=3.0, shrink=0.5)
     # rejected: err 4 → dt × SAFETY/2
@@ -186,3 +242,91 @@ def test_bad_tolerances_are_rejected_before_any_work(key, value):
     with pytest.raises(ConfigError) as info:
         validate({"case": {"name": "x"}, "protocol": {key: value}})
     assert f"protocol.{key}" in str(info.value) and repr(value).strip("'") in str(info.value)
+
+
+# ---- BDF2 (time_stepping = "bdf2") -----------------------------------------------------------------
+def bdf2_weights(t_prev, t_n, t_new):
+    """Weights of x_{n−1}, x_n, x_{n+1} in the derivative at t_new of the quadratic through the three
+    points (Lagrange, written out here): BDF2 sets this derivative equal to x'(t_new)."""
+    h2, dt = t_n - t_prev, t_new - t_n
+    w_new = 1.0 / dt + 1.0 / (dt + h2)
+    w_n = -(dt + h2) / (h2 * dt)
+    w_prev = dt / (h2 * (dt + h2))
+    return w_prev, w_n, w_new
+
+
+@pytest.mark.parametrize(("h1", "h2", "dt"), [(0.5, 0.8, 1.3), (1.0, 1.0, 1.0), (0.9, 0.6, 0.35)])
+def test_bdf2_step_and_its_error_estimate_are_exact_for_a_cubic(h1, h2, dt):
+    """x' = t²/2 (x = t³/6, x‴ = 1) from exact states at unequal steps: the BDF2 step taken the
+    package's way (backward Euler with dt/a0 from x̂) equals the Lagrange-derivative step written
+    here, and its estimated local error (corrector − quadratic predictor, weighted) equals the
+    true error x_{n+1} − x(t_{n+1}) exactly (a cubic has no higher derivative)."""
+    t0 = 2.0
+    t1, t2 = t0 + h1, t0 + h1 + h2
+    t3 = t2 + dt
+    x = lambda t: t**3 / 6.0  # noqa: E731
+    w_prev, w_n, w_new = bdf2_weights(t1, t2, t3)
+    x_lagrange = (t3**2 / 2.0 - w_n * x(t2) - w_prev * x(t1)) / w_new
+    c_max, tol_c = 100.0, 1e-3
+    h = StateHistory(MPI.COMM_SELF, 0, 1, c_max)
+    for t, step in ((t0, None), (t1, h1), (t2, h2)):
+        h.push([np.array([x(t)])], 0.0, 3.0 + x(t), step)
+    assert h.bdf2_ready(dt)
+    x_hat, a0, _ = h.bdf2_old_state(dt)
+    x_step = x_hat[0] + dt / a0 * t3**2 / 2.0  # backward Euler with dt/a0 from x̂
+    assert x_step == pytest.approx(x_lagrange, rel=1e-13)
+    true_error = x_step - x(t3)
+    err = h.local_error(dt, np.array([x_step]), 3.0 + x_step, tol_c, 1.0, order=2)
+    assert err.concentration == pytest.approx(abs(true_error) / (tol_c * c_max), rel=1e-9)
+    assert err.voltage == pytest.approx(abs(true_error), rel=1e-9)
+    # for equal steps the error is 2 dt³ x‴ / 9 (the textbook constant)
+    if h1 == h2 == dt:
+        assert true_error == pytest.approx(2.0 / 9.0 * dt**3, rel=1e-12)
+
+
+def test_bdf2_needs_two_in_segment_steps_and_a_bounded_ratio():
+    h = StateHistory(MPI.COMM_SELF, 0, 1, 1.0)
+    h.push([np.array([0.1])], 0.0, None, None)  # segment start
+    h.push([np.array([0.2])], 0.0, 3.4, 1.0)
+    assert not h.bdf2_ready(1.0)  # two states: backward Euler
+    h.push([np.array([0.3])], 0.0, 3.5, 1.0)
+    assert h.bdf2_ready(2.4) and not h.bdf2_ready(2.5)  # zero-stability: ratio <= 2.4
+    # the start state's voltage belongs to the old current: no voltage estimate yet
+    assert h.local_error(1.0, np.array([0.4]), 3.6, 1e-3, 1e-3, order=2).voltage is None
+
+
+def integrate_decay_bdf2(tol, t_end=5.0):
+    """x' = −x, x(0) = 1, under the controller with BDF2 from the third state on (as a run does):
+    returns (steps, rejected, global error at t_end)."""
+    ctl = ErrorController(dt=1e-3, dt_min=1e-9, dt_max=10.0, growth=2.0, shrink=0.5)
+    h = StateHistory(MPI.COMM_SELF, 0, 1, 1.0)
+    t, x = 0.0, 1.0
+    h.push([np.array([x])], 0.0, None, None)
+    steps = rejected = 0
+    while t < t_end * (1 - 1e-12):
+        dt = ctl.propose(t_end - t)
+        if h.bdf2_ready(dt):
+            x_hat, a0, _ = h.bdf2_old_state(dt)
+            x_new, order = x_hat[0] / (1.0 + dt / a0), 2
+        else:
+            x_new, order = x / (1.0 + dt), 1
+        err = h.local_error(dt, np.array([x_new]), 0.0, tol, 1.0, order=order)
+        if not ctl.judge(dt, err, cut_short=dt < ctl.dt * (1 - 1e-12), order=order):
+            rejected += 1
+            continue
+        t, x = t + dt, x_new
+        h.push([np.array([x])], 0.0, None, dt)
+        steps += 1
+    return steps, rejected, abs(x - math.exp(-t_end))
+
+
+def test_bdf2_controller_needs_cube_root_more_steps_and_is_second_order():
+    """Second order: steps ∝ tol^(−1/3), so 64× tighter needs ≈ 4× the steps (backward Euler
+    would need 8×), and the global error falls ∝ tol^(2/3) (16×)."""
+    coarse, fine = integrate_decay_bdf2(1e-4), integrate_decay_bdf2(1e-4 / 64)
+    assert coarse[1] <= 2 and fine[1] <= 2
+    ratio = fine[0] / coarse[0]
+    assert 3.2 < ratio < 5.0, ratio
+    assert 10.0 < coarse[2] / fine[2] < 26.0, (coarse[2], fine[2])
+    # and fewer steps than backward Euler at the same tolerance
+    assert coarse[0] < 0.5 * integrate_decay(1e-4)[0]

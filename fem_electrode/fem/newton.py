@@ -33,7 +33,20 @@ solution (Hairer & Wanner, Solving ODEs II, §IV.8). That estimate is trusted on
 (neither the line search nor a bound shortened it).
 A time step's Newton solve then stops one iteration earlier than the residual test would, at an
 error far below the time step's own tolerance (see the key's description).
-(``snes_stol`` stays 0: the line search also applies it, to the unscaled norms.) A line
+(``snes_stol`` stays 0: the line search also applies it, to the unscaled norms.)
+
+Jacobian reuse (``[solver] jacobian_reuse``, the contraction threshold θ_r; 0 = off): every
+Newton solve assembles the Jacobian (and factorizes or sets up its preconditioner) at its first
+iteration only, and keeps it while the iteration converges well: the next iterations are chord
+(simplified Newton) steps, a residual and a solve with the kept factorization each, and
+converge linearly with the contraction θ = ‖δ_k‖/‖δ_{k−1}‖ of the corrections. Once θ exceeds
+θ_r the Jacobian is rebuilt at the next iteration (and kept again). A time step's predictor
+starts Newton close to the solution (run.stepping), where the Jacobian barely changes over the
+solve: a chord step costs a residual and 2-3 triangular solves instead of an assembly and a
+factorization (measured in docs/electrochemistry.md). The converged state is the same to the
+residual tolerances: a chord step stops on the residual tests only (after a Newton correction
+below ``step_tol`` the error is of the order of its square, after a chord correction only θ
+times it: the step test would leave charge balances at ~1e-8). A line
 search that fails once the residual is below ``STAGNATION_RTOL`` times max(first residual, 1)
 has hit the round-off floor of the assembled residual: the iterate is accepted (residuals
 are scaled so that 1 is the run's current, see :mod:`fem_electrode.problems.electrochemistry`).
@@ -69,8 +82,11 @@ log = get_logger("solver")
 
 #: Relative tolerance of each Krylov solve inside Newton (iterative solver).
 KSP_RTOL = 1e-8
-#: Relative tolerance of GMRES around the exact LU (direct solver): 1-3 iterations.
-DIRECT_KSP_RTOL = 1e-12
+#: Relative tolerance of GMRES around the exact LU (direct solver): 3 iterations (the first for
+#: the rank-one term, the third reaches 1e-12 ... 1e-15). 1e-12 was below what the LU's round-off
+#: allows on the default RVE: GMRES then crawled at ~1e-14 for 10-30 more triangular solves
+#: (7.5 instead of 3 per Newton iteration on a 0.1 C cycle, docs/electrochemistry.md).
+DIRECT_KSP_RTOL = 1e-10
 #: Maximum Krylov iterations per Newton iteration.
 KSP_MAX_IT = 400
 #: GAMG drop threshold of every block (measured: GMRES iterations per Newton 27 -> 11 against
@@ -122,6 +138,8 @@ class SolverSettings:
     step_tol: float  #: Newton update, in units of each field's scale, that means converged
     #: Newton's error estimate (scaled units) that means converged; 0 = off (as in a case's [solver] default)
     newton_error_tol: float = 0.0
+    #: keep the Jacobian while the corrections contract by at most this factor; 0 = rebuild every iteration
+    jacobian_reuse: float = 0.0
 
 
 def default_options(settings: SolverSettings, field_names: Sequence[str]) -> dict[str, Any]:
@@ -177,6 +195,7 @@ class NewtonResult:
     linear_iterations: int
     reason: str
     residual_norm: float
+    jacobians: int = 0  #: Jacobians assembled (and factorized); fewer than iterations with jacobian_reuse
 
 
 @dataclass
@@ -188,12 +207,14 @@ class SolverStatistics:
     newton_iterations: int = 0
     linear_iterations: int = 0
     max_newton_iterations: int = 0
+    jacobians: int = 0
 
     def record(self, r: NewtonResult) -> None:
         self.solves += 1
         self.failures += 0 if r.converged else 1
         self.newton_iterations += r.iterations
         self.linear_iterations += r.linear_iterations
+        self.jacobians += r.jacobians
         if r.converged:
             self.max_newton_iterations = max(self.max_newton_iterations, r.iterations)
 
@@ -205,7 +226,7 @@ class SolverStatistics:
             "mean_newton_iterations": self.newton_iterations / max(self.solves, 1),
             "max_newton_iterations": self.max_newton_iterations,
             "mean_linear_iterations_per_newton": self.linear_iterations / max(self.newton_iterations, 1),
-            "accepted_solves": ok if self.solves else 0,
+            "accepted_solves": ok if self.solves else 0, "jacobians": self.jacobians,
         }
 
 
@@ -253,6 +274,8 @@ class BlockedNewton:
         self.scales = list(scales) if scales is not None else [1.0] * len(self.names)
         self.step_tol = settings.step_tol
         self.newton_error_tol = settings.newton_error_tol
+        self.jacobian_reuse = settings.jacobian_reuse
+        self.jacobians = 0  # Jacobians assembled (and factorized) over this problem's life
         self.prefix = prefix
         self.bcs = list(bcs)
         self.options = petsc_options.OptionsScope(prefix, default_options(settings, self.names))
@@ -281,11 +304,12 @@ class BlockedNewton:
             pc.setFieldSplitIS(*zip(self.names, self.index_sets, strict=True))
         snes.setConvergenceTest(self._converged)
         self.rank_one = rank_one
-        if rank_one is not None:
-            self._install_rank_one(rank_one)
+        self._rebuild = True  # assemble the Jacobian at the next Newton iteration
+        self._install_callbacks(rank_one)
         self.bounds = list(bounds) if bounds is not None else [None] * len(self.names)
         self.damped = 0  # Newton directions shortened to respect the bounds
         self._corrections: list[float] = []  # scaled sizes of the full corrections of the current solve
+        self._jacobian_of: list[int] = []  # the Jacobian (count) each of those corrections was made with
         self._x_before: PETSc.Vec | None = None  # the iterate the last correction started from
         self._on_estimate = False  # the last solve stopped on the error estimate
         self._history: list[float] = []  # residual norms of the current solve
@@ -304,20 +328,29 @@ class BlockedNewton:
         v.set(0.0)
         return v
 
-    def _install_rank_one(self, r1: RankOne) -> None:
-        """Residual: update r1's constants from the iterate, then DOLFINx's own assembly.
-        Jacobian: a shell A − α u uᵀ for the Krylov solver, the assembled A for the
-        preconditioner (DOLFINx's own Jacobian assembly, into A)."""
+    def _install_callbacks(self, r1: RankOne | None) -> None:
+        """Jacobian: DOLFINx's own assembly, skipped while the kept one is reused (``jacobian_reuse``;
+        the matrix is then unchanged, so PETSc keeps its factorization or preconditioner too).
+        With a rank-one term r1: the residual first updates r1's constants from the iterate, and
+        the Krylov solver sees a shell A − α u uᵀ, the assembled A preconditions."""
         snes = self.problem.solver
         b, (assemble_f, f_args, f_kargs) = snes.getFunction()
-        _, _, (assemble_j, j_args, j_kargs) = snes.getJacobian()
+        J0, P0, (assemble_j, j_args, j_kargs) = snes.getJacobian()
+
+        def jacobian(snes_: PETSc.SNES, x: PETSc.Vec, J: PETSc.Mat, P: PETSc.Mat) -> None:
+            if not self._rebuild:
+                return
+            self._rebuild = self.jacobian_reuse <= 0.0
+            self.jacobians += 1
+            assemble_j(snes_, x, J if r1 is None else P, P, *(j_args or ()), **(j_kargs or {}))
+
+        if r1 is None:
+            snes.setJacobian(jacobian, J0, P0)
+            return
 
         def residual(snes_: PETSc.SNES, x: PETSc.Vec, f: PETSc.Vec) -> None:
             r1.update(x)
             assemble_f(snes_, x, f, *(f_args or ()), **(f_kargs or {}))
-
-        def jacobian(snes_: PETSc.SNES, x: PETSc.Vec, J: PETSc.Mat, P: PETSc.Mat) -> None:
-            assemble_j(snes_, x, P, P, *(j_args or ()), **(j_kargs or {}))
 
         A = self.problem.A
         shell = PETSc.Mat().createPython(A.getSizes(), context=_RankOneOperator(A, r1), comm=A.comm)
@@ -338,6 +371,7 @@ class BlockedNewton:
     def _on_direction(self, ksp: PETSc.KSP, rhs: PETSc.Vec, y: PETSc.Vec) -> None:
         """After each linear solve: record the full Newton correction, then apply the bounds."""
         self._corrections.append(self.scaled_norm(y))
+        self._jacobian_of.append(self.jacobians)
         if self.newton_error_tol > 0.0:  # the error estimate needs the iterate this correction starts from
             x = self.snes.getSolution()
             if self._x_before is None:
@@ -378,6 +412,7 @@ class BlockedNewton:
         if it == 0:
             self._f0 = fnorm
             self._corrections = []
+            self._jacobian_of = []
             self._on_estimate = False
             self._history = []
             self._slow = False
@@ -390,11 +425,17 @@ class BlockedNewton:
             return reason.CONVERGED_FNORM_ABS
         if it > 0 and fnorm <= rtol * self._f0:
             return reason.CONVERGED_FNORM_RELATIVE
-        if it > 0 and correction <= self.step_tol:
+        newton_step = len(self._jacobian_of) < 2 or self._jacobian_of[-1] != self._jacobian_of[-2]
+        if it > 0 and correction <= self.step_tol and newton_step:
+            # after a Newton correction below step_tol the error is ~ its square; after a chord
+            # correction only θ times it: chord steps stop on the residual tests
             return reason.CONVERGED_SNORM_RELATIVE
         if estimate <= self.newton_error_tol:
             self._on_estimate = True
             return reason.CONVERGED_SNORM_RELATIVE
+        if (self.jacobian_reuse > 0.0 and len(self._corrections) >= 2
+                and self._corrections[-1] > self.jacobian_reuse * self._corrections[-2]):
+            self._rebuild = True  # contracting too slowly: rebuild at the next iteration, keep it then
         if (it >= SLOW_START and fnorm > SLOW_FACTOR * self._history[-1 - SLOW_WINDOW]
                 and fnorm > STAGNATION_RTOL * max(self._f0, 1.0)):
             self._slow = True
@@ -404,12 +445,18 @@ class BlockedNewton:
     def _error_estimate(self) -> float:
         """θ/(1 − θ) ‖δ_k‖ (scaled units): the distance of the current iterate from the solution,
         from the last two full corrections; inf where it is not trusted: fewer than two
-        corrections, θ > CONTRACTION_MAX, or the last correction was not taken whole (the line
-        search shortened it or a bound clipped it: the step actually made differs from δ_k).
+        corrections, two of different kinds (a Newton step on a fresh Jacobian and a chord step,
+        see ``jacobian_reuse``), θ > CONTRACTION_MAX, or the last correction was not taken whole
+        (the line search shortened it or a bound clipped it: the step made differs from δ_k).
         Collective (the norms are global)."""
         if len(self._corrections) < 2 or self._x_before is None:
             return np.inf
         previous, last = self._corrections[-2], self._corrections[-1]
+        ids = self._jacobian_of
+        fresh = [k == 0 or ids[k] != ids[k - 1] for k in range(len(ids))]
+        chord_pair = ids[-1] == ids[-2] and not fresh[-2]  # two chord steps on one kept Jacobian
+        if not (chord_pair or (fresh[-1] and fresh[-2])):
+            return np.inf  # a Newton and a chord correction: their ratio is no contraction rate
         if not (previous > 0.0 and np.isfinite(previous) and np.isfinite(last)):
             return np.inf
         theta = last / previous
@@ -428,6 +475,8 @@ class BlockedNewton:
         snes = self.snes
         first = self._solves == 0
         self._solves += 1
+        jacobians_before = self.jacobians
+        self._rebuild = True  # assembled at the first iteration, then kept while it serves (_converged)
         try:
             self.problem.solve()
         except PETSc.Error as exc:  # e.g. a zero pivot in a factorisation
@@ -437,7 +486,7 @@ class BlockedNewton:
                 raise bad from None
             log.debug("PETSc error in the Newton solve: %s", exc)
             return NewtonResult(False, snes.getIterationNumber(), snes.getLinearSolveIterations(),
-                                f"PETSc error {exc.ierr}", float("nan"))
+                                f"PETSc error {exc.ierr}", float("nan"), self.jacobians - jacobians_before)
         if first:
             left = petsc_options.unused(self.options, self.user_options)
             if left:
@@ -457,7 +506,7 @@ class BlockedNewton:
                 and norm <= STAGNATION_RTOL * max(self._f0, 1.0)):
             converged, reason = True, "CONVERGED_ROUNDOFF_STAGNATION"
         return NewtonResult(bool(converged), snes.getIterationNumber(), snes.getLinearSolveIterations(),
-                            reason, float(norm))
+                            reason, float(norm), self.jacobians - jacobians_before)
 
     def rebuild_preconditioner(self) -> None:
         """Make every GAMG block build a new hierarchy at the next set-up.

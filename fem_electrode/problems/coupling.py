@@ -162,7 +162,7 @@ class TwoWayCoupling:
         xs: list[np.ndarray] = []
         gs: list[np.ndarray] = []
         ws: list[np.ndarray] = []
-        its = lin = 0
+        its = lin = jac = 0
         self.step_newton_max = 0
         result = None
         for k in range(1, self.max_iterations + 1):
@@ -170,12 +170,13 @@ class TwoWayCoupling:
             its += result.iterations
             self.step_newton_max = max(self.step_newton_max, result.iterations)
             lin += result.linear_iterations
+            jac += result.jacobians
             self.stats.iterations += 1
             if not result.converged:
                 p.restore(snap)
                 self.stats.failures += 1
                 return NewtonResult(False, its, lin, f"{result.reason} (staggered iteration {k})",
-                                    result.residual_norm)
+                                    result.residual_norm, jac)
             w_new = self._stress_work_of_c()
             change = self._mismatch(w_new)
             self.history.append(change)
@@ -185,7 +186,7 @@ class TwoWayCoupling:
                 # w_eff stays the one this Newton solve used: the state is then an exact solution
                 # of its residual (conservation to solver tolerance), w(c) within the tolerance
                 self.stats.max_iterations = max(self.stats.max_iterations, k)
-                return NewtonResult(True, its, lin, result.reason, result.residual_norm)
+                return NewtonResult(True, its, lin, result.reason, result.residual_norm, jac)
             xs.append(p.stress_c.x.array[:n].copy())
             gs.append(g)
             ws.append(w_new)
@@ -197,4 +198,4 @@ class TwoWayCoupling:
             False, its, lin,
             f"two-way coupling not converged in {self.max_iterations} staggered iterations "
             f"(max|w(c) - w_used|/RT = {self.history[-1]:.2e} > {self.tolerance:g})",
-            result.residual_norm if result else float("nan"))
+            result.residual_norm if result else float("nan"), jac)

@@ -219,6 +219,8 @@ for _name, _meaning in (
         ("max_newton_iterations", "most Newton iterations of an accepted solve"),
         ("mean_linear_iterations_per_newton", "Krylov iterations per Newton iteration"),
         ("accepted_solves", "Newton solves accepted"), ("ranks", "MPI ranks"),
+        ("jacobians", "Jacobians assembled and factorized (fewer than Newton iterations with [solver] "
+                      "jacobian_reuse: chord steps)"),
         ("dofs.phi_e", "degrees of freedom of phi_e"), ("dofs.c", "degrees of freedom of c"),
         ("dofs.phi_s", "degrees of freedom of phi_s"),
         ("coupling.tolerance", "two-way coupling tolerance (RT units)"),

@@ -58,11 +58,15 @@ def petsc_user_options(case: Case) -> dict[str, OptionValue]:
 
 
 def solver_settings(case: Case) -> SolverSettings:
-    """The Newton settings of ``[solver]`` (its ``petsc`` table as given: the solver picks its keys)."""
+    """The Newton settings of ``[solver]`` (its ``petsc`` table as given: the solver picks its keys).
+    With ``time_stepping = "newton"`` Newton keeps no Jacobian (plain Newton): that step rule
+    judges a step by its Newton iterations, which chord steps would multiply."""
     s = case.solver
+    reuse = 0.0 if case.protocol.time_stepping == "newton" else s.jacobian_reuse
     return SolverSettings(linear=s.linear, rtol=s.rtol, atol=s.atol, max_it=s.max_it,
                           quadrature_degree=s.quadrature_degree, petsc=petsc_user_options(case),
-                          step_tol=s.step_tol, newton_error_tol=s.newton_error_tol)
+                          step_tol=s.step_tol, newton_error_tol=s.newton_error_tol,
+                          jacobian_reuse=reuse)
 
 
 def mechanics_params(case: Case) -> MechanicsParams:

@@ -105,7 +105,14 @@ class Simulation:
         pr = case.protocol
         self.segments = build_segments(pr)
         #: "error": steps from a local error estimate (run.stepping); "newton": the Newton-count rule
-        self.error_control = pr.time_stepping == "error"
+        self.error_control = pr.time_stepping in ("error", "bdf2")
+        #: "bdf2": second-order steps (run.stepping) from the third state of a segment on
+        self.bdf2 = pr.time_stepping == "bdf2"
+        #: the step being tried: (order, a0, a2) of its formula (order 1: backward Euler, a0 = 1, a2 = 0)
+        self._formula: tuple[int, float, float] = (1, 1.0, 0.0)
+        #: the sodium (as charge, C) that the last accepted step moved out of NVP: a BDF2 step's
+        #: balance carries a2/a0 of it (run.stepping)
+        self.last_moved = 0.0
         controller = ErrorController if self.error_control else StepController
         self.controller = controller(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
         self.history: StateHistory | None = None
@@ -129,7 +136,7 @@ class Simulation:
         self.next_output = 0.0
         self.next_checkpoint = case.output.checkpoint_interval
         self.sodium0 = 0.0
-        self.flux_integral = 0.0  # ∫ I_interface dt (C)
+        self.flux_integral = 0.0  # ∫ I_interface dt (C), summed as the time steps' formulas integrate it
         self.last: StepState | None = None
         self.mechanics: MechanicsProblem | None = None
         self.stress_post: StressPost | None = None
@@ -327,7 +334,7 @@ class Simulation:
             "protocol": self.state.as_dict(), "controller": self.controller.as_dict(),
             "half": list(self.half) if self.half else None, "q_half": self.q_half,
             "next_output": self.next_output, "next_checkpoint": self.next_checkpoint,
-            "sodium0": self.sodium0, "flux_integral": self.flux_integral,
+            "sodium0": self.sodium0, "flux_integral": self.flux_integral, "last_moved": self.last_moved,
             "stats": vars(self.stats), "mechanics_metrics": self.mechanics_metrics,
             "mech_strain": self._mech_strain, "phi_ref": float(self.problem.phi_ref.value),
             "depletion_ends": self.depletion_ends, "rejected": self.rejected,
@@ -363,11 +370,11 @@ class Simulation:
         return [mech.cycle_peak_n, mech.cycle_peak_s, mech.cycle_low, mech.cycle_rate_prev]
 
     def history_functions(self) -> list[dolfinx.fem.Function]:
-        """Functions that carry the predictor's two states through a checkpoint (per state, the
+        """Functions that carry the predictor's states through a checkpoint (per state, the
         unknowns in field order)."""
         if self._history_funcs is None:
             self._history_funcs = [dolfinx.fem.Function(u.function_space, name=f"history{k}_{name}")
-                                   for k in range(2)
+                                   for k in range(StateHistory.DEPTH)
                                    for name, u in zip(FIELDS, self.problem.unknowns, strict=True)]
         return self._history_funcs
 
@@ -394,6 +401,7 @@ class Simulation:
         self.q_half = state["q_half"]
         self.next_output, self.next_checkpoint = state["next_output"], state["next_checkpoint"]
         self.sodium0, self.flux_integral = state["sodium0"], state["flux_integral"]
+        self.last_moved = float(state.get("last_moved", 0.0))
         self.stats = SolverStatistics(**state["stats"])
         self.mechanics_metrics = state["mechanics_metrics"]
         self._mech_strain = state["mech_strain"]
@@ -579,8 +587,9 @@ class Simulation:
                 snap = p.snapshot()
                 if self.history is not None and self.history.can_start_newton:
                     p.set_iterate(*self.history.predicted(dt))  # Newton starts from the predictor
-                log.debug("t = %.9g s: try dt = %.9g s", st.time, dt)
-                result = self.coupling.solve(dt) if self.coupling is not None else p.solve(dt)
+                dt_solve = self.set_formula(dt)
+                log.debug("t = %.9g s: try dt = %.9g s (order %d)", st.time, dt, self._formula[0])
+                result = self.coupling.solve(dt_solve) if self.coupling is not None else p.solve(dt_solve)
                 self.stats.record(result)
                 if not result.converged:
                     p.restore(snap)  # a failed step is never accepted
@@ -677,6 +686,18 @@ class Simulation:
             return self.controller.propose(remaining, to_event)
         return self.controller.propose(remaining)
 
+    def set_formula(self, dt: float) -> float:
+        """Choose the formula of a step of ``dt`` (BDF2 where the history allows it, else backward
+        Euler) and set the problem's old state for it; returns the backward-Euler step (s) the
+        problem is solved with (dt/a0 for BDF2). The caller's snapshot restores c_old."""
+        self._formula = (1, 1.0, 0.0)
+        if not self.bdf2 or self.history is None or not self.history.bdf2_ready(dt):
+            return dt
+        c_hat, a0, a2 = self.history.bdf2_old_state(dt)
+        self.problem.c_old.x.array[:] = c_hat
+        self._formula = (2, a0, a2)
+        return dt / a0
+
     def judge_error(self, dt: float, new: StepState) -> tuple[LocalError, bool] | None:
         """With the error control: the local error of the converged step and whether to accept
         it (the controller then holds the next step). None without error control."""
@@ -685,14 +706,16 @@ class Simulation:
         assert self.history is not None
         pr = self.case.protocol
         own = self.controller.dt
+        order = self._formula[0]
         error = self.history.local_error(dt, self.problem.c.x.array, new.voltage, pr.tol_concentration,
-                                         pr.tol_voltage, self.tol_time)
-        return error, self.controller.judge(dt, error, cut_short=dt < own * (1.0 - 1e-12))
+                                         pr.tol_voltage, self.tol_time, order=order)
+        return error, self.controller.judge(dt, error, cut_short=dt < own * (1.0 - 1e-12), order=order)
 
     def accept(self, seg: Segment, new: StepState, dt: float, its: int, rows: list[dict[str, Any]],
                error: LocalError | None = None, end_segment: bool = False) -> None:
         p, st = self.problem, self.state
-        errors = self.conservation(new, dt)
+        _, a0, a2 = self._formula
+        errors = self.conservation(new, dt / a0)  # the step's own balance: ∫ (c − c_old) vs (dt/a0) I
         p.accept()
         if self.history is not None:
             self.history.push(self.unknown_arrays(), float(p.phi_ref.value), new.voltage, dt)
@@ -703,7 +726,11 @@ class Simulation:
             self.half, self.q_half = (seg.cycle, half), 0.0
         if half is not None:
             self.q_half += (1.0 if half == "charge" else -1.0) * new.current * dt
-        self.flux_integral += new.interface_current * dt
+        # BDF2: S_{n+1} − S_n = (a2/a0)(S_n − S_{n−1}) − (dt/a0) I/F, so the moved charge is summed
+        # with the same weights and the cumulative balance closes to round-off
+        moved = new.interface_current * dt / a0 + a2 / a0 * self.last_moved
+        self.flux_integral += moved
+        self.last_moved = moved
         if self.damage_due(segment_end=end_segment or st.segment_time_done(seg)):
             self.update_damage()
         if not self.error_control:

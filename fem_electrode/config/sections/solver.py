@@ -50,6 +50,18 @@ class SolverConfig:
         lo=0.0,
         hi=0.001,
     )
+    jacobian_reuse: float = key(
+        0.1,
+        "-",
+        "Newton assembles (and factorizes) the Jacobian at the first iteration of each solve and keeps it "
+        "while each correction is at most this fraction of the previous one (chord steps: a residual and "
+        "a solve with the kept factorization each); above it the Jacobian is rebuilt. 0 = rebuild at every "
+        "iteration (plain Newton, also used with protocol.time_stepping = 'newton', whose step rule counts "
+        "Newton iterations). The converged state is the same (docs/electrochemistry.md)",
+        lo=0.0,
+        hi=1.0,
+        hi_open=True,
+    )
     quadrature_degree: int = key(
         2, "-", "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8
     )

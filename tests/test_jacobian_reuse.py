@@ -1,0 +1,93 @@
+"""Newton keeps its Jacobian while the corrections contract (``[solver] jacobian_reuse``).
+
+The same growing steps of a 1 C charge on a layered NZSP | NVP box, each started from the linear
+predictor through the last two states (as a run starts them), solved with plain Newton
+(``jacobian_reuse = 0``: one Jacobian per iteration) and with reuse:
+
+- the states agree in the solver's scaled units (c / c_max, potentials / (RT/F), computed here
+  from the constants) to 1e-8: both stop on the same residual and correction tests;
+- reuse assembles fewer Jacobians than it takes iterations (chord steps), plain Newton one per
+  iteration (the counter counts assemblies, so a reuse that never happened fails here);
+- a threshold no chord step meets (1e-12) rebuilds the Jacobian after the first chord step of
+  each solve: exactly iterations − 1 Jacobians per solve of two or more iterations, which
+  catches a rebuild test that never fires or fires too late.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from builders import electro_params, solver_settings
+from layered import layered_box
+
+from fem_electrode.fem.fenicsx import MPI
+from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
+
+LENGTHS = (6e-6, 6e-6, 12e-6)  # m: NZSP below z = 6 µm, NVP above
+N = (6, 6, 12)
+R_GAS, FARADAY_C = 8.314462618, 96485.33212  # J/(mol K), C/mol (CODATA)
+DTS = (20.0, 40.0, 80.0, 120.0, 180.0)  # s: growing steps of a 1 C charge
+
+
+def _run(comm, linear: str, reuse: float):
+    """States after each step, Newton iterations and Jacobians assembled per step, c_max, T."""
+    domain = layered_box(comm, LENGTHS, N, z_interface=LENGTHS[2] / 2)
+    params = electro_params(D=1e-13, initial_y=0.95)
+    prob = ElectrochemistryProblem(domain, params, solver_settings(linear, jacobian_reuse=reuse), c_rate=1.0)
+    states, iterations, jacobians = [], [], []
+    try:
+        prob.initialise(params.initial_y)
+        prob.set_galvanostatic(prob.current_1c)
+        assert prob.settle_potentials().converged
+        prob.accept()
+        history = []  # (time, arrays) of accepted states after the first step
+        t = 0.0
+        for dt in DTS:
+            if len(history) == 2:  # the linear predictor as Newton's first iterate
+                (t0, a0), (t1, a1) = history
+                for u, x0, x1 in zip(prob.unknowns, a0, a1, strict=True):
+                    u.x.array[:] = x1 + (t + dt - t1) / (t1 - t0) * (x1 - x0)
+            before = prob.newton.jacobians
+            result = prob.solve(dt)
+            assert result.converged, (dt, result)
+            iterations.append(result.iterations)
+            jacobians.append(prob.newton.jacobians - before)
+            t += dt
+            arrays = [u.x.array.copy() for u in prob.unknowns]
+            states.append(arrays + [np.array([float(prob.phi_ref.value)])])
+            history = [*history[-1:], (t, arrays)]
+            prob.accept()
+    finally:
+        prob.close()
+    return states, iterations, jacobians, params.c_max, params.kinetics.temperature
+
+
+def _worst(comm, a_states, b_states, c_max: float, temperature: float) -> float:
+    v_ref = R_GAS * temperature / FARADAY_C  # V
+    worst = 0.0
+    for a, b in zip(a_states, b_states, strict=True):
+        d_phi_e, d_c = np.abs(a[0] - b[0]), np.abs(a[1] - b[1])
+        # φ_s is stored as a deviation from φ_ref: compare φ_s + φ_ref
+        d_phi_s = np.abs((a[2] + a[3][0]) - (b[2] + b[3][0]))
+        worst = max(worst, d_phi_e.max(initial=0.0) / v_ref, d_c.max(initial=0.0) / c_max,
+                    d_phi_s.max(initial=0.0) / v_ref)
+    return comm.allreduce(worst, op=MPI.MAX)
+
+
+@pytest.mark.parametrize("linear", ["direct", "iterative"])
+def test_reused_jacobian_reaches_the_same_state_with_fewer_assemblies(linear):
+    comm = MPI.COMM_WORLD
+    plain, its_plain, jac_plain, c_max, temperature = _run(comm, linear, 0.0)
+    kept, its_kept, jac_kept, _, _ = _run(comm, linear, 0.1)
+    assert jac_plain == its_plain  # plain Newton: one Jacobian per iteration
+    assert _worst(comm, plain, kept, c_max, temperature) <= 1e-8
+    assert sum(jac_kept) < sum(its_kept), (jac_kept, its_kept)
+    assert sum(jac_kept) < sum(jac_plain), (jac_kept, jac_plain)
+    assert all(j >= 1 for j in jac_kept)  # every solve starts from a fresh Jacobian
+
+
+def test_slow_contraction_rebuilds_after_the_first_chord_step():
+    comm = MPI.COMM_WORLD
+    _, its, jac, _, _ = _run(comm, "direct", 1e-12)
+    expected = [n - 1 if n >= 2 else n for n in its]
+    assert jac == expected, (jac, its)
