@@ -12,7 +12,7 @@ Defaults (``[solver] linear``):
   Newton iteration and ≈1.5 Poisson CG+GAMG solves of the same size per Newton iteration on
   the benchmark box (1e5 dofs).
 - ``direct``: MUMPS LU of the monolithic sparse matrix as the preconditioner of GMRES (which
-  then needs 1-3 iterations: see the rank-one term below); only sane below ≈1.5·10⁵ dofs
+  then needs 3 iterations: the first for the rank-one term below); only sane below ≈1.5·10⁵ dofs
   (measured: benchmarks/bench_electrochemistry.py; MUMPS needs ≈29 KB per dof).
 
 Rank-one term: a global constraint (the equipotential current collector, whose potential is
