@@ -8,7 +8,9 @@ the strong-scaling point of ``bench_scaling.py`` (≈ 10⁶ dofs), one ``mpiexec
 rank count:
 
 - ``triad``: a[:] = b + s c on the rank's share of 3 × 10⁶-long float64 arrays (numpy; STREAM's
-  triad), GB/s summed over ranks;
+  triad), GB/s summed over ranks (counted as 5 array passes, write-allocate not included: the
+  absolute GB/s are low, the ratios are what matters; at 16 ranks a rank's share, 1.5 MB per
+  array, may fit its cache: raise TRIAD_LENGTH there);
 - ``matmult``: y = A x with the P1 Laplacian of an n³ box (PETSc, the matrix DOLFINx assembles),
   the kernel of every GMRES, Chebyshev and residual evaluation;
 - ``mdot``: the dot products of x with 30 vectors (PETSc VecMDot), GMRES's orthogonalisation.
@@ -28,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-#: Length of each triad array summed over ranks (float64: 24 MB per array, far above any cache).
+#: Length of each triad array summed over ranks (float64: 24 MB per array, above the caches here).
 TRIAD_LENGTH = 3_000_000
 #: Vectors in the VecMDot kernel (GMRES with restart 100 dots up to 100 per iteration; 30 is typical).
 MDOT_VECTORS = 30

@@ -77,6 +77,9 @@ def main() -> None:
             "mesh_s": t_mesh, "wall_s": wall, "steps_charge": charge_steps,
             "rejected_steps": sim.rejected, "newton_iterations": stats["newton_iterations"],
             "newton_per_step": stats["newton_iterations"] / max(sim.state.steps, 1),
+            # with [solver] jacobian_reuse most iterations are chord steps: the Jacobians say how
+            # many assembled and set up their preconditioner
+            "jacobians": stats.get("jacobians"),
             "time_per_newton_iteration_s": wall / max(stats["newton_iterations"], 1),
             "gmres_per_newton": stats["mean_linear_iterations_per_newton"],
             "peak_rss_mib_max_rank": peak_mib,

@@ -7,7 +7,10 @@ predictor through the last two states (as a run starts them), solved with plain 
 - the states agree in the solver's scaled units (c / c_max, potentials / (RT/F), computed here
   from the constants) to 1e-8: both stop on the same residual and correction tests;
 - reuse assembles fewer Jacobians than it takes iterations (chord steps), plain Newton one per
-  iteration (the counter counts assemblies, so a reuse that never happened fails here);
+  iteration (the counter counts assemblies, so a reuse that never happened fails here); with
+  the direct solver PETSc's own count of numeric LU factorizations (its log) equals the
+  Jacobians, with the iterative one three times the Jacobians (GAMG's coarsest level of each
+  field's block): a kept Jacobian keeps its factorization or preconditioner, a new one gets its own;
 - a threshold no chord step meets (1e-12) rebuilds the Jacobian after the first chord step of
   each solve: exactly iterations − 1 Jacobians per solve of two or more iterations, which
   catches a rebuild test that never fires or fires too late.
@@ -20,7 +23,7 @@ import pytest
 from builders import electro_params, solver_settings
 from layered import layered_box
 
-from fem_electrode.fem.fenicsx import MPI
+from fem_electrode.fem.fenicsx import MPI, PETSc
 from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 LENGTHS = (6e-6, 6e-6, 12e-6)  # m: NZSP below z = 6 µm, NVP above
@@ -29,12 +32,18 @@ R_GAS, FARADAY_C = 8.314462618, 96485.33212  # J/(mol K), C/mol (CODATA)
 DTS = (20.0, 40.0, 80.0, 120.0, 180.0)  # s: growing steps of a 1 C charge
 
 
+def _factorizations() -> int:
+    """Numeric LU factorizations so far (PETSc's event log, switched on here)."""
+    PETSc.Log.begin()
+    return int(PETSc.Log.Event("MatLUFactorNum").getPerfInfo()["count"])
+
+
 def _run(comm, linear: str, reuse: float):
     """States after each step, Newton iterations and Jacobians assembled per step, c_max, T."""
     domain = layered_box(comm, LENGTHS, N, z_interface=LENGTHS[2] / 2)
     params = electro_params(D=1e-13, initial_y=0.95)
     prob = ElectrochemistryProblem(domain, params, solver_settings(linear, jacobian_reuse=reuse), c_rate=1.0)
-    states, iterations, jacobians = [], [], []
+    states, iterations, jacobians, factorizations = [], [], [], []
     try:
         prob.initialise(params.initial_y)
         prob.set_galvanostatic(prob.current_1c)
@@ -47,11 +56,12 @@ def _run(comm, linear: str, reuse: float):
                 (t0, a0), (t1, a1) = history
                 for u, x0, x1 in zip(prob.unknowns, a0, a1, strict=True):
                     u.x.array[:] = x1 + (t + dt - t1) / (t1 - t0) * (x1 - x0)
-            before = prob.newton.jacobians
+            before, lu_before = prob.newton.jacobians, _factorizations()
             result = prob.solve(dt)
             assert result.converged, (dt, result)
             iterations.append(result.iterations)
             jacobians.append(prob.newton.jacobians - before)
+            factorizations.append(_factorizations() - lu_before)
             t += dt
             arrays = [u.x.array.copy() for u in prob.unknowns]
             states.append(arrays + [np.array([float(prob.phi_ref.value)])])
@@ -59,7 +69,7 @@ def _run(comm, linear: str, reuse: float):
             prob.accept()
     finally:
         prob.close()
-    return states, iterations, jacobians, params.c_max, params.kinetics.temperature
+    return states, iterations, jacobians, factorizations, params.c_max, params.kinetics.temperature
 
 
 def _worst(comm, a_states, b_states, c_max: float, temperature: float) -> float:
@@ -77,9 +87,14 @@ def _worst(comm, a_states, b_states, c_max: float, temperature: float) -> float:
 @pytest.mark.parametrize("linear", ["direct", "iterative"])
 def test_reused_jacobian_reaches_the_same_state_with_fewer_assemblies(linear):
     comm = MPI.COMM_WORLD
-    plain, its_plain, jac_plain, c_max, temperature = _run(comm, linear, 0.0)
-    kept, its_kept, jac_kept, _, _ = _run(comm, linear, 0.1)
+    plain, its_plain, jac_plain, lu_plain, c_max, temperature = _run(comm, linear, 0.0)
+    kept, its_kept, jac_kept, lu_kept, _, _ = _run(comm, linear, 0.1)
     assert jac_plain == its_plain  # plain Newton: one Jacobian per iteration
+    # direct: one LU of the whole matrix per Jacobian; iterative: GAMG factorizes its coarsest
+    # level once per block (three fields) at each set-up
+    per_jacobian = 1 if linear == "direct" else 3
+    assert lu_plain == [per_jacobian * j for j in jac_plain], (lu_plain, jac_plain)
+    assert lu_kept == [per_jacobian * j for j in jac_kept], (lu_kept, jac_kept)
     assert _worst(comm, plain, kept, c_max, temperature) <= 1e-8
     assert sum(jac_kept) < sum(its_kept), (jac_kept, its_kept)
     assert sum(jac_kept) < sum(jac_plain), (jac_kept, jac_plain)
@@ -88,6 +103,6 @@ def test_reused_jacobian_reaches_the_same_state_with_fewer_assemblies(linear):
 
 def test_slow_contraction_rebuilds_after_the_first_chord_step():
     comm = MPI.COMM_WORLD
-    _, its, jac, _, _ = _run(comm, "direct", 1e-12)
+    _, its, jac, _, _, _ = _run(comm, "direct", 1e-12)
     expected = [n - 1 if n >= 2 else n for n in its]
     assert jac == expected, (jac, its)

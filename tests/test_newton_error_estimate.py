@@ -33,7 +33,9 @@ def _run(comm, tol: float) -> tuple[list[list[np.ndarray]], list[int], float, fl
     c_max and the temperature of the parameters, the Newton stop reasons."""
     domain = layered_box(comm, LENGTHS, N, z_interface=LENGTHS[2] / 2)
     params = electro_params(D=1e-13, initial_y=0.95)
-    settings = solver_settings("direct", newton_error_tol=tol)
+    # plain Newton: the estimate is checked on pairs of Newton corrections (with a kept Jacobian
+    # it is trusted on pairs of chord corrections only; tests/test_jacobian_reuse.py)
+    settings = solver_settings("direct", newton_error_tol=tol, jacobian_reuse=0.0)
     prob = ElectrochemistryProblem(domain, params, settings, c_rate=1.0)
     states, iterations, reasons = [], [], []
     try:

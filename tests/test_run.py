@@ -44,6 +44,7 @@ def test_full_cycle_outputs_and_conservation(comm, mpi_tmp_path, stepping):
     result = simulation.run(case, out, domain=column(comm))
     assert result.status == "completed", result.reason
     m = result.metrics
+    assert (m["solver"]["bdf2_steps"] > 0) == (stepping == "bdf2"), m["solver"]["bdf2_steps"]
     if comm.rank == 0:
         assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(m))
         for name in ("case.toml", "timeseries.csv", "run.log", "fields/c.xdmf", "fields/phi_s.xdmf",
@@ -200,6 +201,9 @@ def test_checkpoint_and_resume_give_the_same_result(comm, mpi_tmp_path, monkeypa
     for key in ("capacity_charge_mAh_per_g", "capacity_discharge_mAh_per_g", "polarization_V"):
         assert second.metrics[key] == pytest.approx(ref.metrics[key], rel=1e-8), key
     assert second.metrics["steps"] == ref.metrics["steps"]
+    # the sodium bookkeeping went through the checkpoint too (BDF2: the last step's moved charge)
+    assert second.metrics["conservation"]["sodium_cumulative"] < 1e-8
+    assert second.metrics["solver"]["bdf2_steps"] == ref.metrics["solver"]["bdf2_steps"]
     if comm.rank == 0:
         assert len(read_rows(out / "timeseries.csv")) == ref.metrics["steps"] + 1
         # concentration snapshots: the same output times, none twice

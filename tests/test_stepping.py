@@ -269,7 +269,8 @@ def test_bdf2_step_and_its_error_estimate_are_exact_for_a_cubic(h1, h2, dt):
     x_lagrange = (t3**2 / 2.0 - w_n * x(t2) - w_prev * x(t1)) / w_new
     c_max, tol_c = 100.0, 1e-3
     h = StateHistory(MPI.COMM_SELF, 0, 1, c_max)
-    for t, step in ((t0, None), (t1, h1), (t2, h2)):
+    h.push([np.array([x(t0 - 0.4)])], 0.0, None, None)  # the segment's start (pushed out below)
+    for t, step in ((t0, 0.4), (t1, h1), (t2, h2)):
         h.push([np.array([x(t)])], 0.0, 3.0 + x(t), step)
     assert h.bdf2_ready(dt)
     x_hat, a0, _ = h.bdf2_old_state(dt)
@@ -284,15 +285,16 @@ def test_bdf2_step_and_its_error_estimate_are_exact_for_a_cubic(h1, h2, dt):
         assert true_error == pytest.approx(2.0 / 9.0 * dt**3, rel=1e-12)
 
 
-def test_bdf2_needs_two_in_segment_steps_and_a_bounded_ratio():
+def test_bdf2_needs_three_states_after_the_segment_start_and_a_bounded_ratio():
     h = StateHistory(MPI.COMM_SELF, 0, 1, 1.0)
-    h.push([np.array([0.1])], 0.0, None, None)  # segment start
+    h.push([np.array([0.1])], 0.0, None, None)  # segment start: its voltage is the old current's
     h.push([np.array([0.2])], 0.0, 3.4, 1.0)
     assert not h.bdf2_ready(1.0)  # two states: backward Euler
     h.push([np.array([0.3])], 0.0, 3.5, 1.0)
+    assert not h.bdf2_ready(1.0)  # the start state would leave the voltage error unknown
+    h.push([np.array([0.4])], 0.0, 3.6, 1.0)
     assert h.bdf2_ready(2.4) and not h.bdf2_ready(2.5)  # zero-stability: ratio <= 2.4
-    # the start state's voltage belongs to the old current: no voltage estimate yet
-    assert h.local_error(1.0, np.array([0.4]), 3.6, 1e-3, 1e-3, order=2).voltage is None
+    assert h.local_error(1.0, np.array([0.5]), 3.7, 1e-3, 1e-3, order=2).voltage is not None
 
 
 def integrate_decay_bdf2(tol, t_end=5.0):

@@ -68,6 +68,7 @@ the field-split sub-solvers are created at the first solve and read their option
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -471,7 +472,30 @@ class BlockedNewton:
         return theta / (1.0 - theta) * last
 
     def solve(self) -> NewtonResult:
-        """One Newton solve from the current state of the unknowns; never raises on divergence."""
+        """One Newton solve from the current state of the unknowns; never raises on divergence.
+
+        A solve that fails after chord steps (a kept Jacobian, ``jacobian_reuse``) is tried once
+        more from the same start with plain Newton: a chord direction can fail the line search
+        or crawl where Newton's own converges; the result counts the iterations of both."""
+        start = [u.x.array.copy() for u in self.unknowns]
+        result = self._solve_once()
+        if result.converged or self.jacobian_reuse <= 0.0 or result.jacobians >= result.iterations:
+            return result
+        log.debug("    Newton with a kept Jacobian failed (%s, %d its, %d Jacobians): plain Newton again",
+                  result.reason, result.iterations, result.jacobians)
+        for u, a in zip(self.unknowns, start, strict=True):
+            u.x.array[:] = a
+        reuse, self.jacobian_reuse = self.jacobian_reuse, 0.0
+        try:
+            retry = self._solve_once()
+        finally:
+            self.jacobian_reuse = reuse
+        return dataclasses.replace(retry, iterations=result.iterations + retry.iterations,
+                                   linear_iterations=result.linear_iterations + retry.linear_iterations,
+                                   jacobians=result.jacobians + retry.jacobians)
+
+    def _solve_once(self) -> NewtonResult:
+        """One SNES solve from the current state of the unknowns (see :meth:`solve`)."""
         snes = self.snes
         first = self._solves == 0
         self._solves += 1

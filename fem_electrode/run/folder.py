@@ -219,6 +219,7 @@ for _name, _meaning in (
         ("max_newton_iterations", "most Newton iterations of an accepted solve"),
         ("mean_linear_iterations_per_newton", "Krylov iterations per Newton iteration"),
         ("accepted_solves", "Newton solves accepted"), ("ranks", "MPI ranks"),
+        ("bdf2_steps", "accepted BDF2 steps (time_stepping = 'bdf2')"),
         ("jacobians", "Jacobians assembled and factorized (fewer than Newton iterations with [solver] "
                       "jacobian_reuse: chord steps)"),
         ("dofs.phi_e", "degrees of freedom of phi_e"), ("dofs.c", "degrees of freedom of c"),

@@ -24,6 +24,9 @@ from fem_electrode.physics.kinetics import ButlerVolmer
 from fem_electrode.problems.cohesive_mechanics import CohesiveMechanicsProblem
 from fem_electrode.problems.electrochemistry import ElectroParams
 from fem_electrode.problems.mechanics import MechanicsParams, MechanicsProblem
+from fem_electrode.util.log import get_logger
+
+log = get_logger("run")
 
 #: µm (case geometry lengths) -> m.
 MICROMETRE = 1e-6
@@ -63,6 +66,9 @@ def solver_settings(case: Case) -> SolverSettings:
     judges a step by its Newton iterations, which chord steps would multiply."""
     s = case.solver
     reuse = 0.0 if case.protocol.time_stepping == "newton" else s.jacobian_reuse
+    if reuse != s.jacobian_reuse:
+        log.info("time_stepping = 'newton': plain Newton (solver.jacobian_reuse = %g not used)",
+                 s.jacobian_reuse)
     return SolverSettings(linear=s.linear, rtol=s.rtol, atol=s.atol, max_it=s.max_it,
                           quadrature_degree=s.quadrature_degree, petsc=petsc_user_options(case),
                           step_tol=s.step_tol, newton_error_tol=s.newton_error_tol,

@@ -53,7 +53,7 @@ from fem_electrode.run.protocol import (
     build_segments,
     secant_fraction,
 )
-from fem_electrode.run.stepping import ErrorController, LocalError, StateHistory
+from fem_electrode.run.stepping import BDF2_MAX_RATIO, ErrorController, LocalError, StateHistory
 from fem_electrode.util.log import Progress, add_logfile, get_logger
 
 log = get_logger("run")
@@ -106,13 +106,14 @@ class Simulation:
         self.segments = build_segments(pr)
         #: "error": steps from a local error estimate (run.stepping); "newton": the Newton-count rule
         self.error_control = pr.time_stepping in ("error", "bdf2")
-        #: "bdf2": second-order steps (run.stepping) from the third state of a segment on
+        #: "bdf2": second-order steps (run.stepping) from the fourth state of a segment on
         self.bdf2 = pr.time_stepping == "bdf2"
         #: the step being tried: (order, a0, a2) of its formula (order 1: backward Euler, a0 = 1, a2 = 0)
         self._formula: tuple[int, float, float] = (1, 1.0, 0.0)
         #: the sodium (as charge, C) that the last accepted step moved out of NVP: a BDF2 step's
         #: balance carries a2/a0 of it (run.stepping)
         self.last_moved = 0.0
+        self.bdf2_steps = 0  # accepted BDF2 steps
         controller = ErrorController if self.error_control else StepController
         self.controller = controller(pr.dt_initial, pr.dt_min, pr.dt_max, pr.dt_growth, pr.dt_shrink)
         self.history: StateHistory | None = None
@@ -335,6 +336,7 @@ class Simulation:
             "half": list(self.half) if self.half else None, "q_half": self.q_half,
             "next_output": self.next_output, "next_checkpoint": self.next_checkpoint,
             "sodium0": self.sodium0, "flux_integral": self.flux_integral, "last_moved": self.last_moved,
+            "bdf2_steps": self.bdf2_steps,
             "stats": vars(self.stats), "mechanics_metrics": self.mechanics_metrics,
             "mech_strain": self._mech_strain, "phi_ref": float(self.problem.phi_ref.value),
             "depletion_ends": self.depletion_ends, "rejected": self.rejected,
@@ -402,6 +404,7 @@ class Simulation:
         self.next_output, self.next_checkpoint = state["next_output"], state["next_checkpoint"]
         self.sodium0, self.flux_integral = state["sodium0"], state["flux_integral"]
         self.last_moved = float(state.get("last_moved", 0.0))
+        self.bdf2_steps = int(state.get("bdf2_steps", 0))
         self.stats = SolverStatistics(**state["stats"])
         self.mechanics_metrics = state["mechanics_metrics"]
         self._mech_strain = state["mech_strain"]
@@ -426,7 +429,7 @@ class Simulation:
         out["time_s"] = self.state.time
         out["steps"] = self.state.steps
         out["solver"] = {**self.stats.as_dict(), "linear": p.settings.linear,
-                         "time_stepping": self.case.protocol.time_stepping,
+                         "time_stepping": self.case.protocol.time_stepping, "bdf2_steps": self.bdf2_steps,
                          "rejected_steps": dict(self.rejected),
                          "wall_time_s": time.perf_counter() - self.wall0,
                          "dofs": {name: u.function_space.dofmap.index_map.size_global
@@ -683,6 +686,10 @@ class Simulation:
                         else None)
             if self.depletion_cap is not None:
                 self.controller.dt = min(self.controller.dt, self.depletion_cap)
+            last = self.history.states[-1].dt if self.history.states else None
+            if self.bdf2 and self.history.quadratic and last is not None:
+                # the error law of a BDF2 step proposed it: stay within BDF2's step ratio
+                self.controller.dt = min(self.controller.dt, BDF2_MAX_RATIO * last)
             return self.controller.propose(remaining, to_event)
         return self.controller.propose(remaining)
 
@@ -731,6 +738,7 @@ class Simulation:
         moved = new.interface_current * dt / a0 + a2 / a0 * self.last_moved
         self.flux_integral += moved
         self.last_moved = moved
+        self.bdf2_steps += self._formula[0] == 2
         if self.damage_due(segment_end=end_segment or st.segment_time_done(seg)):
             self.update_damage()
         if not self.error_control:

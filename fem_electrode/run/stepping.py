@@ -14,22 +14,25 @@ It is measured on the NVP concentration (largest nodal value, relative to c_max)
 cell voltage, against ``tol_concentration`` and ``tol_voltage`` (case keys):
 err = max(|e_c| / tol_c, |e_V| / tol_V). A step with err ≤ 1 is accepted; a larger one is
 rejected and retried shorter. The next step is dt · clip(SAFETY / √err, MIN_FACTOR, growth)
-(the error of a first-order step scales as dt²). The predictor is also Newton's first iterate.
+(the error of a first-order step scales as dt²). Newton starts from the quadratic extrapolation
+through the last three states (the linear predictor while there are two; :class:`StateHistory`).
 
 History starts afresh at every protocol segment (the current switches: x' jumps). The
 voltage also jumps at the switch, so its error is used from the third step of a segment on,
 the concentration's (continuous) from the second.
 
-BDF2 (``time_stepping = "bdf2"``): from the third state of a segment on, the step is the
+BDF2 (``time_stepping = "bdf2"``): from the fourth state of a segment on (three states after its
+start, so that the voltage's error is known too), the step is the
 variable-step second-order backward differentiation formula, (a0 x_{n+1} − a1 x_n + a2 x_{n−1})/dt
 = f(x_{n+1}) with ω = dt/dt_prev, a0 = (1 + 2ω)/(1 + ω), a1 = 1 + ω, a2 = ω²/(1 + ω). It is
 backward Euler with the step dt/a0 from the old state x̂ = (a1 x_n − a2 x_{n−1})/a0, so the
 problem's forms are unchanged. Its local error is E x‴ with E = −(a1 dt³ − a2 (dt + dt_prev)³)/(6 a0)
 (2 dt³/9 for equal steps); the quadratic predictor through the last three states misses by
 −P x‴, P = dt (dt + dt_prev)(dt + dt_prev + dt_prev2)/6, so the error is E/(E + P) × (corrector −
-quadratic predictor), and the next step scales with err^(−1/3). Steps whose ratio exceeds
-:data:`BDF2_MAX_RATIO` (zero-stability), and the first two of a segment, are backward Euler
-with the linear estimate above.
+quadratic predictor), and the next step scales with err^(−1/3), never more than
+:data:`BDF2_MAX_RATIO` × the last one (zero-stability; a longer step, e.g. a cut-off landing
+proposed by the backward-Euler rule, is backward Euler with the linear estimate above, as are
+the first three steps of a segment).
 
 Event location: in a galvanostatic segment the cut-off is a root of V(t) − V_cut. With the
 voltage slope of the last step, a step that would cross it is shortened to land on it; the
@@ -273,12 +276,14 @@ class StateHistory:
         return arrays, phi_ref
 
     def bdf2_ready(self, dt: float) -> bool:
-        """Whether a step of ``dt`` may be BDF2: three states whose last two came from steps of
-        this segment (the oldest may be its start state: c is continuous there), and a step
-        ratio dt/dt_prev of at most :data:`BDF2_MAX_RATIO`."""
-        if len(self.states) < 3 or self.states[-1].dt is None or self.states[-2].dt is None:
+        """Whether a step of ``dt`` may be BDF2: three states after the segment's start (their
+        voltages belong to its current, so the voltage error is known) and a step ratio
+        dt/dt_prev of at most :data:`BDF2_MAX_RATIO`."""
+        if not self.quadratic:
             return False
-        return dt <= BDF2_MAX_RATIO * self.states[-1].dt
+        last_dt = self.states[-1].dt
+        assert last_dt is not None
+        return dt <= BDF2_MAX_RATIO * last_dt
 
     def bdf2_old_state(self, dt: float) -> tuple[np.ndarray, float, float]:
         """The old concentration x̂ = (a1 c_n − a2 c_{n−1})/a0 (with ghosts) of a BDF2 step of

@@ -36,33 +36,33 @@ class ProtocolConfig:
         "-",
         "step-size control: 'error', backward Euler with a local error estimate of every step "
         "(tol_voltage, tol_concentration) and cut-offs located as events; 'bdf2', the same control "
-        "with second-order BDF2 steps from the third state of each segment on (error ∝ dt³: fewer, "
-        "longer steps at the same tolerances); 'newton', the Newton-count rule (grow by dt_growth "
-        "after an easy Newton solve, shrink after a hard one; backward Euler without error estimate, "
-        "so its accuracy rests on dt_max = 600 s)",
+        "with second-order BDF2 steps from the fourth state of each segment on (error ∝ dt³; closer "
+        "to a reference in voltage, not faster on the default cycle: docs/electrochemistry.md); "
+        "'newton', the Newton-count rule (grow by dt_growth after an easy Newton solve, shrink after "
+        "a hard one; backward Euler without error estimate, so its accuracy rests on dt_max = 600 s)",
         choices=("error", "bdf2", "newton"),
     )
     tol_voltage: float = key(
         5e-4,
         "V",
-        "time_stepping = 'error': local error allowed per step in the cell voltage",
+        "error-controlled steps ('error', 'bdf2'): local error allowed per step in the cell voltage",
         lo=0.0,
         lo_open=True,
     )
     tol_capacity: float = key(
         1e-3,
         "-",
-        "time_stepping = 'error': where the voltage is steep, its local error may also amount to a shift "
-        "of the curve by this fraction of the nominal half-cycle (1 h / C-rate) in time: the error is "
-        "judged against tol_voltage + |dV/dt| tol_capacity / C-rate",
+        "error-controlled steps ('error', 'bdf2'): where the voltage is steep, its local error may "
+        "also amount to a shift of the curve by this fraction of the nominal half-cycle (1 h / C-rate) "
+        "in time: the error is judged against tol_voltage + |dV/dt| tol_capacity / C-rate",
         lo=0.0,
         hi=1.0,
     )
     tol_concentration: float = key(
         5e-3,
         "-",
-        "time_stepping = 'error': local error allowed per step in the NVP concentration, as a fraction "
-        "of c_max (largest over the nodes)",
+        "error-controlled steps ('error', 'bdf2'): local error allowed per step in the NVP "
+        "concentration, as a fraction of c_max (largest over the nodes)",
         lo=0.0,
         hi=1.0,
         lo_open=True,
@@ -80,8 +80,8 @@ class ProtocolConfig:
     dt_growth: float = key(
         2.0,
         "-",
-        "largest factor between two steps ('error'), or the factor after an easy Newton solve "
-        "(<= 4 iterations, 'newton'; its benchmarks use 1.5)",
+        "largest factor between two steps ('error'; 'bdf2' also at most 2.4), or the factor after an "
+        "easy Newton solve (<= 4 iterations, 'newton'; its benchmarks use 1.5)",
         lo=1.0,
         hi=10.0,
         lo_open=True,

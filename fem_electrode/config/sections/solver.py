@@ -59,8 +59,7 @@ class SolverConfig:
         "iteration (plain Newton, also used with protocol.time_stepping = 'newton', whose step rule counts "
         "Newton iterations). The converged state is the same (docs/electrochemistry.md)",
         lo=0.0,
-        hi=1.0,
-        hi_open=True,
+        hi=0.5,
     )
     quadrature_degree: int = key(
         2, "-", "quadrature degree of the nonlinear (exp) interface terms", lo=1, hi=8
