@@ -106,3 +106,28 @@ def test_slow_contraction_rebuilds_after_the_first_chord_step():
     _, its, jac, _, _, _ = _run(comm, "direct", 1e-12)
     expected = [n - 1 if n >= 2 else n for n in its]
     assert jac == expected, (jac, its)
+
+
+def test_a_failed_solve_with_chord_steps_makes_the_retry_plain_newton():
+    """Newton limited to 3 iterations: with a kept Jacobian the first step needs more (chord
+    steps converge linearly) and fails; the retry of the same step is plain Newton (a Jacobian
+    per iteration) and converges in 3; the step after it keeps its Jacobian again."""
+    comm = MPI.COMM_WORLD
+    domain = layered_box(comm, LENGTHS, N, z_interface=LENGTHS[2] / 2)
+    params = electro_params(D=1e-13, initial_y=0.95)
+    prob = ElectrochemistryProblem(domain, params, solver_settings("direct", jacobian_reuse=0.1), c_rate=1.0)
+    try:
+        prob.initialise(params.initial_y)
+        prob.set_galvanostatic(prob.current_1c)
+        assert prob.settle_potentials().converged
+        prob.accept()
+        prob.newton.snes.setTolerances(max_it=3)
+        failed = prob.solve(20.0)
+        assert not failed.converged and failed.jacobians < failed.iterations, failed
+        retry = prob.solve(20.0)  # the state was restored: the same step again
+        assert retry.converged and retry.jacobians == retry.iterations, retry
+        prob.accept()
+        after = prob.solve(1.0)  # a short step converges with chord steps within 3 iterations
+        assert after.converged and after.jacobians < after.iterations, after
+    finally:
+        prob.close()

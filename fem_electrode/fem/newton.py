@@ -68,7 +68,6 @@ the field-split sub-solvers are created at the first solve and read their option
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -306,6 +305,7 @@ class BlockedNewton:
         snes.setConvergenceTest(self._converged)
         self.rank_one = rank_one
         self._rebuild = True  # assemble the Jacobian at the next Newton iteration
+        self._plain_next = False  # the next solve is plain Newton (after a failed one with chord steps)
         self._install_callbacks(rank_one)
         self.bounds = list(bounds) if bounds is not None else [None] * len(self.names)
         self.damped = 0  # Newton directions shortened to respect the bounds
@@ -474,25 +474,23 @@ class BlockedNewton:
     def solve(self) -> NewtonResult:
         """One Newton solve from the current state of the unknowns; never raises on divergence.
 
-        A solve that fails after chord steps (a kept Jacobian, ``jacobian_reuse``) is tried once
-        more from the same start with plain Newton: a chord direction can fail the line search
-        or crawl where Newton's own converges; the result counts the iterations of both."""
-        start = [u.x.array.copy() for u in self.unknowns]
-        result = self._solve_once()
-        if result.converged or self.jacobian_reuse <= 0.0 or result.jacobians >= result.iterations:
-            return result
-        log.debug("    Newton with a kept Jacobian failed (%s, %d its, %d Jacobians): plain Newton again",
-                  result.reason, result.iterations, result.jacobians)
-        for u, a in zip(self.unknowns, start, strict=True):
-            u.x.array[:] = a
-        reuse, self.jacobian_reuse = self.jacobian_reuse, 0.0
+        After a solve that failed with chord steps (a kept Jacobian, ``jacobian_reuse``) the next
+        solve, the caller's retry with a shorter step, is plain Newton: a chord direction can fail
+        the line search or crawl where Newton's own converges (a fatigue test's discharge failed
+        down to dt_min that way). Reuse resumes after it."""
+        plain, self._plain_next = self._plain_next, False
+        reuse = self.jacobian_reuse
+        if plain:
+            self.jacobian_reuse = 0.0
         try:
-            retry = self._solve_once()
+            result = self._solve_once()
         finally:
             self.jacobian_reuse = reuse
-        return dataclasses.replace(retry, iterations=result.iterations + retry.iterations,
-                                   linear_iterations=result.linear_iterations + retry.linear_iterations,
-                                   jacobians=result.jacobians + retry.jacobians)
+        if not result.converged and result.jacobians < result.iterations:
+            self._plain_next = True
+            log.debug("    Newton with a kept Jacobian failed (%s): the next solve is plain Newton",
+                      result.reason)
+        return result
 
     def _solve_once(self) -> NewtonResult:
         """One SNES solve from the current state of the unknowns (see :meth:`solve`)."""
