@@ -56,8 +56,9 @@ class SolverConfig:
         "Newton assembles (and factorizes) the Jacobian at the first iteration of each solve and keeps it "
         "while each correction is at most this fraction of the previous one (chord steps: a residual and "
         "a solve with the kept factorization each); above it the Jacobian is rebuilt. 0 = rebuild at every "
-        "iteration (plain Newton, also used with protocol.time_stepping = 'newton', whose step rule counts "
-        "Newton iterations). The converged state is the same (docs/electrochemistry.md)",
+        "iteration (plain Newton). Used with linear = 'direct' only: with the iterative solver a chord step "
+        "costs a whole Krylov solve, as a Newton step does (slower: docs/electrochemistry.md), and "
+        "protocol.time_stepping = 'newton' counts Newton iterations. The converged state is the same",
         lo=0.0,
         hi=0.5,
     )
