@@ -46,7 +46,9 @@ solve: a chord step costs a residual and 2-3 triangular solves instead of an ass
 factorization (measured in docs/electrochemistry.md). The converged state is the same to the
 residual tolerances: a chord step stops on the residual tests only (after a Newton correction
 below ``step_tol`` the error is of the order of its square, after a chord correction only θ
-times it: the step test would leave charge balances at ~1e-8). A line
+times it: the step test would leave charge balances at ~1e-8). A case uses it with the direct
+solver only (:func:`fem_electrode.run.setup.solver_settings`): with the iterative one a chord
+step costs a whole Krylov solve, as a Newton step does. A line
 search that fails once the residual is below ``STAGNATION_RTOL`` times max(first residual, 1)
 has hit the round-off floor of the assembled residual: the iterate is accepted (residuals
 are scaled so that 1 is the run's current, see :mod:`fem_electrode.problems.electrochemistry`).
