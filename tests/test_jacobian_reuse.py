@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from builders import electro_params, solver_settings
 from layered import layered_box
+from test_newton_error_estimate import _worst  # states compared in the solver's scaled units
 
 from fem_electrode.fem.fenicsx import MPI, PETSc
 from fem_electrode.problems.electrochemistry import ElectrochemistryProblem
 
 LENGTHS = (6e-6, 6e-6, 12e-6)  # m: NZSP below z = 6 µm, NVP above
 N = (6, 6, 12)
-R_GAS, FARADAY_C = 8.314462618, 96485.33212  # J/(mol K), C/mol (CODATA)
 DTS = (20.0, 40.0, 80.0, 120.0, 180.0)  # s: growing steps of a 1 C charge
 
 
@@ -74,18 +74,6 @@ def _run(comm, linear: str, reuse: float):
     finally:
         prob.close()
     return states, iterations, jacobians, factorizations, params.c_max, params.kinetics.temperature
-
-
-def _worst(comm, a_states, b_states, c_max: float, temperature: float) -> float:
-    v_ref = R_GAS * temperature / FARADAY_C  # V
-    worst = 0.0
-    for a, b in zip(a_states, b_states, strict=True):
-        d_phi_e, d_c = np.abs(a[0] - b[0]), np.abs(a[1] - b[1])
-        # φ_s is stored as a deviation from φ_ref: compare φ_s + φ_ref
-        d_phi_s = np.abs((a[2] + a[3][0]) - (b[2] + b[3][0]))
-        worst = max(worst, d_phi_e.max(initial=0.0) / v_ref, d_c.max(initial=0.0) / c_max,
-                    d_phi_s.max(initial=0.0) / v_ref)
-    return comm.allreduce(worst, op=MPI.MAX)
 
 
 @pytest.mark.parametrize("linear", ["direct", "iterative"])

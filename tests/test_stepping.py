@@ -294,7 +294,9 @@ def test_bdf2_needs_three_states_after_the_segment_start_and_a_bounded_ratio():
     assert not h.bdf2_ready(1.0)  # the start state would leave the voltage error unknown
     h.push([np.array([0.4])], 0.0, 3.6, 1.0)
     assert h.bdf2_ready(2.4) and not h.bdf2_ready(2.5)  # zero-stability: ratio <= 2.4
-    assert h.local_error(1.0, np.array([0.5]), 3.7, 1e-3, 1e-3, order=2).voltage is not None
+    # equal steps: quadratic predictor 3(3.6) − 3(3.5) + 3.4 = 3.7, weight (2/9)/(2/9 + 1) = 2/11
+    err = h.local_error(1.0, np.array([0.5]), 3.75, 1e-3, 1e-3, order=2)
+    assert err.voltage == pytest.approx(2.0 / 11.0 * 0.05 / 1e-3, rel=1e-9)
 
 
 def integrate_decay_bdf2(tol, t_end=5.0):
